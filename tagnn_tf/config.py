@@ -1,0 +1,200 @@
+"""Frozen configuration dataclasses: the single home of every default.
+
+Binaries map absl flags onto these; the trainer writes the resolved values as
+JSON into the model directory (`config.json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Optional
+
+VARIANTS = ("tagnn", "local", "avg", "att", "local_att")
+READOUTS = ("paper", "official")
+GLOBAL_ATTENTIONS = ("none", "softmax")
+LR_SCHEDULES = ("paper", "official")
+METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
+
+
+def _check_choice(name: str, value: Any, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+
+
+def _check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be {bound}. Received: {name}={value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """TAGNN architecture.
+
+    Attributes:
+      num_items: catalogue size N (item ids 1..N; 0 is padding). Derived from
+        the data by the trainer.
+      hidden_size: d, embedding and node-vector width (paper: 100).
+      gnn_steps: T, gated-graph propagation steps (paper: 1).
+      variant: readout of Fig. 2: `tagnn` (target + local + global), `local`
+        (L), `avg` (Avg), `att` (Att), `local_att` (L+Att, SR-GNN).
+      readout: eq. 10 form for `tagnn`: `paper` = W3 [s_target; s_local;
+        s_global]; `official` = W [s_global; s_local] + b + s_target.
+      global_attention: eq. 9 weights: `none` (paper, unnormalised) or
+        `softmax` (official code, here with padding masked out).
+    """
+
+    num_items: int = 1
+    hidden_size: int = 100
+    gnn_steps: int = 1
+    variant: str = "tagnn"
+    readout: str = "official"
+    global_attention: str = "softmax"
+
+    def __post_init__(self):
+        _check_positive("num_items", self.num_items)
+        _check_positive("hidden_size", self.hidden_size)
+        _check_positive("gnn_steps", self.gnn_steps)
+        _check_choice("variant", self.variant, VARIANTS)
+        _check_choice("readout", self.readout, READOUTS)
+        _check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where examples come from and how they are split.
+
+    Attributes:
+      dataset: `synthetic` (built-in generator) or the name of a folder under
+        `data_dir` holding the SR-GNN files (`diginetica`, `yoochoose1_64`, ...).
+      data_dir: parent folder of the dataset folders.
+      valid_portion: share of training examples held out (seeded) for model
+        selection.
+      split_seed: seed of the validation split.
+      num_items: catalogue size override; 0 = derive from the data (max id).
+        A value below the largest id in the data is an error.
+      synthetic_*: parameters of the built-in generator.
+    """
+
+    dataset: str = "synthetic"
+    data_dir: str = "../shared/data"
+    valid_portion: float = 0.1
+    split_seed: int = 2020
+    num_items: int = 0
+    synthetic_num_items: int = 1000
+    synthetic_num_sessions: int = 12000
+    synthetic_seed: int = 7
+
+    def __post_init__(self):
+        if not self.dataset:
+            raise ValueError("`dataset` must be a non-empty name. Received: dataset=''")
+        if not 0.0 < self.valid_portion < 1.0:
+            raise ValueError(
+                f"`valid_portion` must be in (0, 1). Received: valid_portion={self.valid_portion!r}")
+        _check_positive("num_items", self.num_items, allow_zero=True)
+        _check_positive("synthetic_num_items", self.synthetic_num_items)
+        _check_positive("synthetic_num_sessions", self.synthetic_num_sessions)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and model selection (defaults: paper / official code).
+
+    Attributes:
+      batch_size: global batch size (paper: 100).
+      epochs: maximum epochs.
+      learning_rate: Adam base rate (1e-3).
+      lr_decay_rate, lr_decay_epochs: step decay x0.1 every 3 epochs.
+      lr_schedule: `paper` decays after epochs 3, 6, ...; `official` one epoch
+        early (PyTorch `scheduler.step()` at the start of each epoch): 1e-3 for
+        epochs 1-2, 1e-4 for 3-5, ...
+      l2: coupled L2 (PyTorch `weight_decay`): `l2 * w` is added to every
+        gradient, embeddings included.
+      patience: early-stopping patience in epochs on `selection_metric`
+        measured on the validation split.
+      selection_metric: one of hr@10, hr@20, mrr@10, mrr@20.
+      seed: seed of initialisation and shuffling.
+      eval_batch_size: batch size for evaluation.
+      shuffle_window_batches: sessions are shuffled, then sorted by length
+        inside windows of this many batches so that a batch pads to its own
+        longest session; 1 disables bucketing.
+      steps_per_epoch: 0 = a full pass; otherwise stop each epoch after this
+        many steps (short runs, smoke tests).
+      max_eval_examples: 0 = all; otherwise evaluate only this many examples
+        (short runs).
+    """
+
+    batch_size: int = 100
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    lr_decay_rate: float = 0.1
+    lr_decay_epochs: int = 3
+    lr_schedule: str = "official"
+    l2: float = 1e-5
+    patience: int = 3
+    selection_metric: str = "hr@20"
+    seed: int = 2020
+    eval_batch_size: int = 500
+    shuffle_window_batches: int = 20
+    steps_per_epoch: int = 0
+    max_eval_examples: int = 0
+
+    def __post_init__(self):
+        _check_positive("batch_size", self.batch_size)
+        _check_positive("epochs", self.epochs)
+        _check_positive("learning_rate", self.learning_rate)
+        _check_positive("lr_decay_rate", self.lr_decay_rate)
+        _check_positive("lr_decay_epochs", self.lr_decay_epochs)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_positive("l2", self.l2, allow_zero=True)
+        _check_positive("patience", self.patience)
+        _check_choice("selection_metric", self.selection_metric, METRIC_NAMES)
+        _check_positive("eval_batch_size", self.eval_batch_size)
+        _check_positive("shuffle_window_batches", self.shuffle_window_batches)
+        _check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
+        _check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """Learning rate used during 1-based `epoch`."""
+        offset = 1 if self.lr_schedule == "official" else 0
+        return self.learning_rate * self.lr_decay_rate ** ((epoch - 1 + offset) // self.lr_decay_epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a training run needs; written to `<model_dir>/config.json`."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        return cls(
+            model=_from_fields(ModelConfig, d.get("model", {})),
+            data=_from_fields(DataConfig, d.get("data", {})),
+            train=_from_fields(TrainConfig, d.get("train", {})),
+        )
+
+
+def _from_fields(klass, values: dict):
+    names = {f.name for f in dataclasses.fields(klass)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"Unknown {klass.__name__} fields {unknown}. Known: {sorted(names)}")
+    return klass(**values)
+
+
+def replace_fields(obj, overrides: Optional[dict]):
+    """`dataclasses.replace` that ignores None values (unset flags)."""
+    if not overrides:
+        return obj
+    return dataclasses.replace(obj, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,1 @@
+"""Session data: loading, validation, preprocessing, synthetic data, tf.data."""

@@ -1,0 +1,240 @@
+"""Raw click logs -> SR-GNN session data (the reference preprocessing).
+
+Follows SR-GNN's `preprocess.py` step by step, dates read in UTC:
+
+1. Read clicks per session in file order. A session's date is the date of its
+   last row (Diginetica `eventdate`, Yoochoose `timestamp` to the second).
+   Diginetica clicks are then ordered by `timeframe` (stable sort).
+2. Drop sessions of length 1; count item occurrences; drop items seen fewer
+   than 5 times; drop sessions left shorter than 2.
+3. Split by date: test = sessions dated after `maxdate - 7 days` (Diginetica)
+   or `- 1 day` (Yoochoose), train = before it (a session dated exactly on the
+   split is in neither, as in the reference). Both sorted by date (stable).
+4. Number items from 1 in training order; drop test items unseen in training
+   and test sessions shorter than 2 after that.
+5. Augment `(s[:i], s[i])`. Yoochoose also gets the most recent 1/4 and 1/64
+   of the training examples (and the sessions they come from).
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import datetime
+import os
+import pickle
+from typing import Callable, Dict, List, Optional, Tuple
+
+from tagnn_tf.data.safe_pickle import DataFileError
+
+DIGINETICA_HEADER = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
+YOOCHOOSE_FIELDS = 4  # session_id,timestamp,item_id,category (no header)
+MIN_ITEM_COUNT = 5
+
+
+@dataclasses.dataclass
+class PreprocessResult:
+    """Output of the reference preprocessing (plain lists of ints)."""
+
+    train_sessions: List[List[int]]
+    train_examples: Tuple[List[List[int]], List[int]]
+    test_examples: Tuple[List[List[int]], List[int]]
+    num_items: int
+    skipped_lines: int = 0
+    fractions: Dict[str, Tuple[List[List[int]], Tuple[List[List[int]], List[int]]]] = dataclasses.field(
+        default_factory=dict)
+
+
+def _diginetica_date(text: str) -> float:
+    return float(calendar.timegm(datetime.datetime.strptime(text, "%Y-%m-%d").timetuple()))
+
+
+def _yoochoose_date(text: str) -> float:
+    return float(calendar.timegm(datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").timetuple()))
+
+
+def _read_clicks(path: str, fmt: str, skip_malformed: bool):
+    """Returns (sess_clicks, sess_date, skipped) following the reference reader."""
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: file not found")
+    sess_clicks: Dict[str, list] = {}
+    sess_date: Dict[str, float] = {}
+    skipped = 0
+    cur_id, cur_date = None, None
+    parse_date: Callable[[str], float] = _diginetica_date if fmt == "diginetica" else _yoochoose_date
+    with open(path, "r", encoding="utf-8", newline="") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if fmt == "diginetica" and lineno == 1:
+                header = tuple(line.split(";"))
+                if header != DIGINETICA_HEADER:
+                    raise DataFileError(
+                        f"{path}:1: expected header {';'.join(DIGINETICA_HEADER)!r}, got {line[:120]!r}")
+                continue
+            if not line.strip():
+                continue
+            try:
+                if fmt == "diginetica":
+                    fields = line.split(";")
+                    if len(fields) != 5:
+                        raise ValueError(f"expected 5 ';'-separated fields, got {len(fields)}")
+                    sess, _, item, timeframe, datestr = fields
+                    click = (_nonempty("item_id", item), int(timeframe))
+                else:
+                    fields = line.split(",")
+                    if len(fields) != YOOCHOOSE_FIELDS:
+                        raise ValueError(f"expected 4 ','-separated fields, got {len(fields)}")
+                    sess, datestr, item, _ = fields
+                    click = _nonempty("item_id", item)
+                _nonempty("session_id", sess)
+                date = parse_date(datestr)
+            except ValueError as e:
+                if skip_malformed:
+                    skipped += 1
+                    continue
+                raise DataFileError(f"{path}:{lineno}: malformed line ({e}): {line[:120]!r}") from None
+            if cur_date is not None and cur_id != sess:
+                sess_date[cur_id] = cur_date
+            cur_id, cur_date = sess, date
+            sess_clicks.setdefault(sess, []).append(click)
+    if cur_id is None:
+        raise DataFileError(f"{path}: no clicks found")
+    sess_date[cur_id] = cur_date
+    if fmt == "diginetica":
+        for s, clicks in sess_clicks.items():
+            sess_clicks[s] = [c[0] for c in sorted(clicks, key=lambda c: c[1])]
+    return sess_clicks, sess_date, skipped
+
+
+def _nonempty(name: str, text: str) -> str:
+    if not text.strip():
+        raise ValueError(f"empty {name}")
+    return text
+
+
+def _augment(seqs):
+    prefixes, labels = [], []
+    for s in seqs:
+        for i in range(1, len(s)):
+            prefixes.append(s[:-i])
+            labels.append(s[-i])
+    return prefixes, labels
+
+
+def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessResult:
+    """Runs the reference preprocessing on a raw log.
+
+    Args:
+      path: `train-item-views.csv` (fmt `diginetica`) or `yoochoose-clicks.dat`
+        (fmt `yoochoose`).
+      fmt: `diginetica` or `yoochoose`.
+      skip_malformed: skip (and count) malformed lines instead of failing.
+    """
+    if fmt not in ("diginetica", "yoochoose"):
+        raise ValueError(f"`fmt` must be 'diginetica' or 'yoochoose'. Received: fmt={fmt!r}")
+    sess_clicks, sess_date, skipped = _read_clicks(path, fmt, skip_malformed)
+
+    for s in [s for s, c in sess_clicks.items() if len(c) == 1]:
+        del sess_clicks[s], sess_date[s]
+    counts: Dict[str, int] = {}
+    for seq in sess_clicks.values():
+        for item in seq:
+            counts[item] = counts.get(item, 0) + 1
+    for s in list(sess_clicks):
+        kept = [i for i in sess_clicks[s] if counts[i] >= MIN_ITEM_COUNT]
+        if len(kept) < 2:
+            del sess_clicks[s], sess_date[s]
+        else:
+            sess_clicks[s] = kept
+    if not sess_date:
+        raise DataFileError(f"{path}: no session survives the filters (length >= 2, items seen >= 5 times)")
+
+    dates = list(sess_date.items())
+    max_date = max(d for _, d in dates)
+    split_date = max_date - 86400 * (7 if fmt == "diginetica" else 1)
+    train_sess = sorted((x for x in dates if x[1] < split_date), key=lambda x: x[1])
+    test_sess = sorted((x for x in dates if x[1] > split_date), key=lambda x: x[1])
+
+    item_ids: Dict[str, int] = {}
+    train_seqs = []
+    for s, _ in train_sess:
+        out = []
+        for item in sess_clicks[s]:
+            if item not in item_ids:
+                item_ids[item] = len(item_ids) + 1
+            out.append(item_ids[item])
+        train_seqs.append(out)
+    test_seqs = []
+    for s, _ in test_sess:
+        out = [item_ids[i] for i in sess_clicks[s] if i in item_ids]
+        if len(out) >= 2:
+            test_seqs.append(out)
+
+    train_examples = _augment(train_seqs)
+    result = PreprocessResult(
+        train_sessions=train_seqs,
+        train_examples=train_examples,
+        test_examples=_augment(test_seqs),
+        num_items=len(item_ids),
+        skipped_lines=skipped,
+    )
+    if fmt == "yoochoose":
+        # Session index of each example, to cut the session list where the
+        # most recent fraction of examples starts (as the reference does).
+        owner = [k for k, s in enumerate(train_seqs) for _ in range(len(s) - 1)]
+        prefixes, labels = train_examples
+        for name, denom in (("yoochoose1_4", 4), ("yoochoose1_64", 64)):
+            n = len(prefixes) // denom
+            if n == 0:
+                continue
+            result.fractions[name] = (
+                train_seqs[owner[-n]:],
+                (prefixes[-n:], labels[-n:]),
+            )
+    return result
+
+
+def write_srgnn(out_dir: str, sessions, train_examples, test_examples) -> None:
+    """Writes `all_train_seq.txt`, `train.txt`, `test.txt` (plain-data pickles).
+
+    Each file is written to a temporary name and renamed, so an interrupted run
+    never leaves a half-written file under the final name.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    for name, obj in (("all_train_seq.txt", sessions), ("train.txt", train_examples),
+                      ("test.txt", test_examples)):
+        final = os.path.join(out_dir, name)
+        tmp = final + ".tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=4)
+        os.replace(tmp, final)
+
+
+def write_result(result: PreprocessResult, out_dir: str, fmt: str) -> List[str]:
+    """Writes the dataset folder(s) under `out_dir`; returns the folders written."""
+    written = []
+    if fmt == "diginetica":
+        folder = os.path.join(out_dir, "diginetica")
+        write_srgnn(folder, result.train_sessions, result.train_examples, result.test_examples)
+        written.append(folder)
+    else:
+        for name, (seqs, examples) in sorted(result.fractions.items()):
+            folder = os.path.join(out_dir, name)
+            write_srgnn(folder, seqs, examples, result.test_examples)
+            written.append(folder)
+    return written
+
+
+def run_preprocess(path: str, fmt: str, out_dir: str, skip_malformed: bool = False,
+                   log: Optional[Callable[[str], None]] = print) -> PreprocessResult:
+    """Preprocesses `path` and writes the SR-GNN files under `out_dir`."""
+    result = preprocess(path, fmt, skip_malformed=skip_malformed)
+    folders = write_result(result, out_dir, fmt)
+    if log:
+        if result.skipped_lines:
+            log(f"skipped {result.skipped_lines} malformed lines (--skip_malformed)")
+        log(f"{len(result.train_sessions)} training sessions, {len(result.train_examples[1])} training "
+            f"examples, {len(result.test_examples[1])} test examples, {result.num_items} items")
+        for folder in folders:
+            log(f"wrote {folder}")
+    return result

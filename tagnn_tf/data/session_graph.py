@@ -1,0 +1,87 @@
+"""In-graph session-graph construction (SR-GNN), batched, TF ops only.
+
+`densify(sessions)` turns a ragged batch of item-id sequences into the dense
+tensors the model reads. The same function runs in the tf.data pipeline and
+inside exported serving signatures, so clients send only item ids.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+FEATURE_KEYS = ("items", "node_counts", "adj_in", "adj_out", "last_node", "alias", "click_mask")
+_SHIFT = 32
+
+
+def densify(sessions: tf.RaggedTensor) -> dict:
+    """Builds the session graphs of a batch.
+
+    Args:
+      sessions: int RaggedTensor `[batch, (clicks)]` of item ids in click order.
+        Every row must be non-empty.
+
+    Returns:
+      A dict of dense tensors, U = the batch's largest number of unique items,
+      L = its longest session:
+        items: int32 `[batch, U]` unique items of each session in order of first
+          click, 0 = padding node.
+        node_counts: float32 `[batch, U]` clicks on each node (0 for padding);
+          attention over nodes with these multiplicities equals attention over
+          clicks.
+        adj_in: float32 `[batch, U, U]`, `adj_in[i, j] = M[j, i] / indeg(i)`.
+        adj_out: float32 `[batch, U, U]`, `adj_out[i, j] = M[i, j] / outdeg(i)`,
+          M the binary transition matrix of consecutive clicks.
+        last_node: int32 `[batch]` node index of the last click.
+        alias: int32 `[batch, L]` node index of each click (0 where padded).
+        click_mask: float32 `[batch, L]` 1 for real clicks.
+    """
+    sessions = tf.cast(sessions, tf.int64)
+    batch = tf.cast(sessions.nrows(), tf.int32)
+    flat = sessions.values
+    rowids = sessions.value_rowids()
+    # Unique per row in one tf.unique over (row, item) keys. Keys of a row are
+    # contiguous, so global unique indices are grouped by row too.
+    keys = tf.bitwise.left_shift(rowids, _SHIFT) + flat
+    unique_keys, global_alias = tf.unique(keys, out_idx=tf.int32)
+    unique_rows = tf.bitwise.right_shift(unique_keys, _SHIFT)
+    unique_items = tf.bitwise.bitwise_and(unique_keys, (1 << _SHIFT) - 1)
+    nodes = tf.RaggedTensor.from_value_rowids(unique_items, unique_rows, nrows=tf.cast(batch, tf.int64))
+    node_starts = tf.cast(nodes.row_starts(), tf.int32)
+    alias_flat = global_alias - tf.gather(node_starts, rowids)
+
+    items = tf.cast(nodes.to_tensor(), tf.int32)
+    num_unique = tf.shape(unique_keys)[0]
+    counts_flat = tf.math.unsorted_segment_sum(tf.ones_like(global_alias, tf.float32), global_alias, num_unique)
+    node_counts = nodes.with_values(counts_flat).to_tensor()
+    width = tf.shape(items)[1]
+
+    # Binary transition matrix from consecutive clicks of the same row.
+    same_row = tf.equal(rowids[:-1], rowids[1:])
+    edge_index = tf.stack([
+        tf.boolean_mask(tf.cast(rowids[:-1], tf.int32), same_row),
+        tf.boolean_mask(alias_flat[:-1], same_row),
+        tf.boolean_mask(alias_flat[1:], same_row),
+    ], axis=1)
+    edges = tf.scatter_nd(edge_index, tf.ones(tf.shape(edge_index)[:1], tf.float32),
+                          tf.stack([batch, width, width]))
+    edges = tf.minimum(edges, 1.0)
+    edges_t = tf.transpose(edges, [0, 2, 1])
+    adj_out = tf.math.divide_no_nan(edges, tf.reduce_sum(edges, axis=2, keepdims=True))
+    adj_in = tf.math.divide_no_nan(edges_t, tf.reduce_sum(edges_t, axis=2, keepdims=True))
+
+    lengths = tf.cast(sessions.row_lengths(), tf.int32)
+    last_pos = tf.cast(sessions.row_limits(), tf.int32) - 1
+    padded_alias = tf.concat([alias_flat, tf.zeros([1], tf.int32)], axis=0)
+    last_node = tf.where(lengths > 0, tf.gather(padded_alias, tf.maximum(last_pos, 0)), 0)
+
+    alias = sessions.with_values(alias_flat).to_tensor()
+    click_mask = tf.sequence_mask(lengths, tf.shape(alias)[1], dtype=tf.float32)
+    return {
+        "items": items,
+        "node_counts": node_counts,
+        "adj_in": adj_in,
+        "adj_out": adj_out,
+        "last_node": last_node,
+        "alias": alias,
+        "click_mask": click_mask,
+    }

@@ -1,0 +1,179 @@
+"""Session examples in memory: loading the SR-GNN format, validation,
+augmentation `(s[:i], s[i])` and the seeded validation split.
+
+Examples are stored as a ragged array: `values` (all prefix items, int32),
+`row_splits` (int64, len = num_examples + 1) and `labels` (int32).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+
+from tagnn_tf.data.safe_pickle import DataFileError, load_restricted_pickle
+
+ALL_TRAIN_SEQ = "all_train_seq.txt"
+TRAIN = "train.txt"
+TEST = "test.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionExamples:
+    """`(prefix, label)` examples; prefix i is `values[row_splits[i]:row_splits[i+1]]`."""
+
+    values: np.ndarray
+    row_splits: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.row_splits)
+
+    def prefix(self, i: int) -> list:
+        return self.values[self.row_splits[i]:self.row_splits[i + 1]].tolist()
+
+    def max_item_id(self) -> int:
+        hi = int(self.labels.max()) if len(self) else 0
+        if self.values.size:
+            hi = max(hi, int(self.values.max()))
+        return hi
+
+    def take(self, indices: np.ndarray) -> "SessionExamples":
+        """The examples at `indices`, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[indices]
+        splits = np.zeros(len(indices) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=splits[1:])
+        starts = self.row_splits[indices]
+        gather = np.repeat(starts - splits[:-1], lengths) + np.arange(splits[-1], dtype=np.int64)
+        return SessionExamples(self.values[gather], splits, self.labels[indices])
+
+    @classmethod
+    def from_lists(cls, prefixes: Sequence[Sequence[int]], labels: Sequence[int]) -> "SessionExamples":
+        lengths = np.fromiter((len(p) for p in prefixes), dtype=np.int64, count=len(prefixes))
+        splits = np.zeros(len(prefixes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=splits[1:])
+        values = np.fromiter((v for p in prefixes for v in p), dtype=np.int64, count=int(splits[-1]))
+        return cls(values.astype(np.int32), splits, np.asarray(labels, dtype=np.int64).astype(np.int32))
+
+
+def _bad(source: str, what: str, index: int, record) -> DataFileError:
+    text = repr(record)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return DataFileError(f"{source}: {what} at record {index}: {text}")
+
+
+def _is_id(v) -> bool:
+    # bool is an int subclass; numpy ints are accepted too.
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+
+def validate_sessions(sessions, source: str, min_length: int = 1) -> None:
+    """Checks a list of sessions (lists of item ids >= 1, non-empty).
+
+    Raises:
+      DataFileError naming `source` and the first bad record.
+    """
+    if not isinstance(sessions, (list, tuple)):
+        raise DataFileError(f"{source}: expected a list of sessions, got {type(sessions).__name__}")
+    for i, s in enumerate(sessions):
+        if not isinstance(s, (list, tuple)):
+            raise _bad(source, "session is not a list", i, s)
+        if len(s) < min_length:
+            raise _bad(source, f"session shorter than {min_length}", i, s)
+        for v in s:
+            if not _is_id(v):
+                raise _bad(source, "item id is not an integer >= 1", i, s)
+
+
+def validate_examples(data, source: str) -> tuple:
+    """Checks a `(prefixes, labels)` pair and returns it."""
+    if not isinstance(data, (list, tuple)) or len(data) != 2:
+        raise DataFileError(f"{source}: expected a (prefixes, labels) pair, got {type(data).__name__}"
+                            + (f" of length {len(data)}" if isinstance(data, (list, tuple)) else ""))
+    prefixes, labels = data
+    if not isinstance(labels, (list, tuple)):
+        raise DataFileError(f"{source}: labels must be a list, got {type(labels).__name__}")
+    validate_sessions(prefixes, source)
+    if len(prefixes) != len(labels):
+        raise DataFileError(
+            f"{source}: {len(prefixes)} prefixes but {len(labels)} labels (they must pair up)")
+    for i, y in enumerate(labels):
+        if not _is_id(y):
+            raise _bad(source, "label is not an integer >= 1", i, y)
+    return prefixes, labels
+
+
+def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
+    """Every prefix of every session as an example `(s[:i], s[i])`.
+
+    Order follows the reference preprocessing (SR-GNN `process_seqs`): per
+    session, the longest prefix first.
+    """
+    prefixes, labels = [], []
+    for s in sessions:
+        for i in range(1, len(s)):
+            prefixes.append(s[:-i])
+            labels.append(s[-i])
+    return SessionExamples.from_lists(prefixes, labels)
+
+
+def split_validation(examples: SessionExamples, portion: float, seed: int):
+    """Seeded random split: returns (train, valid) with `portion` in valid."""
+    if not 0.0 < portion < 1.0:
+        raise ValueError(f"`portion` must be in (0, 1). Received: portion={portion!r}")
+    order = np.random.default_rng(seed).permutation(len(examples))
+    n_valid = int(round(len(examples) * portion))
+    return examples.take(np.sort(order[n_valid:])), examples.take(np.sort(order[:n_valid]))
+
+
+def load_train_examples(dataset_dir: str) -> SessionExamples:
+    """Training examples from `all_train_seq.txt` (augmented), else `train.txt`.
+
+    When both exist, `train.txt` must equal the augmentation of the sessions.
+    """
+    seq_path = os.path.join(dataset_dir, ALL_TRAIN_SEQ)
+    train_path = os.path.join(dataset_dir, TRAIN)
+    if not os.path.isdir(dataset_dir):
+        raise DataFileError(f"{dataset_dir}: data directory not found")
+    if os.path.isfile(seq_path):
+        sessions = load_restricted_pickle(seq_path)
+        validate_sessions(sessions, seq_path, min_length=2)
+        examples = augment(sessions)
+        if os.path.isfile(train_path):
+            given = SessionExamples.from_lists(*validate_examples(load_restricted_pickle(train_path), train_path))
+            if not (np.array_equal(given.labels, examples.labels)
+                    and np.array_equal(given.row_splits, examples.row_splits)
+                    and np.array_equal(given.values, examples.values)):
+                raise DataFileError(
+                    f"{train_path}: does not equal the augmentation of {seq_path} "
+                    f"({len(given)} vs {len(examples)} examples)")
+        return examples
+    if os.path.isfile(train_path):
+        return SessionExamples.from_lists(*validate_examples(load_restricted_pickle(train_path), train_path))
+    raise DataFileError(f"{dataset_dir}: neither {ALL_TRAIN_SEQ} nor {TRAIN} found")
+
+
+def load_test_examples(dataset_dir: str) -> SessionExamples:
+    path = os.path.join(dataset_dir, TEST)
+    return SessionExamples.from_lists(*validate_examples(load_restricted_pickle(path), path))
+
+
+def check_catalogue(num_items: int, *parts: Optional[SessionExamples]) -> int:
+    """Returns the catalogue size: `num_items` if > 0, else the largest id.
+
+    Raises:
+      ValueError: `num_items` is smaller than an id present in the data.
+    """
+    hi = max(p.max_item_id() for p in parts if p is not None)
+    if num_items and num_items < hi:
+        raise ValueError(
+            f"Catalogue size num_items={num_items} is smaller than the largest item id {hi} in the data")
+    return num_items or hi

@@ -1,0 +1,22 @@
+"""The official code's initialisation: every parameter U(-1/sqrt(d), 1/sqrt(d))."""
+
+import math
+
+import keras
+
+
+def uniform_init(hidden_size: int, seed=None) -> keras.initializers.Initializer:
+    bound = 1.0 / math.sqrt(hidden_size)
+    return keras.initializers.RandomUniform(-bound, bound, seed=seed)
+
+
+def masked_log_weights(node_counts, dtype="float32"):
+    """`log(count)` for real nodes, a large negative number for padding.
+
+    Adding it to attention logits makes a softmax over unique nodes equal the
+    softmax over clicks, and gives padding exactly zero weight (exp underflows
+    to 0 in float32) without producing NaN.
+    """
+    ops = keras.ops
+    mask = ops.greater(node_counts, 0)
+    return ops.where(mask, ops.log(ops.maximum(node_counts, 1.0)), ops.cast(-1e9, dtype))

@@ -1,0 +1,95 @@
+"""Session readout: local, average and soft-attention global embeddings (eq. 8-10)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tagnn_tf.config import GLOBAL_ATTENTIONS, READOUTS, VARIANTS
+from tagnn_tf.layers.initializers import masked_log_weights, uniform_init
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class SessionReadout(keras.layers.Layer):
+    """The target-independent part of the session vector, `[batch, hidden]`.
+
+    With node vectors x_u, click counts c_u and last-click node n:
+      local: `s_local = x_n`;
+      avg: `Σ_u c_u x_u / Σ_u c_u` (mean over clicks);
+      global (eq. 8-9): `α_u = q^T σ(W1 x_n + W2 x_u + c)`,
+        `global_attention="none"` (paper): `s_global = Σ_u c_u α_u x_u`;
+        `"softmax"` (official code, padding masked): weights
+        `softmax_u(α_u + log c_u)`.
+    Output by variant (Fig. 2): `local` -> s_local; `avg` -> mean; `att` ->
+    s_global; `local_att` (SR-GNN) -> `W [s_local; s_global]`; `tagnn` with
+    `readout="paper"` -> `[W3_local W3_global] [s_local; s_global]` (the
+    target block of eq. 10's W3 lives in `TargetAttention`), with
+    `readout="official"` -> `W_h [s_global; s_local] + b_h`.
+
+    Call args:
+      nodes: `[batch, U, hidden]`; node_counts: `[batch, U]`; last_node: `[batch]` int.
+    """
+
+    def __init__(self, hidden_size: int, variant: str = "tagnn", readout: str = "official",
+                 global_attention: str = "softmax", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"`hidden_size` must be a positive int. Received: hidden_size={hidden_size!r}")
+        for name, value, choices in (("variant", variant, VARIANTS), ("readout", readout, READOUTS),
+                                     ("global_attention", global_attention, GLOBAL_ATTENTIONS)):
+            if value not in choices:
+                raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+        self.hidden_size = hidden_size
+        self.variant = variant
+        self.readout = readout
+        self.global_attention = global_attention
+        self.seed = seed
+
+    @property
+    def uses_global(self) -> bool:
+        return self.variant in ("att", "local_att", "tagnn")
+
+    def build(self, nodes_shape, node_counts_shape=None, last_node_shape=None):
+        d = self.hidden_size
+        init = uniform_init(d, self.seed)
+        if self.uses_global:
+            self.last_kernel = self.add_weight(name="last_kernel", shape=(d, d), initializer=init)  # W1
+            self.last_bias = self.add_weight(name="last_bias", shape=(d,), initializer=init)  # c
+            self.node_kernel = self.add_weight(name="node_kernel", shape=(d, d), initializer=init)  # W2
+            self.query = self.add_weight(name="query", shape=(d, 1), initializer=init)  # q
+        if self.variant in ("local_att", "tagnn"):
+            self.combine_kernel = self.add_weight(name="combine_kernel", shape=(2 * d, d), initializer=init)
+            if self.variant == "tagnn" and self.readout == "official":
+                self.combine_bias = self.add_weight(name="combine_bias", shape=(d,), initializer=init)
+
+    def global_embedding(self, nodes, node_counts, s_local):
+        """eq. 8-9; `[batch, hidden]`."""
+        hidden = ops.sigmoid(ops.expand_dims(ops.matmul(s_local, self.last_kernel) + self.last_bias, 1)
+                             + ops.matmul(nodes, self.node_kernel))
+        alpha = ops.squeeze(ops.matmul(hidden, self.query), -1)  # [batch, U]
+        if self.global_attention == "softmax":
+            weights = ops.softmax(alpha + masked_log_weights(node_counts, alpha.dtype), axis=1)
+        else:
+            weights = alpha * node_counts
+        return ops.sum(ops.expand_dims(weights, -1) * nodes, axis=1)
+
+    def call(self, nodes, node_counts, last_node):
+        last = ops.one_hot(ops.cast(last_node, "int32"), ops.shape(nodes)[1], dtype=nodes.dtype)
+        s_local = ops.einsum("bu,bud->bd", last, nodes)
+        if self.variant == "local":
+            return s_local
+        if self.variant == "avg":
+            counts = ops.expand_dims(node_counts, -1)
+            return ops.sum(counts * nodes, axis=1) / ops.maximum(ops.sum(counts, axis=1), 1.0)
+        s_global = self.global_embedding(nodes, node_counts, s_local)
+        if self.variant == "att":
+            return s_global
+        if self.variant == "tagnn" and self.readout == "official":
+            return ops.matmul(ops.concatenate([s_global, s_local], -1), self.combine_kernel) + self.combine_bias
+        return ops.matmul(ops.concatenate([s_local, s_global], -1), self.combine_kernel)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_size": self.hidden_size, "variant": self.variant, "readout": self.readout,
+                       "global_attention": self.global_attention, "seed": self.seed})
+        return config

@@ -1,0 +1,70 @@
+"""Target-aware attention scored against the whole catalogue (paper eq. 6-7, 10-11)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tagnn_tf.layers.initializers import masked_log_weights, uniform_init
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class TargetAttention(keras.layers.Layer):
+    """Target term of every candidate's score, without a `[batch, N, d]` tensor.
+
+    For candidate t with embedding `v_t`, over the session's nodes x_u with
+    click multiplicities c_u (equal to attention over clicks):
+      eq. 6: `β_{u,t} = softmax_u(v_t^T W x_u + log c_u)` (padding gets weight 0);
+      eq. 7: `s_target^t = Σ_u β_{u,t} x_u`.
+    The score needs only `v_t^T V s_target^t = Σ_u β_{u,t} (v_t^T V x_u)`, with
+    `V` the target block of eq. 10's `W3` (`value_projection=True`, paper) or the
+    identity (official code: `s_t = ... + s_target^t`). Keys `W x_u` and values
+    `V x_u` are stacked and multiplied with the candidates in one
+    `[batch, 2U, d] x [d, N]` product.
+
+    Args:
+      hidden_size: d.
+      value_projection: learn `V` (paper eq. 10) or use the identity.
+      seed: optional initializer seed.
+
+    Call args:
+      nodes: `[batch, U, hidden]` node vectors after the GNN.
+      node_counts: `[batch, U]` clicks per node, 0 for padding.
+      candidates: `[N, hidden]` candidate item embeddings.
+
+    Returns:
+      `[batch, N]` target term of the score of each candidate.
+    """
+
+    def __init__(self, hidden_size: int, value_projection: bool = False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"`hidden_size` must be a positive int. Received: hidden_size={hidden_size!r}")
+        self.hidden_size = hidden_size
+        self.value_projection = bool(value_projection)
+        self.seed = seed
+
+    def build(self, nodes_shape, node_counts_shape=None, candidates_shape=None):
+        d = self.hidden_size
+        init = uniform_init(d, self.seed)
+        # Stored as [in, out] so that x @ kernel = W x.
+        self.key_kernel = self.add_weight(name="key_kernel", shape=(d, d), initializer=init)
+        if self.value_projection:
+            self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
+
+    def call(self, nodes, node_counts, candidates):
+        num_nodes = ops.shape(nodes)[1]
+        keys = ops.matmul(nodes, self.key_kernel)
+        values = ops.matmul(nodes, self.value_kernel) if self.value_projection else nodes
+        stacked = ops.concatenate([keys, values], axis=1)  # [batch, 2U, d]
+        products = ops.matmul(stacked, ops.transpose(candidates))  # [batch, 2U, N]
+        logits, value_scores = products[:, :num_nodes], products[:, num_nodes:]
+        logits = logits + ops.expand_dims(masked_log_weights(node_counts, logits.dtype), -1)
+        weights = ops.softmax(logits, axis=1)
+        return ops.sum(weights * value_scores, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_size": self.hidden_size, "value_projection": self.value_projection,
+                       "seed": self.seed})
+        return config

@@ -1,0 +1,91 @@
+"""TAGNN: gated graph network + target attention, scoring the whole catalogue."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tagnn_tf.config import ModelConfig
+from tagnn_tf.layers.gated_graph import GatedGraphCell
+from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.session_readout import SessionReadout
+from tagnn_tf.layers.target_attention import TargetAttention
+
+MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class TAGNN(keras.Model):
+    """Target Attentive Graph Neural Network (Yu et al., SIGIR 2020).
+
+    Inputs: the dict built by `tagnn_tf.data.session_graph.densify` (only
+    `items`, `node_counts`, `adj_in`, `adj_out`, `last_node` are read):
+      items `[batch, U]` int, node_counts `[batch, U]`, adj_in / adj_out
+      `[batch, U, U]`, last_node `[batch]` int.
+
+    Output: logits `[batch, num_items]`; column i scores item id i + 1 (item 0
+    is padding and never a candidate), eq. 11: `z_t = s_t^T v_t`.
+
+    Args mirror `ModelConfig` (num_items, hidden_size, gnn_steps, variant,
+    readout, global_attention) plus an initializer `seed`.
+    """
+
+    def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
+                 readout: str = "official", global_attention: str = "softmax", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        # Validates every argument with a clear message.
+        self.model_config = ModelConfig(num_items=num_items, hidden_size=hidden_size, gnn_steps=gnn_steps,
+                                        variant=variant, readout=readout, global_attention=global_attention)
+        self.seed = seed
+        self.embedding = keras.layers.Embedding(num_items + 1, hidden_size,
+                                                embeddings_initializer=uniform_init(hidden_size, seed),
+                                                name="item_embedding")
+        self.gnn = GatedGraphCell(hidden_size, gnn_steps, seed=seed, name="gated_graph")
+        self.readout = SessionReadout(hidden_size, variant, readout, global_attention, seed=seed,
+                                      name="session_readout")
+        self.target_attention = None
+        if variant == "tagnn":
+            self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
+                                                    seed=seed, name="target_attention")
+
+    def call(self, inputs):
+        missing = [k for k in MODEL_INPUTS if k not in inputs]
+        if missing:
+            raise ValueError(f"TAGNN inputs lack {missing}. Received keys: {sorted(inputs)}")
+        h = self.embedding(inputs["items"])
+        nodes = self.gnn(h, inputs["adj_in"], inputs["adj_out"])
+        counts = ops.cast(inputs["node_counts"], nodes.dtype)
+        session = self.readout(nodes, counts, inputs["last_node"])
+        candidates = self.embedding.embeddings[1:]
+        scores = ops.matmul(session, ops.transpose(candidates))
+        if self.target_attention is not None:
+            scores = scores + self.target_attention(nodes, counts, candidates)
+        return scores
+
+    def get_config(self):
+        config = super().get_config()
+        c = self.model_config
+        config.update({"num_items": c.num_items, "hidden_size": c.hidden_size, "gnn_steps": c.gnn_steps,
+                       "variant": c.variant, "readout": c.readout, "global_attention": c.global_attention,
+                       "seed": self.seed})
+        return config
+
+
+def build_model(config: ModelConfig, seed=None) -> TAGNN:
+    """A TAGNN from its config, with weights built."""
+    model = TAGNN(num_items=config.num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
+                  variant=config.variant, readout=config.readout, global_attention=config.global_attention,
+                  seed=seed)
+    model(example_inputs())
+    return model
+
+
+def example_inputs(batch: int = 1, nodes: int = 2) -> dict:
+    """A minimal valid input batch (used to build weights)."""
+    return {
+        "items": ops.ones((batch, nodes), "int32"),
+        "node_counts": ops.ones((batch, nodes), "float32"),
+        "adj_in": ops.zeros((batch, nodes, nodes), "float32"),
+        "adj_out": ops.zeros((batch, nodes, nodes), "float32"),
+        "last_node": ops.zeros((batch,), "int32"),
+    }

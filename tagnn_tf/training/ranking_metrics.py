@@ -1,0 +1,49 @@
+"""HR@K and MRR@K over the full catalogue, from the target's rank.
+
+The rank of the target is 1 + the number of items scoring strictly above it
+(one comparison pass over `[batch, num_items]`), cheaper than a top-k or a
+dense one-hot label tensor at 43k items.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import tensorflow as tf
+
+CUTOFFS = (10, 20)
+
+
+def target_ranks(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """1-based rank of each label among the logits.
+
+    Args:
+      logits: `[batch, num_items]`, column i = item id i + 1.
+      labels: `[batch]` item ids in 1..num_items.
+
+    Returns:
+      int32 `[batch]`.
+    """
+    logits = tf.cast(logits, tf.float32)
+    target = tf.gather(logits, tf.cast(labels, tf.int32) - 1, axis=1, batch_dims=1)
+    above = tf.reduce_sum(tf.cast(logits > tf.expand_dims(target, 1), tf.int32), axis=1)
+    return above + 1
+
+
+def rank_sums(ranks: tf.Tensor, cutoffs: Sequence[int] = CUTOFFS) -> Dict[str, tf.Tensor]:
+    """Sums over a batch: hits and reciprocal ranks within each cutoff, and the count."""
+    ranks_f = tf.cast(ranks, tf.float32)
+    out = {"count": tf.cast(tf.size(ranks), tf.float32)}
+    for k in cutoffs:
+        hit = tf.cast(ranks <= k, tf.float32)
+        out[f"hr@{k}"] = tf.reduce_sum(hit)
+        out[f"mrr@{k}"] = tf.reduce_sum(hit / ranks_f)
+    return out
+
+
+def finalize(sums: Dict[str, float]) -> Dict[str, float]:
+    """Percentages from accumulated sums (`hr@K`, `mrr@K`)."""
+    n = float(sums["count"])
+    if n <= 0:
+        raise ValueError("No examples were evaluated")
+    return {k: round(100.0 * float(v) / n, 4) for k, v in sorted(sums.items()) if k != "count"}

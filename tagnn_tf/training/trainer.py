@@ -1,0 +1,290 @@
+"""Strategy-agnostic custom training loop for TAGNN.
+
+The same `train()` runs under the default strategy, MirroredStrategy and
+MultiWorkerMirroredStrategy: the step is `strategy.run` inside a
+`tf.function`, losses and metric sums are combined with `strategy.reduce`, and
+datasets come from `distribute_datasets_from_function`. (Keras 3's
+`model.fit` fails under MultiWorkerMirroredStrategy in this stack.)
+
+A run directory holds: config.json (resolved config), run_info.json (git
+commit, machine), metrics.jsonl (one line per epoch, percentages),
+run_log.jsonl (lr, loss, speed, memory per epoch), checkpoints/ (every
+epoch; a rerun resumes from the last), best.keras (best epoch on validation),
+result.json (selected epoch, plus the official code's best-on-test numbers),
+tensorboard/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from typing import Callable, Dict, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tagnn_tf.config import ExperimentConfig, TrainConfig
+from tagnn_tf.data import pipeline
+from tagnn_tf.data.datasets import DatasetSplits, load_splits
+from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.models.tagnn import build_model
+from tagnn_tf.training import ranking_metrics, run_files
+
+Log = Callable[[str], None]
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                              and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    # epsilon 1e-8 as PyTorch's Adam; L2 is coupled and added to the gradients.
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=1e-8)
+
+
+class _Steps:
+    """Compiled distributed train and eval steps for one model."""
+
+    def __init__(self, model, optimizer, strategy, l2: float):
+        self.model, self.optimizer, self.strategy, self.l2 = model, optimizer, strategy, l2
+        self._train_fn = None
+        self._eval_fn = None
+
+    def _replica_train(self, features, labels):
+        model, opt = self.model, self.optimizer
+        with tf.GradientTape() as tape:
+            logits = model(features, training=True)
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels - 1, logits)
+            loss = tf.nn.compute_average_loss(per_example)
+        variables = model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        if self.l2:
+            # Coupled L2 (PyTorch weight_decay): gradients are summed over
+            # replicas, so each adds its share of l2 * w.
+            scale = self.l2 / self.strategy.num_replicas_in_sync
+            grads = [tf.convert_to_tensor(g) + scale * v for g, v in zip(grads, variables)]
+        opt.apply_gradients(zip(grads, variables))
+        return loss
+
+    def _replica_eval(self, features, labels):
+        logits = self.model(features, training=False)
+        return ranking_metrics.rank_sums(ranking_metrics.target_ranks(logits, labels))
+
+    def train(self, batch, spec):
+        if self._train_fn is None:
+            @tf.function(input_signature=[spec])
+            def fn(b):
+                per_replica = self.strategy.run(self._replica_train, args=b)
+                return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            self._train_fn = fn
+        return self._train_fn(batch)
+
+    def evaluate(self, batch, spec):
+        if self._eval_fn is None:
+            @tf.function(input_signature=[spec])
+            def fn(b):
+                per_replica = self.strategy.run(self._replica_eval, args=b)
+                return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                        for k, v in per_replica.items()}
+            self._eval_fn = fn
+        return self._eval_fn(batch)
+
+
+def evaluate_examples(steps: _Steps, strategy, examples: SessionExamples, batch_size: int,
+                      max_examples: int = 0) -> Dict[str, float]:
+    """HR@K / MRR@K (%) of the model on `examples`."""
+    dist = strategy.distribute_datasets_from_function(
+        lambda ctx: pipeline.eval_dataset(examples, batch_size, max_examples, input_context=ctx))
+    sums = None
+    for batch in dist:
+        out = steps.evaluate(batch, dist.element_spec)
+        out = {k: float(v) for k, v in out.items()}
+        sums = out if sums is None else {k: sums[k] + out[k] for k in sums}
+    return ranking_metrics.finalize(sums)
+
+
+def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
+    path = os.path.join(model_dir, run_files.CONFIG)
+    if not os.path.exists(path):
+        return
+    import json
+
+    with open(path) as f:
+        old = ExperimentConfig.from_dict(json.load(f))
+    ignore = {"epochs", "patience"}
+    a = {k: v for k, v in dataclasses.asdict(old.train).items() if k not in ignore}
+    b = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in ignore}
+    if old.model != config.model or old.data != config.data or a != b:
+        raise ValueError(
+            f"{model_dir} holds a run with a different configuration ({path}); use a new --model_dir "
+            "or the same flags to resume")
+
+
+def _select(history, metric: str):
+    best = max(history, key=lambda r: (r["val"][metric], -r["epoch"]))
+    return best
+
+
+def _bad_epochs(history, metric: str) -> int:
+    if not history:
+        return 0
+    return history[-1]["epoch"] - _select(history, metric)["epoch"]
+
+
+def summarize(history, metric: str) -> dict:
+    """Validation-selected epoch and the official code's best-on-test numbers."""
+    best = _select(history, metric)
+    return {
+        "selection_metric": metric,
+        "selected_epoch": best["epoch"],
+        "val": best["val"],
+        "test": best["test"],
+        "epochs_run": len(history),
+        "best_on_test_official_protocol": {
+            "note": "best test value over epochs, each metric separately (official code's protocol)",
+            "hr@20": max(r["test"]["hr@20"] for r in history),
+            "hr@20_epoch": max(history, key=lambda r: r["test"]["hr@20"])["epoch"],
+            "mrr@20": max(r["test"]["mrr@20"] for r in history),
+            "mrr@20_epoch": max(history, key=lambda r: r["test"]["mrr@20"])["epoch"],
+        },
+    }
+
+
+def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
+          log: Log = _print, splits: Optional[DatasetSplits] = None) -> dict:
+    """Trains (or resumes) a run in `model_dir`; returns the result summary.
+
+    Data are loaded and validated before anything is written. Rerunning with
+    the same `model_dir` and config resumes after the last finished epoch.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    splits = splits or load_splits(config.data)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_items=splits.num_items))
+    tc = config.train
+    _check_resume_config(model_dir, config)
+    log(f"data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test examples, "
+        f"{splits.num_items} items")
+
+    os.makedirs(model_dir, exist_ok=True)
+    if chief:
+        run_files.write_text_atomic(os.path.join(model_dir, run_files.CONFIG), config.to_json() + "\n")
+        info_path = os.path.join(model_dir, run_files.RUN_INFO)
+        info = {"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
+                "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
+        run_files.write_json_atomic(info_path, info)
+
+    keras.utils.set_random_seed(tc.seed)
+    with strategy.scope():
+        model = build_model(config.model, seed=tc.seed)
+        optimizer = make_optimizer(tc)
+        optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_seconds")
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, epoch_seconds=seconds_var)
+    ckpt_dir = os.path.join(model_dir, run_files.CHECKPOINTS)
+    if not chief:
+        ckpt_dir = os.path.join(model_dir, f".worker-tmp-{os.getpid()}")
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resumed from {manager.latest_checkpoint} (epoch {int(epoch_var.numpy())} done)")
+
+    steps = _Steps(model, optimizer, strategy, tc.l2)
+    metrics_path = os.path.join(model_dir, run_files.METRICS)
+    history = [r for r in run_files.read_jsonl(metrics_path) if r["epoch"] <= int(epoch_var.numpy())]
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
+
+    def finish_epoch(epoch: int, seconds: float) -> None:
+        val = evaluate_examples(steps, strategy, splits.valid, tc.eval_batch_size, tc.max_eval_examples)
+        test = evaluate_examples(steps, strategy, splits.test, tc.eval_batch_size, tc.max_eval_examples)
+        row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
+        improved = not history or val[tc.selection_metric] > _select(history, tc.selection_metric)["val"][
+            tc.selection_metric]
+        history.append(row)
+        log(f"epoch {epoch}: {seconds:.1f}s  val {_fmt(val)}  test {_fmt(test)}"
+            + ("  (best so far)" if improved else ""))
+        if chief:
+            if improved:
+                tmp = os.path.join(model_dir, "best.tmp.keras")
+                model.save(tmp)
+                os.replace(tmp, os.path.join(model_dir, run_files.BEST_MODEL))
+            run_files.write_jsonl_atomic(metrics_path, history)
+            with writer.as_default(step=epoch):
+                for split, values in (("val", val), ("test", test)):
+                    for k, v in values.items():
+                        tf.summary.scalar(f"{split}/{k}", v)
+            writer.flush()
+
+    # A crash between the checkpoint and the metrics line: evaluate that epoch now.
+    done = int(epoch_var.numpy())
+    if done and (not history or history[-1]["epoch"] < done):
+        finish_epoch(done, float(seconds_var.numpy()))
+
+    num_batches = math.ceil(len(splits.train) / tc.batch_size)
+    if tc.steps_per_epoch:
+        num_batches = min(num_batches, tc.steps_per_epoch)
+    epoch = int(epoch_var.numpy())
+    while epoch < tc.epochs and not (history and _bad_epochs(history, tc.selection_metric) >= tc.patience):
+        epoch += 1
+        lr = tc.learning_rate_at(epoch)
+        optimizer.learning_rate.assign(lr)
+        epoch_seed = tc.seed * 1000 + epoch
+        dist = strategy.distribute_datasets_from_function(
+            lambda ctx: pipeline.train_dataset(splits.train, tc.batch_size, epoch_seed,
+                                               tc.shuffle_window_batches, input_context=ctx))
+        log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}")
+        bar = keras.utils.Progbar(num_batches, stateful_metrics=["loss"], unit_name="batch",
+                                  interval=0.05 if sys.stdout.isatty() else 30.0)
+        start = time.time()
+        losses = []
+        for step, batch in enumerate(dist):
+            if step >= num_batches:
+                break
+            loss = float(steps.train(batch, dist.element_spec))
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss} at epoch {epoch}, step {step + 1}")
+            losses.append(loss)
+            bar.update(step + 1, values=[("loss", float(np.mean(losses[-100:])))])
+        seconds = time.time() - start
+        examples = min(len(splits.train), num_batches * tc.batch_size)
+        epoch_var.assign(epoch)
+        seconds_var.assign(seconds)
+        if chief:
+            manager.save(checkpoint_number=epoch)
+            run_files.append_jsonl(os.path.join(model_dir, run_files.RUN_LOG), {
+                "epoch": epoch, "lr": lr, "train_loss": round(float(np.mean(losses)), 5),
+                "train_seconds": round(seconds, 2), "examples_per_sec": round(examples / seconds, 1),
+                "peak_rss_gb": run_files.peak_rss_gb()})
+            with writer.as_default(step=epoch):
+                tf.summary.scalar("train/loss", float(np.mean(losses)))
+                tf.summary.scalar("train/learning_rate", lr)
+                tf.summary.scalar("train/examples_per_sec", examples / seconds)
+        else:
+            manager.save(checkpoint_number=epoch)  # collective save; the copy is discarded
+        finish_epoch(epoch, seconds)
+
+    result = summarize(history, tc.selection_metric)
+    if chief:
+        result["model_dir"] = os.path.abspath(model_dir)
+        result["best_model"] = os.path.join(os.path.abspath(model_dir), run_files.BEST_MODEL)
+        run_files.write_json_atomic(os.path.join(model_dir, run_files.RESULT), result)
+    log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
+        f"test {_fmt(result['test'])}")
+    return result
+
+
+def _fmt(m: Dict[str, float]) -> str:
+    return " ".join(f"{k.upper()} {v:.2f}" for k, v in m.items())
