@@ -116,7 +116,9 @@ class TrainConfig:
         measured on the validation split.
       selection_metric: one of hr@10, hr@20, mrr@10, mrr@20.
       seed: seed of initialisation and shuffling.
-      eval_batch_size: batch size for evaluation.
+      eval_batch_size: largest batch for evaluation.
+      eval_max_clicks: cap on the clicks in one evaluation batch (bounds the
+        memory of the `[nodes, num_items]` scores); 0 = no cap.
       shuffle_window_batches: sessions are shuffled, then sorted by length
         inside windows of this many batches so that a batch pads to its own
         longest session; 1 disables bucketing.
@@ -137,6 +139,7 @@ class TrainConfig:
     selection_metric: str = "hr@20"
     seed: int = 2020
     eval_batch_size: int = 500
+    eval_max_clicks: int = 2000
     shuffle_window_batches: int = 20
     steps_per_epoch: int = 0
     max_eval_examples: int = 0
@@ -152,6 +155,7 @@ class TrainConfig:
         _check_positive("patience", self.patience)
         _check_choice("selection_metric", self.selection_metric, METRIC_NAMES)
         _check_positive("eval_batch_size", self.eval_batch_size)
+        _check_positive("eval_max_clicks", self.eval_max_clicks, allow_zero=True)
         _check_positive("shuffle_window_batches", self.shuffle_window_batches)
         _check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
         _check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)

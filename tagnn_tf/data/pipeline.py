@@ -71,20 +71,41 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
 
 
 def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int = 0,
-                 input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+                 input_context: Optional[tf.distribute.InputContext] = None,
+                 max_clicks: int = 0) -> tf.data.Dataset:
     """Batches for evaluation, in length order (metrics are order-free sums).
 
-    `max_examples` > 0 keeps only the first that many examples. With an
-    `input_context`, each input pipeline gets its own share of the examples
-    and `batch_size` is the global batch size.
+    Args:
+      examples: examples to score.
+      batch_size: largest (global) batch.
+      max_examples: > 0 keeps only the first that many examples.
+      input_context: each input pipeline gets its own share of the examples and
+        the per-replica batch size.
+      max_clicks: > 0 also caps the clicks (an upper bound on unique nodes) of a
+        batch, which bounds the `[nodes, num_items]` score tensors: long
+        sessions come in smaller batches.
     """
     n = len(examples) if not max_examples else min(max_examples, len(examples))
     order = np.argsort(examples.lengths[:n], kind="stable")
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
+        max_clicks = max_clicks // input_context.num_replicas_in_sync if max_clicks else 0
         order = order[input_context.input_pipeline_id::input_context.num_input_pipelines]
+    lengths = examples.lengths[order]
+    sizes = []
+    start = 0
+    while start < len(order):
+        size = batch_size
+        if max_clicks:
+            # Lengths grow along `order`, so the last row is the longest.
+            fit = np.searchsorted(np.cumsum(lengths[start:start + batch_size]), max_clicks, side="right")
+            size = max(1, int(fit))
+        size = min(size, len(order) - start)
+        sizes.append(size)
+        start += size
+    batches = tf.RaggedTensor.from_row_lengths(tf.constant(order, tf.int64), tf.constant(sizes, tf.int64))
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64)).batch(batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(batches)
     ds = ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -28,7 +28,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 from tagnn_tf.data.safe_pickle import DataFileError
 
 DIGINETICA_HEADER = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
-YOOCHOOSE_FIELDS = 4  # session_id,timestamp,item_id,category (no header)
+YOOCHOOSE_FIELDS = 4  # session_id,timestamp,item_id,category
+YOOCHOOSE_HEADER = "session_id,timestamp,item_id,category"  # optional (SR-GNN's instructions add it)
 MIN_ITEM_COUNT = 5
 
 
@@ -71,7 +72,7 @@ def _read_clicks(path: str, fmt: str, skip_malformed: bool):
                     raise DataFileError(
                         f"{path}:1: expected header {';'.join(DIGINETICA_HEADER)!r}, got {line[:120]!r}")
                 continue
-            if not line.strip():
+            if not line.strip() or (fmt == "yoochoose" and lineno == 1 and line == YOOCHOOSE_HEADER):
                 continue
             try:
                 if fmt == "diginetica":

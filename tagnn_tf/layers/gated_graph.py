@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.initializers import matmul_last, uniform_init
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -58,12 +58,12 @@ class GatedGraphCell(keras.layers.Layer):
 
     def _step(self, h, adj_in, adj_out):
         d = self.hidden_size
-        edge = ops.matmul(h, self.edge_kernel) + self.edge_bias
+        edge = matmul_last(h, self.edge_kernel) + self.edge_bias
         m_in = ops.matmul(adj_in, edge[..., :d])
         m_out = ops.matmul(adj_out, edge[..., d:])
         messages = ops.concatenate([m_in, m_out], axis=-1) + self.message_bias
-        gi = ops.matmul(messages, self.input_kernel) + self.input_bias
-        gh = ops.matmul(h, self.hidden_kernel) + self.hidden_bias
+        gi = matmul_last(messages, self.input_kernel) + self.input_bias
+        gh = matmul_last(h, self.hidden_kernel) + self.hidden_bias
         i_r, i_z, i_n = gi[..., :d], gi[..., d:2 * d], gi[..., 2 * d:]
         h_r, h_z, h_n = gh[..., :d], gh[..., d:2 * d], gh[..., 2 * d:]
         reset = ops.sigmoid(i_r + h_r)

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from tagnn_tf.config import GLOBAL_ATTENTIONS, READOUTS, VARIANTS
-from tagnn_tf.layers.initializers import masked_log_weights, uniform_init
+from tagnn_tf.layers.initializers import masked_log_weights, matmul_last, uniform_init
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -65,8 +65,8 @@ class SessionReadout(keras.layers.Layer):
     def global_embedding(self, nodes, node_counts, s_local):
         """eq. 8-9; `[batch, hidden]`."""
         hidden = ops.sigmoid(ops.expand_dims(ops.matmul(s_local, self.last_kernel) + self.last_bias, 1)
-                             + ops.matmul(nodes, self.node_kernel))
-        alpha = ops.squeeze(ops.matmul(hidden, self.query), -1)  # [batch, U]
+                             + matmul_last(nodes, self.node_kernel))
+        alpha = ops.squeeze(matmul_last(hidden, self.query), -1)  # [batch, U]
         if self.global_attention == "softmax":
             weights = ops.softmax(alpha + masked_log_weights(node_counts, alpha.dtype), axis=1)
         else:

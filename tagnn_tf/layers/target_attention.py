@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.layers.initializers import masked_log_weights, uniform_init
+from tagnn_tf.layers.initializers import uniform_init
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -53,15 +53,26 @@ class TargetAttention(keras.layers.Layer):
             self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
 
     def call(self, nodes, node_counts, candidates):
-        num_nodes = ops.shape(nodes)[1]
-        keys = ops.matmul(nodes, self.key_kernel)
-        values = ops.matmul(nodes, self.value_kernel) if self.value_projection else nodes
-        stacked = ops.concatenate([keys, values], axis=1)  # [batch, 2U, d]
-        products = ops.matmul(stacked, ops.transpose(candidates))  # [batch, 2U, N]
-        logits, value_scores = products[:, :num_nodes], products[:, num_nodes:]
-        logits = logits + ops.expand_dims(masked_log_weights(node_counts, logits.dtype), -1)
-        weights = ops.softmax(logits, axis=1)
-        return ops.sum(weights * value_scores, axis=1)
+        batch, width = ops.shape(nodes)[0], ops.shape(nodes)[1]
+        # Only real nodes take part: padding is excluded, so it has exactly
+        # zero weight and costs nothing. rows: session of each real node.
+        rows, cols = ops.nonzero(ops.greater(node_counts, 0))
+        flat_index = ops.cast(rows, "int32") * ops.cast(width, "int32") + ops.cast(cols, "int32")
+        real = ops.take(ops.reshape(nodes, (-1, self.hidden_size)), flat_index, axis=0)  # [T, d]
+        log_counts = ops.log(ops.take(ops.reshape(node_counts, (-1,)), flat_index, axis=0))  # [T]
+        keys = ops.matmul(real, self.key_kernel)
+        values = ops.matmul(real, self.value_kernel) if self.value_projection else real
+        num_real = ops.shape(real)[0]
+        # One [2T, d] x [d, N] product for keys and values.
+        products = ops.matmul(ops.concatenate([keys, values], axis=0), ops.transpose(candidates))
+        logits = products[:num_real] + ops.expand_dims(log_counts, -1)  # [T, N]
+        value_scores = products[num_real:]  # [T, N]
+        # Segment softmax over each session's nodes (eq. 6), weighted sum (eq. 7).
+        shift = ops.stop_gradient(ops.segment_max(logits, rows, num_segments=batch))
+        exp = ops.exp(logits - ops.take(shift, rows, axis=0))
+        numerator = ops.segment_sum(exp * value_scores, rows, num_segments=batch)
+        denominator = ops.segment_sum(exp, rows, num_segments=batch)
+        return ops.divide_no_nan(numerator, denominator)
 
     def get_config(self):
         config = super().get_config()

@@ -31,6 +31,7 @@ from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.models.tagnn import build_model
 from tagnn_tf.training import ranking_metrics, run_files
 
@@ -102,11 +103,11 @@ class _Steps:
         return self._eval_fn(batch)
 
 
-def evaluate_examples(steps: _Steps, strategy, examples: SessionExamples, batch_size: int,
-                      max_examples: int = 0) -> Dict[str, float]:
+def evaluate_examples(steps: "_Steps", strategy, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
     dist = strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.eval_dataset(examples, batch_size, max_examples, input_context=ctx))
+        lambda ctx: pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
+                                          input_context=ctx, max_clicks=config.eval_max_clicks))
     sums = None
     for batch in dist:
         out = steps.evaluate(batch, dist.element_spec)
@@ -176,7 +177,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     tc = config.train
     _check_resume_config(model_dir, config)
     log(f"data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test examples, "
-        f"{splits.num_items} items")
+        f"{splits.num_items} items; popularity baseline test HR@20 "
+        f"{popularity_baseline(splits.train, splits.test):.2f}")
 
     os.makedirs(model_dir, exist_ok=True)
     if chief:
@@ -208,8 +210,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
 
     def finish_epoch(epoch: int, seconds: float) -> None:
-        val = evaluate_examples(steps, strategy, splits.valid, tc.eval_batch_size, tc.max_eval_examples)
-        test = evaluate_examples(steps, strategy, splits.test, tc.eval_batch_size, tc.max_eval_examples)
+        val = evaluate_examples(steps, strategy, splits.valid, tc)
+        test = evaluate_examples(steps, strategy, splits.test, tc)
         row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
         improved = not history or val[tc.selection_metric] > _select(history, tc.selection_metric)["val"][
             tc.selection_metric]

@@ -1,0 +1,32 @@
+# tagnn-tf: `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= runs/demo
+
+# Fast CPU set-up (see tagnn_tf/runtime.py): oneDNN on, glibc reuses freed
+# memory and backs it with huge pages.
+export TF_ENABLE_ONEDNN_OPTS ?= 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DIR)
+	$(PY) -m trainers.train --dataset=synthetic --model_dir=$(DEMO_DIR) --epochs=3
+	$(PY) -m trainers.evaluate --model_dir=$(DEMO_DIR)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q --durations=15 tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

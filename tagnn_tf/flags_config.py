@@ -1,0 +1,45 @@
+"""absl flags for every config field, mapped onto the frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from absl import flags
+
+from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+# ModelConfig.num_items is derived from the data; DataConfig.num_items overrides it.
+_SKIP = {(ModelConfig, "num_items")}
+_SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
+
+
+def _fields():
+    for section, klass in _SECTIONS:
+        for f in dataclasses.fields(klass):
+            if (klass, f.name) not in _SKIP:
+                yield section, klass, f
+
+
+def define_config_flags(flag_values=flags.FLAGS) -> None:
+    """Defines one flag per config field (default None = the dataclass default)."""
+    for _, klass, f in _fields():
+        default = f.default
+        text = f"{klass.__name__}.{f.name} (default {default!r})"
+        if f.type in ("int", int):
+            flags.DEFINE_integer(f.name, None, text, flag_values=flag_values)
+        elif f.type in ("float", float):
+            flags.DEFINE_float(f.name, None, text, flag_values=flag_values)
+        elif f.type in ("bool", bool):
+            flags.DEFINE_boolean(f.name, None, text, flag_values=flag_values)
+        else:
+            flags.DEFINE_string(f.name, None, text, flag_values=flag_values)
+
+
+def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
+    """The ExperimentConfig with every flag that was set applied."""
+    values = {section: {} for section, _ in _SECTIONS}
+    for section, _, f in _fields():
+        v = flag_values[f.name].value
+        if v is not None:
+            values[section][f.name] = v
+    return ExperimentConfig.from_dict(values)

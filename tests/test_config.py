@@ -1,0 +1,48 @@
+import dataclasses
+import json
+
+import pytest
+
+from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+
+def test_defaults_are_the_papers():
+    m, t = ModelConfig(), TrainConfig()
+    assert (m.hidden_size, m.gnn_steps) == (100, 1)
+    assert (t.batch_size, t.learning_rate, t.l2, t.lr_decay_rate, t.lr_decay_epochs) == (100, 1e-3, 1e-5, 0.1, 3)
+
+
+@pytest.mark.parametrize("klass,kwargs,fragment", [
+    (ModelConfig, {"hidden_size": 0}, "hidden_size=0"),
+    (ModelConfig, {"variant": "bogus"}, "variant='bogus'"),
+    (ModelConfig, {"readout": "x"}, "readout='x'"),
+    (DataConfig, {"valid_portion": 1.5}, "valid_portion=1.5"),
+    (DataConfig, {"num_items": -1}, "num_items=-1"),
+    (TrainConfig, {"batch_size": -3}, "batch_size=-3"),
+    (TrainConfig, {"selection_metric": "auc"}, "selection_metric='auc'"),
+])
+def test_bad_values_name_the_field(klass, kwargs, fragment):
+    with pytest.raises(ValueError, match="Received: " + fragment.replace("(", r"\(")):
+        klass(**kwargs)
+
+
+def test_official_schedule_decays_one_epoch_early():
+    # Official code: scheduler.step() before each epoch -> 1e-3 for epochs 1-2, 1e-4 for 3-5, 1e-5 for 6-8.
+    t = TrainConfig(lr_schedule="official")
+    assert [t.learning_rate_at(e) for e in range(1, 9)] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5])
+    # Paper: x0.1 after every 3 epochs.
+    p = TrainConfig(lr_schedule="paper")
+    assert [p.learning_rate_at(e) for e in range(1, 8)] == pytest.approx(
+        [1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5])
+
+
+def test_json_round_trip():
+    c = ExperimentConfig(model=ModelConfig(num_items=7, variant="avg"), data=DataConfig(dataset="diginetica"),
+                         train=TrainConfig(epochs=4))
+    back = ExperimentConfig.from_dict(json.loads(c.to_json()))
+    assert back == c
+    with pytest.raises(ValueError, match="Unknown TrainConfig fields"):
+        ExperimentConfig.from_dict({"train": {"epochz": 1}})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.train.epochs = 3

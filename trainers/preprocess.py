@@ -1,0 +1,31 @@
+"""Raw click logs -> SR-GNN files.
+
+  python -m trainers.preprocess --format=diginetica --input=train-item-views.csv --output_dir=data/
+  python -m trainers.preprocess --format=yoochoose --input=yoochoose-clicks.dat --output_dir=data/
+"""
+
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_enum("format", None, ["diginetica", "yoochoose"], "Raw log format.", required=True)
+flags.DEFINE_string("input", None, "Raw log file.", required=True)
+flags.DEFINE_string("output_dir", None, "Where the dataset folder(s) are written.", required=True)
+flags.DEFINE_boolean("skip_malformed", False, "Skip malformed lines (counted and reported) instead of failing.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tagnn_tf.data.raw_preprocess import run_preprocess
+    from tagnn_tf.data.safe_pickle import DataFileError
+
+    try:
+        run_preprocess(FLAGS.input, FLAGS.format, FLAGS.output_dir, skip_malformed=FLAGS.skip_malformed)
+    except DataFileError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    app.run(main)
