@@ -22,7 +22,7 @@ def generate_sessions(num_items: int, num_sessions: int, seed: int, successors: 
     popularity /= popularity.sum()
     # Item ids are a random permutation of popularity ranks.
     ids = rng.permutation(num_items) + 1
-    succ = rng.choice(num_items, size=(num_items, successors), p=popularity)
+    succ = rng.choice(num_items, size=(num_items, successors))  # uniform: transitions, not popularity, predict
     succ_p = rng.dirichlet(np.full(successors, 0.7), size=num_items)
     sessions = []
     for _ in range(num_sessions):

@@ -1,0 +1,156 @@
+"""End-to-end training runs on small synthetic data: files, resume, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+from tagnn_tf.data.safe_pickle import DataFileError
+from tagnn_tf.training import run_files
+from tagnn_tf.training.trainer import _bad_epochs, summarize, train
+from conftest import ROOT
+
+SMALL = dict(synthetic_num_items=300, synthetic_num_sessions=2500, synthetic_seed=1)
+
+
+def _config(**train):
+    return ExperimentConfig(data=DataConfig(**SMALL), train=TrainConfig(**{"batch_size": 50, **train}))
+
+
+def _quiet(_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tmp_path_factory):
+    model_dir = str(tmp_path_factory.mktemp("run") / "m")
+    result = train(_config(epochs=2), model_dir, log=_quiet)
+    return model_dir, result
+
+
+def test_run_files_and_metrics_format(two_epoch_run):
+    model_dir, result = two_epoch_run
+    rows = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for r in rows:
+        assert set(r) == {"epoch", "seconds", "val", "test"} and r["seconds"] > 0
+        for split in ("val", "test"):
+            assert set(r[split]) == {"hr@10", "hr@20", "mrr@10", "mrr@20"}
+            assert 0 <= r[split]["mrr@20"] <= r[split]["hr@20"] <= 100
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    assert config["model"]["num_items"] == 300 and config["train"]["batch_size"] == 50
+    info = json.load(open(os.path.join(model_dir, "run_info.json")))
+    assert info["git_commit"] and info["machine"]["cpu_count"] >= 1
+    assert result["selected_epoch"] in (1, 2)
+    assert result["test"] == rows[result["selected_epoch"] - 1]["test"]
+    official = result["best_on_test_official_protocol"]
+    assert official["hr@20"] == max(r["test"]["hr@20"] for r in rows)
+    assert os.listdir(os.path.join(model_dir, "tensorboard"))
+    assert keras.saving.load_model(os.path.join(model_dir, "best.keras")).get_config()["num_items"] == 300
+    log = run_files.read_jsonl(os.path.join(model_dir, "run_log.jsonl"))
+    assert [r["lr"] for r in log] == [1e-3, 1e-3] and log[0]["examples_per_sec"] > 0
+
+
+def test_model_learns_beyond_popularity(two_epoch_run):
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.data.synthetic import popularity_baseline
+
+    _, result = two_epoch_run
+    splits = load_splits(DataConfig(**SMALL))
+    assert result["test"]["hr@20"] > popularity_baseline(splits.train, splits.test) + 20
+
+
+def test_resume_matches_uninterrupted_run(two_epoch_run, tmp_path):
+    model_dir, _ = two_epoch_run
+    resumed = str(tmp_path / "r")
+    train(_config(epochs=1), resumed, log=_quiet)
+    messages = []
+    train(_config(epochs=2), resumed, log=messages.append)
+    assert any("resumed from" in m and "epoch 1 done" in m for m in messages)
+    a = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    b = run_files.read_jsonl(os.path.join(resumed, "metrics.jsonl"))
+    assert [r["epoch"] for r in b] == [1, 2]
+    for ra, rb in zip(a, b):
+        for split in ("val", "test"):
+            for k in ra[split]:
+                assert rb[split][k] == pytest.approx(ra[split][k], abs=0.05), (ra, rb)
+
+
+def test_crash_between_checkpoint_and_metrics_is_recovered(tmp_path):
+    model_dir = str(tmp_path / "c")
+    train(_config(epochs=1, steps_per_epoch=5), model_dir, log=_quiet)
+    path = os.path.join(model_dir, "metrics.jsonl")
+    first = run_files.read_jsonl(path)
+    with open(path, "w") as f:  # as if the process died after the checkpoint was saved
+        f.write("")
+    train(_config(epochs=1, steps_per_epoch=5), model_dir, log=_quiet)
+    again = run_files.read_jsonl(path)
+    assert [r["epoch"] for r in again] == [1]
+    assert again[0]["test"] == pytest.approx(first[0]["test"])
+
+
+def test_other_config_in_same_dir_is_refused(two_epoch_run):
+    model_dir, _ = two_epoch_run
+    before = open(os.path.join(model_dir, "config.json")).read()
+    with pytest.raises(ValueError, match="different configuration"):
+        train(_config(epochs=2, learning_rate=0.01), model_dir, log=_quiet)
+    assert open(os.path.join(model_dir, "config.json")).read() == before
+
+
+def test_bad_data_fails_before_writing(tmp_path):
+    model_dir = str(tmp_path / "never")
+    bad = ExperimentConfig(data=DataConfig(dataset="missing", data_dir=str(tmp_path)))
+    with pytest.raises(DataFileError, match="data directory not found"):
+        train(bad, model_dir, log=_quiet)
+    too_small = ExperimentConfig(data=DataConfig(num_items=10, **SMALL))
+    with pytest.raises(ValueError, match="num_items=10 is smaller than the largest item id"):
+        train(too_small, model_dir, log=_quiet)
+    assert not os.path.exists(model_dir)
+
+
+def test_early_stopping_and_selection_rules():
+    hist = [{"epoch": e, "val": {"hr@20": v}, "test": {"hr@20": t, "mrr@20": m}}
+            for e, v, t, m in [(1, 50, 40, 10), (2, 55, 41, 12), (3, 54, 45, 11), (4, 53, 44, 13)]]
+    assert _bad_epochs(hist[:2], "hr@20") == 0 and _bad_epochs(hist, "hr@20") == 2
+    s = summarize(hist, "hr@20")
+    assert s["selected_epoch"] == 2 and s["test"]["hr@20"] == 41
+    o = s["best_on_test_official_protocol"]
+    assert (o["hr@20"], o["hr@20_epoch"], o["mrr@20"], o["mrr@20_epoch"]) == (45, 3, 13, 4)
+
+
+def _binary(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def test_evaluate_binary_recomputes_saved_metrics(two_epoch_run):
+    model_dir, result = two_epoch_run
+    out = _binary("trainers.evaluate", f"--model_dir={model_dir}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout[out.stdout.index("{"):])
+    for k, v in result["test"].items():
+        assert got["test"][k] == pytest.approx(v, abs=1e-3)
+    assert got["val"] == pytest.approx(result["val"], abs=1e-3)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--dataset=nope", "--data_dir=/nonexistent"], "data directory not found"),
+    (["--variant=bogus"], "variant='bogus'"),
+    (["--num_items=3", "--synthetic_num_items=50"], "num_items=3 is smaller"),
+])
+def test_train_binary_errors_are_clear(tmp_path, args, fragment):
+    out = _binary("trainers.train", f"--model_dir={tmp_path}/x", *args)
+    assert out.returncode != 0 and fragment in out.stderr, out.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "x")
+    assert "Traceback" not in out.stderr
+
+
+def test_evaluate_binary_on_missing_dir(tmp_path):
+    out = _binary("trainers.evaluate", f"--model_dir={tmp_path}")
+    assert out.returncode != 0 and "config.json: not found" in out.stderr
