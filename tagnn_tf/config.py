@@ -17,13 +17,14 @@ LR_SCHEDULES = ("paper", "official")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 
 
-def _check_choice(name: str, value: Any, choices) -> None:
+def check_choice(name: str, value: Any, choices) -> None:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
 
 
-def _check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
+def check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        value >= 0 if allow_zero else value > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be {bound}. Received: {name}={value!r}")
@@ -54,12 +55,12 @@ class ModelConfig:
     global_attention: str = "softmax"
 
     def __post_init__(self):
-        _check_positive("num_items", self.num_items)
-        _check_positive("hidden_size", self.hidden_size)
-        _check_positive("gnn_steps", self.gnn_steps)
-        _check_choice("variant", self.variant, VARIANTS)
-        _check_choice("readout", self.readout, READOUTS)
-        _check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
+        check_positive("num_items", self.num_items)
+        check_positive("hidden_size", self.hidden_size)
+        check_positive("gnn_steps", self.gnn_steps)
+        check_choice("variant", self.variant, VARIANTS)
+        check_choice("readout", self.readout, READOUTS)
+        check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +94,9 @@ class DataConfig:
         if not 0.0 < self.valid_portion < 1.0:
             raise ValueError(
                 f"`valid_portion` must be in (0, 1). Received: valid_portion={self.valid_portion!r}")
-        _check_positive("num_items", self.num_items, allow_zero=True)
-        _check_positive("synthetic_num_items", self.synthetic_num_items)
-        _check_positive("synthetic_num_sessions", self.synthetic_num_sessions)
+        check_positive("num_items", self.num_items, allow_zero=True)
+        check_positive("synthetic_num_items", self.synthetic_num_items)
+        check_positive("synthetic_num_sessions", self.synthetic_num_sessions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,20 +146,20 @@ class TrainConfig:
     max_eval_examples: int = 0
 
     def __post_init__(self):
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("epochs", self.epochs)
-        _check_positive("learning_rate", self.learning_rate)
-        _check_positive("lr_decay_rate", self.lr_decay_rate)
-        _check_positive("lr_decay_epochs", self.lr_decay_epochs)
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_positive("l2", self.l2, allow_zero=True)
-        _check_positive("patience", self.patience)
-        _check_choice("selection_metric", self.selection_metric, METRIC_NAMES)
-        _check_positive("eval_batch_size", self.eval_batch_size)
-        _check_positive("eval_max_clicks", self.eval_max_clicks, allow_zero=True)
-        _check_positive("shuffle_window_batches", self.shuffle_window_batches)
-        _check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
-        _check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
+        check_positive("batch_size", self.batch_size)
+        check_positive("epochs", self.epochs)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("lr_decay_rate", self.lr_decay_rate)
+        check_positive("lr_decay_epochs", self.lr_decay_epochs)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_positive("l2", self.l2, allow_zero=True)
+        check_positive("patience", self.patience)
+        check_choice("selection_metric", self.selection_metric, METRIC_NAMES)
+        check_positive("eval_batch_size", self.eval_batch_size)
+        check_positive("eval_max_clicks", self.eval_max_clicks, allow_zero=True)
+        check_positive("shuffle_window_batches", self.shuffle_window_batches)
+        check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
+        check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
 
     def learning_rate_at(self, epoch: int) -> float:
         """Learning rate used during 1-based `epoch`."""

@@ -41,15 +41,22 @@ def test_seeded_shuffle():
     assert a == b and a != c
 
 
-def test_input_context_shards_and_sets_per_replica_batch():
+def test_replica_slices_rebuild_the_single_device_global_batches():
     ex, _ = _examples(1001)
-    shards = []
+    single = _labels(pipeline.train_dataset(ex, 100, 3))
+    # 2 workers x 2 replicas: worker w holds replicas 2w, 2w+1 of each global step.
+    per_worker = []
     for pid in range(2):
-        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid, num_replicas_in_sync=2)
-        batches = _labels(pipeline.train_dataset(ex, 100, 3, input_context=ctx))
-        assert max(len(b) for b in batches) == 50
-        shards.append({y for b in batches for y in b})
-    assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(1, 1002))
+        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid, num_replicas_in_sync=4)
+        per_worker.append(_labels(pipeline.train_dataset(ex, 100, 3, input_context=ctx)))
+        assert max(len(b) for b in per_worker[-1]) == 25
+    for step, global_batch in enumerate(single):
+        parts = per_worker[0][2 * step:2 * step + 2] + per_worker[1][2 * step:2 * step + 2]
+        assert [y for p in parts for y in p] == global_batch
+    # One worker with 2 replicas: consecutive elements are the replicas' slices.
+    ctx = tf.distribute.InputContext(num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=2)
+    local = _labels(pipeline.train_dataset(ex, 100, 3, input_context=ctx))
+    assert [local[2 * i] + local[2 * i + 1] for i in range(len(single))] == single
 
 
 def test_eval_batches_cap_clicks_and_cover_everything():

@@ -28,43 +28,57 @@ def _to_model_batch(sessions: tf.RaggedTensor, indices: tf.Tensor, labels: tf.Te
     return densify(rows), tf.gather(labels, indices)
 
 
+def plan_global_batches(lengths: np.ndarray, global_batch_size: int, seed: int,
+                        window_batches: int = 20) -> list:
+    """Example indices of each global batch of one epoch (NumPy, cheap).
+
+    Examples are shuffled with `seed`, sorted by length inside windows of
+    `window_batches` batches (so a batch pads to its own longest session), cut
+    into batches, and the batches shuffled; the last batch may be partial.
+    """
+    indices = np.random.default_rng(seed).permutation(len(lengths))
+    window = global_batch_size * window_batches
+    batches = []
+    for start in range(0, len(indices), window):
+        chunk = indices[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + global_batch_size] for i in range(0, len(chunk), global_batch_size))
+    order = np.random.default_rng(seed + 1).permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def _ragged_batches(batches) -> tf.RaggedTensor:
+    return tf.RaggedTensor.from_row_lengths(
+        tf.constant(np.concatenate(batches) if batches else np.zeros([0], np.int64), tf.int64),
+        tf.constant([len(b) for b in batches], tf.int64))
+
+
 def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
                   window_batches: int = 20,
                   input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
     """One epoch of shuffled training batches `(features, labels)`.
 
-    Examples are shuffled with `seed` (use a new seed per epoch), then sorted by
-    length inside windows of `window_batches` batches, cut into batches, and the
-    batches shuffled again; the last batch may be partial.
+    Every input pipeline plans the same global batches (`plan_global_batches`),
+    then splits each into one slice per replica and keeps its own replicas'
+    slices, in replica order. So the examples of a global step are the same
+    whatever the number of replicas or workers.
 
     Args:
       examples: training examples.
       global_batch_size: batch size summed over replicas.
       seed: shuffling seed for this epoch.
       window_batches: size of the length-sorting window in batches (1 = off).
-      input_context: from `distribute_datasets_from_function`; shards the
-        examples per input pipeline and sets the per-replica batch size.
+      input_context: from `distribute_datasets_from_function`.
     """
-    batch_size = global_batch_size
-    indices = np.random.default_rng(seed).permutation(len(examples))
-    if input_context is not None:
-        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-        indices = indices[input_context.input_pipeline_id::input_context.num_input_pipelines]
-    lengths = examples.lengths[indices]
-    window = batch_size * window_batches
-    batches = []
-    for start in range(0, len(indices), window):
-        chunk = indices[start:start + window]
-        chunk = chunk[np.argsort(lengths[start:start + window], kind="stable")]
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    order = np.random.default_rng(seed + 1).permutation(len(batches))
-    batches = [batches[i] for i in order]
-    ragged_batches = tf.RaggedTensor.from_row_lengths(
-        tf.constant(np.concatenate(batches) if batches else np.zeros([0], np.int64), tf.int64),
-        tf.constant([len(b) for b in batches], tf.int64))
+    batches = plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)
+    if input_context is not None and input_context.num_replicas_in_sync > 1:
+        replicas = input_context.num_replicas_in_sync
+        local = replicas // input_context.num_input_pipelines
+        first = input_context.input_pipeline_id * local
+        batches = [part for b in batches for part in np.array_split(b, replicas)[first:first + local]]
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
-    ds = tf.data.Dataset.from_tensor_slices(ragged_batches)
+    ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     ds = ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -103,9 +117,9 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
         size = min(size, len(order) - start)
         sizes.append(size)
         start += size
-    batches = tf.RaggedTensor.from_row_lengths(tf.constant(order, tf.int64), tf.constant(sizes, tf.int64))
+    batches = np.split(order, np.cumsum(sizes)[:-1]) if sizes else []
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
-    ds = tf.data.Dataset.from_tensor_slices(batches)
+    ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     ds = ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.layers.initializers import matmul_last, uniform_init
+from tagnn_tf.config import check_positive
+from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import matmul_last
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -34,10 +36,8 @@ class GatedGraphCell(keras.layers.Layer):
 
     def __init__(self, hidden_size: int, steps: int = 1, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ValueError(f"`hidden_size` must be a positive int. Received: hidden_size={hidden_size!r}")
-        if not isinstance(steps, int) or steps <= 0:
-            raise ValueError(f"`steps` must be a positive int. Received: steps={steps!r}")
+        check_positive("hidden_size", hidden_size)
+        check_positive("steps", steps)
         self.hidden_size = hidden_size
         self.steps = steps
         self.seed = seed

@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.config import GLOBAL_ATTENTIONS, READOUTS, VARIANTS
-from tagnn_tf.layers.initializers import masked_log_weights, matmul_last, uniform_init
+from tagnn_tf.config import GLOBAL_ATTENTIONS, READOUTS, VARIANTS, check_choice, check_positive
+from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import masked_log_weights, matmul_last
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -33,12 +34,10 @@ class SessionReadout(keras.layers.Layer):
     def __init__(self, hidden_size: int, variant: str = "tagnn", readout: str = "official",
                  global_attention: str = "softmax", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ValueError(f"`hidden_size` must be a positive int. Received: hidden_size={hidden_size!r}")
-        for name, value, choices in (("variant", variant, VARIANTS), ("readout", readout, READOUTS),
-                                     ("global_attention", global_attention, GLOBAL_ATTENTIONS)):
-            if value not in choices:
-                raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+        check_positive("hidden_size", hidden_size)
+        check_choice("variant", variant, VARIANTS)
+        check_choice("readout", readout, READOUTS)
+        check_choice("global_attention", global_attention, GLOBAL_ATTENTIONS)
         self.hidden_size = hidden_size
         self.variant = variant
         self.readout = readout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tagnn_tf.config import check_positive
 from tagnn_tf.layers.initializers import uniform_init
 
 
@@ -38,8 +39,7 @@ class TargetAttention(keras.layers.Layer):
 
     def __init__(self, hidden_size: int, value_projection: bool = False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ValueError(f"`hidden_size` must be a positive int. Received: hidden_size={hidden_size!r}")
+        check_positive("hidden_size", hidden_size)
         self.hidden_size = hidden_size
         self.value_projection = bool(value_projection)
         self.seed = seed

@@ -282,6 +282,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     if chief:
         result["model_dir"] = os.path.abspath(model_dir)
         result["best_model"] = os.path.join(os.path.abspath(model_dir), run_files.BEST_MODEL)
+        result["peak_rss_gb_this_process"] = run_files.peak_rss_gb()
         run_files.write_json_atomic(os.path.join(model_dir, run_files.RESULT), result)
     log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
         f"test {_fmt(result['test'])}")
