@@ -34,8 +34,12 @@ def main(argv):
     from tagnn_tf.training.ranking_metrics import rank_sums, target_ranks
 
     rng = np.random.default_rng(0)
-    logits = tf.constant(rng.normal(size=(FLAGS.batch, FLAGS.num_items)).astype(np.float32))
-    labels = tf.constant(rng.integers(1, FLAGS.num_items + 1, size=FLAGS.batch), tf.int32)
+    scores = rng.normal(size=(FLAGS.batch, FLAGS.num_items)).astype(np.float32)
+    label_ids = rng.integers(1, FLAGS.num_items + 1, size=FLAGS.batch)
+    # Lift the targets so that their ranks spread over 1..~100 (a non-trivial MRR@20).
+    scores[np.arange(FLAGS.batch), label_ids - 1] += rng.uniform(1.5, 5.0, size=FLAGS.batch).astype(np.float32)
+    logits = tf.constant(scores)
+    labels = tf.constant(label_ids, tf.int32)
 
     @tf.function
     def ours(x, y):
