@@ -59,3 +59,35 @@ def test_every_weight_is_used_by_the_reference():
         v.assign(old + 0.5)
         assert np.max(np.abs(model(inputs).numpy() - base)) > 1e-4, v.path
         v.assign(old)
+
+
+def _plain_segment_attention(logits, values, segment_ids, num_segments):
+    # Straightforward segment softmax, differentiated by TF itself.
+    shift = tf.stop_gradient(tf.math.unsorted_segment_max(logits, segment_ids, num_segments))
+    exp = tf.exp(logits - tf.gather(shift, segment_ids))
+    total = tf.math.unsorted_segment_sum(exp, segment_ids, num_segments)
+    return tf.math.unsorted_segment_sum(exp * values, segment_ids, num_segments) / tf.maximum(total, 1e-30)
+
+
+def test_segment_attention_gradient_matches_autodiff():
+    from tagnn_tf.layers.target_attention import segment_attention
+
+    rng = np.random.default_rng(0)
+    # 6 sessions; session 2 and the last two have no nodes (zeros out, zero gradient).
+    ids = tf.constant([0, 0, 0, 1, 3, 3], tf.int32)
+    logits = tf.constant(rng.normal(size=(6, 7)) * 3, tf.float32)
+    values = tf.constant(rng.normal(size=(6, 7)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(6, 7)), tf.float32)
+    results = []
+    for fn in (segment_attention, _plain_segment_attention):
+        with tf.GradientTape() as tape:
+            tape.watch([logits, values])
+            out = fn(logits, values, ids, 6)
+            loss = tf.reduce_sum(out * upstream)
+        results.append([out.numpy()] + [g.numpy() for g in tape.gradient(loss, [logits, values])])
+    for ours, plain in zip(*results):
+        np.testing.assert_allclose(ours, plain, rtol=1e-5, atol=1e-6)
+    assert np.all(results[0][0][[2, 4, 5]] == 0)
+    # Session 1 has a single node: weight 1, so out = values and d logits = 0.
+    np.testing.assert_allclose(results[0][0][1], values.numpy()[3], rtol=1e-6)
+    np.testing.assert_allclose(results[0][1][3], 0, atol=1e-6)

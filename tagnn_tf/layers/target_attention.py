@@ -57,25 +57,62 @@ class TargetAttention(keras.layers.Layer):
         # Only real nodes take part: padding is excluded, so it has exactly
         # zero weight and costs nothing. rows: session of each real node.
         rows, cols = ops.nonzero(ops.greater(node_counts, 0))
-        flat_index = ops.cast(rows, "int32") * ops.cast(width, "int32") + ops.cast(cols, "int32")
+        rows = ops.cast(rows, "int32")
+        flat_index = rows * ops.cast(width, "int32") + ops.cast(cols, "int32")
         real = ops.take(ops.reshape(nodes, (-1, self.hidden_size)), flat_index, axis=0)  # [T, d]
         log_counts = ops.log(ops.take(ops.reshape(node_counts, (-1,)), flat_index, axis=0))  # [T]
         keys = ops.matmul(real, self.key_kernel)
         values = ops.matmul(real, self.value_kernel) if self.value_projection else real
-        num_real = ops.shape(real)[0]
-        # One [2T, d] x [d, N] product for keys and values.
-        products = ops.matmul(ops.concatenate([keys, values], axis=0), ops.transpose(candidates))
-        logits = products[:num_real] + ops.expand_dims(log_counts, -1)  # [T, N]
-        value_scores = products[num_real:]  # [T, N]
-        # Segment softmax over each session's nodes (eq. 6), weighted sum (eq. 7).
-        shift = ops.stop_gradient(ops.segment_max(logits, rows, num_segments=batch))
-        exp = ops.exp(logits - ops.take(shift, rows, axis=0))
-        numerator = ops.segment_sum(exp * value_scores, rows, num_segments=batch)
-        denominator = ops.segment_sum(exp, rows, num_segments=batch)
-        return ops.divide_no_nan(numerator, denominator)
+        # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
+        # [2T, N] product costs two extra copies of it).
+        candidates_t = ops.transpose(candidates)
+        logits = ops.matmul(keys, candidates_t) + ops.expand_dims(log_counts, -1)  # [T, N]
+        value_scores = ops.matmul(values, candidates_t)  # [T, N]
+        return segment_attention(logits, value_scores, rows, batch)
 
     def get_config(self):
         config = super().get_config()
         config.update({"hidden_size": self.hidden_size, "value_projection": self.value_projection,
                        "seed": self.seed})
         return config
+
+
+def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
+    """Sorted segment reduction padded to `num_segments` rows (trailing empty
+    sessions get zeros); sorted kernels are ~3x faster than unsorted on CPU."""
+    out = reduce_fn(data, segment_ids, sorted=True)
+    return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
+
+
+@ops.custom_gradient
+def segment_attention(logits, values, segment_ids, num_segments):
+    """`out[b, t] = Σ_{u in b} softmax_u(logits[u, t]) values[u, t]` (eq. 6-7 scored).
+
+    Args:
+      logits: `[T, N]` attention logits of each real node for each candidate.
+      values: `[T, N]` the candidate's score through each node.
+      segment_ids: int32 `[T]` session of each node, sorted.
+      num_segments: number of sessions B.
+
+    Returns:
+      `[B, N]`.
+
+    Written to touch `[T, N]` tensors as few times as possible: the softmax
+    normaliser divides the `[B, N]` sums, not the `[T, N]` weights, and the
+    gradient is written out: with `w` the softmax weights and `g` the upstream
+    gradient, `d values = w g` and `d logits = w g (values - out)`.
+    """
+    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
+    exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
+    total = _segment_reduce(ops.segment_sum, exp, segment_ids, num_segments)
+    total = ops.where(ops.greater(total, 0), total, ops.ones_like(total))  # sessions without nodes
+    out = _segment_reduce(ops.segment_sum, exp * values, segment_ids, num_segments) / total
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        d_values = exp * ops.take(upstream / total, segment_ids, axis=0)
+        d_logits = d_values * (values - ops.take(out, segment_ids, axis=0))
+        return d_logits, d_values, None, None
+
+    return out, grad
