@@ -1,0 +1,51 @@
+"""Shared measuring helpers for the benchmark scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def matmul_gflops(m: int, k: int, n: int, dtype=tf.float32, repeats: int = 10) -> float:
+    """Median GFLOP/s of `[m, k] x [k, n]` (2mkn FLOPs) in TF."""
+    a = tf.cast(tf.random.normal([m, k]), dtype)
+    b = tf.cast(tf.random.normal([k, n]), dtype)
+    fn = tf.function(lambda x, y: tf.matmul(x, y))
+    fn(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(a, b).numpy()
+        times.append(time.perf_counter() - start)
+    return 2.0 * m * k * n / statistics.median(times) / 1e9
+
+
+def matmul_rates(num_items: int, hidden: int = 100) -> dict:
+    return {
+        "matmul_gflops_fp32": round(matmul_gflops(1000, hidden, num_items), 1),
+        "matmul_gflops_bf16": round(matmul_gflops(1000, hidden, num_items, tf.bfloat16), 1),
+        "matmul_2048_gflops_fp32": round(matmul_gflops(2048, 2048, 2048), 1),
+        "matmul_2048_gflops_bf16": round(matmul_gflops(2048, 2048, 2048, tf.bfloat16), 1),
+    }
+
+
+def real_nodes(features) -> int:
+    """Unique items summed over the sessions of a batch."""
+    return int(np.count_nonzero(features["node_counts"].numpy()))
+
+
+def write_json(path: str, obj) -> None:
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(obj, f, indent=2)
