@@ -30,7 +30,7 @@ def main(argv):
     from tagnn_tf.config import DataConfig, ModelConfig, TrainConfig, replace_fields
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
-    from tagnn_tf.training.trainer import _Steps, evaluate_examples
+    from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples
 
     config = replace_fields(TrainConfig(), {"eval_batch_size": FLAGS.eval_batch_size,
                                             "eval_max_clicks": FLAGS.eval_max_clicks})
@@ -39,7 +39,7 @@ def main(argv):
         splits = load_splits(DataConfig(dataset=name, data_dir=FLAGS.data_dir))
         model = build_model(ModelConfig(num_items=splits.num_items), seed=1)
         strategy = tf.distribute.get_strategy()
-        steps = _Steps(model, None, strategy, 0.0)
+        steps = DistributedSteps(model, None, strategy, 0.0)
         # Tracing pass on a small slice, then the timed full pass.
         evaluate_examples(steps, strategy, splits.test.take(list(range(2000))), config)
         start = time.perf_counter()

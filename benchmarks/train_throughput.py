@@ -47,7 +47,7 @@ def measure_dataset(name: str) -> dict:
     from tagnn_tf.data import pipeline
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
-    from tagnn_tf.training.trainer import _Steps, make_optimizer
+    from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
 
     splits = load_splits(DataConfig(dataset=name, data_dir=FLAGS.data_dir))
     config = ModelConfig(num_items=splits.num_items)
@@ -55,7 +55,7 @@ def measure_dataset(name: str) -> dict:
     model = build_model(config, seed=1)
     optimizer = make_optimizer(TrainConfig())
     optimizer.build(model.trainable_variables)
-    steps = _Steps(model, optimizer, strategy, 1e-5)
+    steps = DistributedSteps(model, optimizer, strategy, 1e-5)
     ds = pipeline.train_dataset(splits.train, FLAGS.batch_size, seed=11)
     spec = ds.element_spec
     it = iter(ds)
@@ -114,7 +114,7 @@ def measure_dataset(name: str) -> dict:
 
         float(naive_step(small_batches[0]))
         naive_eps = _examples_per_sec(lambda b: float(naive_step(b)), small_batches[1:])
-        ours = _Steps(model, optimizer, strategy, 1e-5)
+        ours = DistributedSteps(model, optimizer, strategy, 1e-5)
         float(ours.train(small_batches[0], small_spec))
         ours_small_eps = _examples_per_sec(lambda b: float(ours.train(b, small_spec)), small_batches[1:])
         out.update({

@@ -154,3 +154,27 @@ def test_train_binary_errors_are_clear(tmp_path, args, fragment):
 def test_evaluate_binary_on_missing_dir(tmp_path):
     out = _binary("trainers.evaluate", f"--model_dir={tmp_path}")
     assert out.returncode != 0 and "config.json: not found" in out.stderr
+
+
+def test_coupled_l2_is_added_to_every_gradient():
+    # PyTorch weight_decay: w <- w - lr * (dL/dw + l2 * w), embeddings included.
+    import tensorflow as tf
+
+    from tagnn_tf.config import ModelConfig
+    from tagnn_tf.data import pipeline
+    from tagnn_tf.data.sessions import augment
+    from tagnn_tf.models import build_model
+    from tagnn_tf.training.trainer import DistributedSteps
+
+    model = build_model(ModelConfig(num_items=20, hidden_size=8), seed=0)
+    ds = pipeline.train_dataset(augment([[1, 2, 3, 4], [5, 6, 5], [7, 20]]), 8, seed=0)
+    batch = next(iter(ds))
+    features, labels = batch
+    before = [v.numpy() for v in model.trainable_variables]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels - 1, model(features)))
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    steps = DistributedSteps(model, keras.optimizers.SGD(learning_rate=1.0), tf.distribute.get_strategy(), 0.5)
+    steps.train(batch, ds.element_spec)
+    for v, w, g in zip(model.trainable_variables, before, grads):
+        np.testing.assert_allclose(v.numpy(), w - (g + 0.5 * w), rtol=1e-4, atol=1e-6, err_msg=v.path)

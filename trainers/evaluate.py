@@ -5,7 +5,6 @@ from tagnn_tf.runtime import configure_process
 configure_process()
 
 import json  # noqa: E402
-import sys  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -18,13 +17,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from tagnn_tf.data.safe_pickle import DataFileError
+    from tagnn_tf.cli import run_or_exit
     from tagnn_tf.training.evaluation import evaluate_run
 
-    try:
-        result = evaluate_run(FLAGS.model_dir, tuple(FLAGS.splits))
-    except (DataFileError, ValueError, KeyError) as e:
-        sys.exit(f"error: {e}")
+    result = run_or_exit(evaluate_run, FLAGS.model_dir, tuple(FLAGS.splits))
     print(json.dumps(result, indent=2))
 
 

@@ -4,8 +4,6 @@
   python -m trainers.preprocess --format=yoochoose --input=yoochoose-clicks.dat --output_dir=data/
 """
 
-import sys
-
 from absl import app, flags
 
 flags.DEFINE_enum("format", None, ["diginetica", "yoochoose"], "Raw log format.", required=True)
@@ -18,13 +16,10 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tagnn_tf.cli import run_or_exit
     from tagnn_tf.data.raw_preprocess import run_preprocess
-    from tagnn_tf.data.safe_pickle import DataFileError
 
-    try:
-        run_preprocess(FLAGS.input, FLAGS.format, FLAGS.output_dir, skip_malformed=FLAGS.skip_malformed)
-    except DataFileError as e:
-        sys.exit(f"error: {e}")
+    run_or_exit(run_preprocess, FLAGS.input, FLAGS.format, FLAGS.output_dir, skip_malformed=FLAGS.skip_malformed)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ from tagnn_tf.runtime import configure_process
 
 configure_process()
 
-import sys  # noqa: E402
-
 from absl import app, flags, logging  # noqa: E402
 
 from tagnn_tf.flags_config import config_from_flags, define_config_flags  # noqa: E402
@@ -23,13 +21,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from tagnn_tf.data.safe_pickle import DataFileError
+    from tagnn_tf.cli import run_or_exit
     from tagnn_tf.training.trainer import train
 
-    try:
-        train(config_from_flags(), FLAGS.model_dir)
-    except (DataFileError, ValueError, FloatingPointError) as e:
-        sys.exit(f"error: {e}")
+    run_or_exit(lambda: train(config_from_flags(), FLAGS.model_dir))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.data.safe_pickle import DataFileError
 from tagnn_tf.models.tagnn import TAGNN  # noqa: F401  (registers the classes for loading)
 from tagnn_tf.training import run_files
-from tagnn_tf.training.trainer import _Steps, evaluate_examples
+from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples
 
 
 def load_run(model_dir: str):
@@ -45,7 +45,7 @@ def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> d
 
         tc = dataclasses.replace(tc, max_eval_examples=0)
     strategy = tf.distribute.get_strategy()
-    steps = _Steps(model, None, strategy, 0.0)
+    steps = DistributedSteps(model, None, strategy, 0.0)
     examples = {"val": data.valid, "test": data.test, "train": data.train}
     out = {split: evaluate_examples(steps, strategy, examples[split], tc) for split in splits}
     result_path = os.path.join(model_dir, run_files.RESULT)

@@ -55,7 +55,7 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=1e-8)
 
 
-class _Steps:
+class DistributedSteps:
     """Compiled distributed train and eval steps for one model."""
 
     def __init__(self, model, optimizer, strategy, l2: float):
@@ -103,7 +103,7 @@ class _Steps:
         return self._eval_fn(batch)
 
 
-def evaluate_examples(steps: "_Steps", strategy, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
+def evaluate_examples(steps: "DistributedSteps", strategy, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
     dist = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
@@ -204,7 +204,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log(f"resumed from {manager.latest_checkpoint} (epoch {int(epoch_var.numpy())} done)")
 
-    steps = _Steps(model, optimizer, strategy, tc.l2)
+    steps = DistributedSteps(model, optimizer, strategy, tc.l2)
     metrics_path = os.path.join(model_dir, run_files.METRICS)
     history = [r for r in run_files.read_jsonl(metrics_path) if r["epoch"] <= int(epoch_var.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
