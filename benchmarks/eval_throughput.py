@@ -41,9 +41,9 @@ def main(argv):
         strategy = tf.distribute.get_strategy()
         steps = DistributedSteps(model, None, strategy, 0.0)
         # Tracing pass on a small slice, then the timed full pass.
-        evaluate_examples(steps, strategy, splits.test.take(list(range(2000))), config)
+        evaluate_examples(steps, splits.test.take(list(range(2000))), config)
         start = time.perf_counter()
-        metrics = evaluate_examples(steps, strategy, splits.test, config)
+        metrics = evaluate_examples(steps, splits.test, config)
         seconds = time.perf_counter() - start
         results.append({"dataset": name, "test_examples": len(splits.test), "num_items": splits.num_items,
                         "seconds": round(seconds, 1), "examples_per_sec": round(len(splits.test) / seconds, 1),

@@ -45,7 +45,8 @@ def test_run_files_and_metrics_format(two_epoch_run):
     config = json.load(open(os.path.join(model_dir, "config.json")))
     assert config["model"]["num_items"] == 300 and config["train"]["batch_size"] == 50
     info = json.load(open(os.path.join(model_dir, "run_info.json")))
-    assert info["git_commit"] and info["machine"]["cpu_count"] >= 1
+    assert len(info["sessions"]) == 1 and info["sessions"][0]["git_commit"]
+    assert info["sessions"][0]["machine"]["cpu_count"] >= 1
     assert result["selected_epoch"] in (1, 2)
     assert result["test"] == rows[result["selected_epoch"] - 1]["test"]
     official = result["best_on_test_official_protocol"]
@@ -72,6 +73,8 @@ def test_resume_matches_uninterrupted_run(two_epoch_run, tmp_path):
     messages = []
     train(_config(epochs=2), resumed, log=messages.append)
     assert any("resumed from" in m and "epoch 1 done" in m for m in messages)
+    sessions = json.load(open(os.path.join(resumed, "run_info.json")))["sessions"]
+    assert [s["epochs_done_at_start"] for s in sessions] == [0, 1]
     a = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
     b = run_files.read_jsonl(os.path.join(resumed, "metrics.jsonl"))
     assert [r["epoch"] for r in b] == [1, 2]

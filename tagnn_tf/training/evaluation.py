@@ -47,7 +47,7 @@ def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> d
     strategy = tf.distribute.get_strategy()
     steps = DistributedSteps(model, None, strategy, 0.0)
     examples = {"val": data.valid, "test": data.test, "train": data.train}
-    out = {split: evaluate_examples(steps, strategy, examples[split], tc) for split in splits}
+    out = {split: evaluate_examples(steps, examples[split], tc) for split in splits}
     result_path = os.path.join(model_dir, run_files.RESULT)
     if os.path.exists(result_path):
         with open(result_path) as f:

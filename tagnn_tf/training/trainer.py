@@ -17,6 +17,7 @@ tensorboard/.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -103,9 +104,9 @@ class DistributedSteps:
         return self._eval_fn(batch)
 
 
-def evaluate_examples(steps: "DistributedSteps", strategy, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
+def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
-    dist = strategy.distribute_datasets_from_function(
+    dist = steps.strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
                                           input_context=ctx, max_clicks=config.eval_max_clicks))
     sums = None
@@ -120,8 +121,6 @@ def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
     path = os.path.join(model_dir, run_files.CONFIG)
     if not os.path.exists(path):
         return
-    import json
-
     with open(path) as f:
         old = ExperimentConfig.from_dict(json.load(f))
     ignore = {"epochs", "patience"}
@@ -134,8 +133,8 @@ def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
 
 
 def _select(history, metric: str):
-    best = max(history, key=lambda r: (r["val"][metric], -r["epoch"]))
-    return best
+    """The epoch with the best validation `metric` (the earliest on ties)."""
+    return max(history, key=lambda r: (r["val"][metric], -r["epoch"]))
 
 
 def _bad_epochs(history, metric: str) -> int:
@@ -183,9 +182,16 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     os.makedirs(model_dir, exist_ok=True)
     if chief:
         run_files.write_text_atomic(os.path.join(model_dir, run_files.CONFIG), config.to_json() + "\n")
+        # One entry per (re)start, so a resumed run records every commit and machine it ran on.
         info_path = os.path.join(model_dir, run_files.RUN_INFO)
-        info = {"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
-                "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
+        info = {"sessions": []}
+        if os.path.exists(info_path):
+            with open(info_path) as f:
+                info = json.load(f)
+        info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
+                                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                                 "epochs_done_at_start": len(run_files.read_jsonl(
+                                     os.path.join(model_dir, run_files.METRICS)))})
         run_files.write_json_atomic(info_path, info)
 
     keras.utils.set_random_seed(tc.seed)
@@ -210,8 +216,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
 
     def finish_epoch(epoch: int, seconds: float) -> None:
-        val = evaluate_examples(steps, strategy, splits.valid, tc)
-        test = evaluate_examples(steps, strategy, splits.test, tc)
+        val = evaluate_examples(steps, splits.valid, tc)
+        test = evaluate_examples(steps, splits.test, tc)
         row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
         improved = not history or val[tc.selection_metric] > _select(history, tc.selection_metric)["val"][
             tc.selection_metric]
