@@ -188,6 +188,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         if os.path.exists(info_path):
             with open(info_path) as f:
                 info = json.load(f)
+            if "sessions" not in info:  # a single-session file from an earlier version
+                info = {"sessions": [info]}
         info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
                                  "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
                                  "epochs_done_at_start": len(run_files.read_jsonl(
