@@ -182,19 +182,6 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     os.makedirs(model_dir, exist_ok=True)
     if chief:
         run_files.write_text_atomic(os.path.join(model_dir, run_files.CONFIG), config.to_json() + "\n")
-        # One entry per (re)start, so a resumed run records every commit and machine it ran on.
-        info_path = os.path.join(model_dir, run_files.RUN_INFO)
-        info = {"sessions": []}
-        if os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
-            if "sessions" not in info:  # a single-session file from an earlier version
-                info = {"sessions": [info]}
-        info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
-                                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                                 "epochs_done_at_start": len(run_files.read_jsonl(
-                                     os.path.join(model_dir, run_files.METRICS)))})
-        run_files.write_json_atomic(info_path, info)
 
     keras.utils.set_random_seed(tc.seed)
     with strategy.scope():
@@ -211,6 +198,19 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log(f"resumed from {manager.latest_checkpoint} (epoch {int(epoch_var.numpy())} done)")
+    if chief:
+        # One entry per (re)start, so a resumed run records every commit and machine it ran on.
+        info_path = os.path.join(model_dir, run_files.RUN_INFO)
+        info = {"sessions": []}
+        if os.path.exists(info_path):
+            with open(info_path) as f:
+                info = json.load(f)
+            if "sessions" not in info:  # a single-session file from an earlier version
+                info = {"sessions": [info]}
+        info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
+                                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                                 "epochs_done_at_start": int(epoch_var.numpy())})
+        run_files.write_json_atomic(info_path, info)
 
     steps = DistributedSteps(model, optimizer, strategy, tc.l2)
     metrics_path = os.path.join(model_dir, run_files.METRICS)
