@@ -181,3 +181,13 @@ def test_coupled_l2_is_added_to_every_gradient():
     steps.train(batch, ds.element_spec)
     for v, w, g in zip(model.trainable_variables, before, grads):
         np.testing.assert_allclose(v.numpy(), w - (g + 0.5 * w), rtol=1e-4, atol=1e-6, err_msg=v.path)
+
+
+def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
+    # A learning rate of 1e-12 leaves the model (and so the validation HR@20) unchanged:
+    # epoch 1 is the best, epochs 2 and 3 do not improve, patience 2 stops after epoch 3 of 10.
+    result = train(_config(epochs=10, patience=2, learning_rate=1e-12, l2=0.0, steps_per_epoch=3,
+                           max_eval_examples=300), str(tmp_path / "e"), log=_quiet)
+    rows = run_files.read_jsonl(str(tmp_path / "e" / "metrics.jsonl"))
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert result["selected_epoch"] == 1 and result["epochs_run"] == 3
