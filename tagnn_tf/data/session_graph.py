@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-FEATURE_KEYS = ("items", "node_counts", "adj_in", "adj_out", "last_node", "alias", "click_mask")
 _SHIFT = 32
 
 
