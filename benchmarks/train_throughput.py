@@ -24,6 +24,7 @@ flags.DEFINE_list("datasets", ["diginetica", "yoochoose1_64"], "Datasets to meas
 flags.DEFINE_integer("steps", 60, "Timed training steps per dataset.")
 flags.DEFINE_integer("warmup", 5, "Untimed steps first (tracing).")
 flags.DEFINE_integer("batch_size", 100, "Batch size.")
+flags.DEFINE_integer("micro_batches", None, "Override TrainConfig.micro_batches.")
 flags.DEFINE_integer("naive_batch_size", 10, "Batch size for the naive formulation.")
 flags.DEFINE_integer("naive_steps", 5, "Timed steps of the naive formulation (0 = skip).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
@@ -43,7 +44,7 @@ def measure_dataset(name: str) -> dict:
 
     from benchmarks import measure
     from benchmarks.naive_tagnn import naive_scores
-    from tagnn_tf.config import DataConfig, ModelConfig, TrainConfig
+    from tagnn_tf.config import DataConfig, ModelConfig, TrainConfig, replace_fields
     from tagnn_tf.data import pipeline
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
@@ -53,9 +54,10 @@ def measure_dataset(name: str) -> dict:
     config = ModelConfig(num_items=splits.num_items)
     strategy = tf.distribute.get_strategy()
     model = build_model(config, seed=1)
-    optimizer = make_optimizer(TrainConfig())
+    train_config = replace_fields(TrainConfig(), {"micro_batches": FLAGS.micro_batches})
+    optimizer = make_optimizer(train_config)
     optimizer.build(model.trainable_variables)
-    steps = DistributedSteps(model, optimizer, strategy, 1e-5)
+    steps = DistributedSteps(model, optimizer, strategy, train_config.l2, train_config.micro_batches)
     ds = pipeline.train_dataset(splits.train, FLAGS.batch_size, seed=11)
     spec = ds.element_spec
     it = iter(ds)
@@ -82,7 +84,7 @@ def measure_dataset(name: str) -> dict:
     eps = examples / real_time
     out = {
         "dataset": name, "num_items": splits.num_items, "train_examples": len(splits.train),
-        "batch_size": FLAGS.batch_size, "steps": FLAGS.steps,
+        "batch_size": FLAGS.batch_size, "steps": FLAGS.steps, "micro_batches": train_config.micro_batches,
         "examples_per_sec": round(eps, 1), "ms_per_step": round(1000 * real_time / FLAGS.steps, 1),
         "cached_batches_examples_per_sec": round(cached_eps, 1),
         "unique_nodes_per_example": round(nodes / examples, 3),

@@ -125,6 +125,8 @@ class TrainConfig:
         longest session; 1 disables bucketing.
       steps_per_epoch: 0 = a full pass; otherwise stop each epoch after this
         many steps (short runs, smoke tests).
+      micro_batches: compute each batch's gradient in this many slices of
+        sessions and sum them (same gradient, smaller temporaries).
       max_eval_examples: 0 = all; otherwise evaluate only this many examples
         (short runs).
     """
@@ -143,6 +145,7 @@ class TrainConfig:
     eval_max_clicks: int = 2000
     shuffle_window_batches: int = 20
     steps_per_epoch: int = 0
+    micro_batches: int = 1
     max_eval_examples: int = 0
 
     def __post_init__(self):
@@ -159,6 +162,7 @@ class TrainConfig:
         check_positive("eval_max_clicks", self.eval_max_clicks, allow_zero=True)
         check_positive("shuffle_window_batches", self.shuffle_window_batches)
         check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
+        check_positive("micro_batches", self.micro_batches)
         check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
 
     def learning_rate_at(self, epoch: int) -> float:

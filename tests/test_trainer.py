@@ -191,3 +191,27 @@ def test_training_stops_after_patience_epochs_without_improvement(tmp_path):
     rows = run_files.read_jsonl(str(tmp_path / "e" / "metrics.jsonl"))
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert result["selected_epoch"] == 1 and result["epochs_run"] == 3
+
+
+def test_micro_batches_give_the_same_update():
+    # Summed gradients of 3 slices of the batch = the gradient of the whole batch.
+    import tensorflow as tf
+
+    from tagnn_tf.config import ModelConfig
+    from tagnn_tf.data import pipeline
+    from tagnn_tf.data.sessions import augment
+    from tagnn_tf.models import build_model
+    from tagnn_tf.training.trainer import DistributedSteps
+
+    ds = pipeline.train_dataset(augment([[1, 2, 3, 4, 2], [5, 6, 5], [7, 20], [3, 9, 11]]), 10, seed=0)
+    batch = next(iter(ds))
+    after = []
+    for parts in (1, 3):
+        model = build_model(ModelConfig(num_items=20, hidden_size=8), seed=0)
+        steps = DistributedSteps(model, keras.optimizers.SGD(learning_rate=1.0), tf.distribute.get_strategy(),
+                                 1e-3, micro_batches=parts)
+        loss = float(steps.train(batch, ds.element_spec))
+        after.append((loss, [v.numpy() for v in model.trainable_variables]))
+    assert after[1][0] == pytest.approx(after[0][0], rel=1e-6)
+    for a, b in zip(after[0][1], after[1][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)

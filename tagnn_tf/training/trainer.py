@@ -59,19 +59,37 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 class DistributedSteps:
     """Compiled distributed train and eval steps for one model."""
 
-    def __init__(self, model, optimizer, strategy, l2: float):
+    def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1):
         self.model, self.optimizer, self.strategy, self.l2 = model, optimizer, strategy, l2
+        self.micro_batches = micro_batches
         self._train_fn = None
         self._eval_fn = None
 
     def _replica_train(self, features, labels):
+        """One optimizer step on this replica's batch.
+
+        With `micro_batches` > 1 the batch's sessions are processed in that
+        many consecutive slices and their gradients summed: the same gradient
+        as the whole batch (the loss is a sum over examples divided by the
+        global batch size), with `[nodes, num_items]` temporaries a fraction
+        of the size (cache-friendly on CPU).
+        """
         model, opt = self.model, self.optimizer
-        with tf.GradientTape() as tape:
-            logits = model(features, training=True)
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels - 1, logits)
-            loss = tf.nn.compute_average_loss(per_example)
         variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        batch = tf.shape(labels)[0]
+        global_batch = tf.cast(batch * self.strategy.num_replicas_in_sync, tf.float32)
+        size = (batch + self.micro_batches - 1) // self.micro_batches
+        grads, loss = None, 0.0
+        for k in range(self.micro_batches):
+            part = slice_batch(features, k * size, (k + 1) * size)
+            part_labels = labels[k * size:(k + 1) * size]
+            with tf.GradientTape() as tape:
+                logits = model(part, training=True)
+                per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(part_labels - 1, logits)
+                part_loss = tf.reduce_sum(per_example) / global_batch
+            part_grads = [tf.convert_to_tensor(g) for g in tape.gradient(part_loss, variables)]
+            grads = part_grads if grads is None else [a + b for a, b in zip(grads, part_grads)]
+            loss += part_loss
         if self.l2:
             # Coupled L2 (PyTorch weight_decay): gradients are summed over
             # replicas, so each adds its share of l2 * w.
@@ -102,6 +120,11 @@ class DistributedSteps:
                         for k, v in per_replica.items()}
             self._eval_fn = fn
         return self._eval_fn(batch)
+
+
+def slice_batch(features: dict, start, stop) -> dict:
+    """Sessions `start:stop` of a densified batch (node and click padding kept)."""
+    return {k: v[start:stop] for k, v in features.items()}
 
 
 def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
@@ -212,7 +235,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
                                  "epochs_done_at_start": int(epoch_var.numpy())})
         run_files.write_json_atomic(info_path, info)
 
-    steps = DistributedSteps(model, optimizer, strategy, tc.l2)
+    steps = DistributedSteps(model, optimizer, strategy, tc.l2, tc.micro_batches)
     metrics_path = os.path.join(model_dir, run_files.METRICS)
     history = [r for r in run_files.read_jsonl(metrics_path) if r["epoch"] <= int(epoch_var.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
