@@ -74,11 +74,11 @@ def main(argv):
                     session = model.readout(nodes, counts, features["last_node"])
                     out = tf.reduce_sum(session)
                 if upto >= 2:
-                    candidates = model.embedding.embeddings[1:]
-                    scores = tf.matmul(session, candidates, transpose_b=True)
+                    candidates_t = tf.transpose(model.embedding.embeddings[1:])
+                    scores = tf.matmul(session, candidates_t)
                     out = tf.reduce_sum(scores)
                 if upto >= 3:
-                    scores = scores + model.target_attention(nodes, counts, candidates)
+                    scores = scores + model.target_attention(nodes, counts, candidates_t)
                     out = tf.reduce_sum(scores)
                 if upto >= 4:
                     out = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels - 1, scores))

@@ -19,9 +19,12 @@ class TargetAttention(keras.layers.Layer):
       eq. 7: `s_target^t = Σ_u β_{u,t} x_u`.
     The score needs only `v_t^T V s_target^t = Σ_u β_{u,t} (v_t^T V x_u)`, with
     `V` the target block of eq. 10's `W3` (`value_projection=True`, paper) or the
-    identity (official code: `s_t = ... + s_target^t`). Keys `W x_u` and values
-    `V x_u` are stacked and multiplied with the candidates in one
-    `[batch, 2U, d] x [d, N]` product.
+    identity (official code: `s_t = ... + s_target^t`). Only the T real nodes
+    of the batch take part (padding is dropped, not masked): keys `W x_u` and
+    values `V x_u` `[T, d]` are each multiplied with the candidates `[d, N]`,
+    and the softmax over each session's nodes is a segment softmax with a
+    hand-written gradient (`segment_attention`). This is the paper's
+    `[batch, session_len, N]` formulation with the padding removed.
 
     Args:
       hidden_size: d.
@@ -31,7 +34,8 @@ class TargetAttention(keras.layers.Layer):
     Call args:
       nodes: `[batch, U, hidden]` node vectors after the GNN.
       node_counts: `[batch, U]` clicks per node, 0 for padding.
-      candidates: `[N, hidden]` candidate item embeddings.
+      candidates_t: `[hidden, N]` candidate item embeddings, transposed (the
+        model transposes them once for this and its base scores).
 
     Returns:
       `[batch, N]` target term of the score of each candidate.
@@ -44,7 +48,7 @@ class TargetAttention(keras.layers.Layer):
         self.value_projection = bool(value_projection)
         self.seed = seed
 
-    def build(self, nodes_shape, node_counts_shape=None, candidates_shape=None):
+    def build(self, nodes_shape, node_counts_shape=None, candidates_t_shape=None):
         d = self.hidden_size
         init = uniform_init(d, self.seed)
         # Stored as [in, out] so that x @ kernel = W x.
@@ -52,7 +56,7 @@ class TargetAttention(keras.layers.Layer):
         if self.value_projection:
             self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
 
-    def call(self, nodes, node_counts, candidates):
+    def call(self, nodes, node_counts, candidates_t):
         batch, width = ops.shape(nodes)[0], ops.shape(nodes)[1]
         # Only real nodes take part: padding is excluded, so it has exactly
         # zero weight and costs nothing. rows: session of each real node.
@@ -65,7 +69,6 @@ class TargetAttention(keras.layers.Layer):
         values = ops.matmul(real, self.value_kernel) if self.value_projection else real
         # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
         # [2T, N] product costs two extra copies of it).
-        candidates_t = ops.transpose(candidates)
         logits = ops.matmul(keys, candidates_t) + ops.expand_dims(log_counts, -1)  # [T, N]
         value_scores = ops.matmul(values, candidates_t)  # [T, N]
         return segment_attention(logits, value_scores, rows, batch)

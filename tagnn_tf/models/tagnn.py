@@ -56,10 +56,10 @@ class TAGNN(keras.Model):
         nodes = self.gnn(h, inputs["adj_in"], inputs["adj_out"])
         counts = ops.cast(inputs["node_counts"], nodes.dtype)
         session = self.readout(nodes, counts, inputs["last_node"])
-        candidates = self.embedding.embeddings[1:]
-        scores = ops.matmul(session, ops.transpose(candidates))
+        candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
+        scores = ops.matmul(session, candidates_t)
         if self.target_attention is not None:
-            scores = scores + self.target_attention(nodes, counts, candidates)
+            scores = scores + self.target_attention(nodes, counts, candidates_t)
         return scores
 
     def get_config(self):

@@ -81,8 +81,11 @@ class DistributedSteps:
         size = (batch + self.micro_batches - 1) // self.micro_batches
         grads, loss = None, 0.0
         for k in range(self.micro_batches):
-            part = slice_batch(features, k * size, (k + 1) * size)
-            part_labels = labels[k * size:(k + 1) * size]
+            if self.micro_batches == 1:
+                part, part_labels = features, labels
+            else:
+                part = slice_batch(features, k * size, (k + 1) * size)
+                part_labels = labels[k * size:(k + 1) * size]
             with tf.GradientTape() as tape:
                 logits = model(part, training=True)
                 per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(part_labels - 1, logits)
@@ -94,7 +97,7 @@ class DistributedSteps:
             # Coupled L2 (PyTorch weight_decay): gradients are summed over
             # replicas, so each adds its share of l2 * w.
             scale = self.l2 / self.strategy.num_replicas_in_sync
-            grads = [tf.convert_to_tensor(g) + scale * v for g, v in zip(grads, variables)]
+            grads = [g + scale * v for g, v in zip(grads, variables)]
         opt.apply_gradients(zip(grads, variables))
         return loss
 
