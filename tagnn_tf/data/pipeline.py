@@ -18,6 +18,23 @@ from tagnn_tf.data.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 
 
+# Batch assembly is ~7 ms against a ~200 ms step, so two threads and two
+# prefetched batches keep the model fed. tf.data's autotuner is off: on this
+# 2-core VM its threads compete with the model for the cores, and with it on
+# some evaluation passes stalled ~30 s at the end of iteration
+# (benchmarks/README.md, "tf.data autotune").
+INPUT_THREADS = 2
+PREFETCH_BATCHES = 2
+
+
+def _finish(ds: tf.data.Dataset, autotune: bool = False) -> tf.data.Dataset:
+    if autotune:  # tf.data's defaults, for benchmarks/eval_throughput.py's comparison
+        return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)
+
+
 def _ragged_constant(examples: SessionExamples) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_row_splits(
         tf.constant(examples.values, tf.int32), tf.constant(examples.row_splits, tf.int64), validate=False)
@@ -79,14 +96,13 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
-    ds = ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=INPUT_THREADS,
+                          deterministic=True))
 
 
 def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int = 0,
                  input_context: Optional[tf.distribute.InputContext] = None,
-                 max_clicks: int = 0) -> tf.data.Dataset:
+                 max_clicks: int = 0, autotune: bool = False) -> tf.data.Dataset:
     """Batches for evaluation, in length order (metrics are order-free sums).
 
     Args:
@@ -98,6 +114,8 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
       max_clicks: > 0 also caps the clicks (an upper bound on unique nodes) of a
         batch, which bounds the `[nodes, num_items]` score tensors: long
         sessions come in smaller batches.
+      autotune: use tf.data's autotuned parallelism and prefetch instead of
+        the fixed settings (`INPUT_THREADS`); kept for comparison only.
     """
     n = len(examples) if not max_examples else min(max_examples, len(examples))
     order = np.argsort(examples.lengths[:n], kind="stable")
@@ -121,5 +139,6 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
-    ds = ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    threads = tf.data.AUTOTUNE if autotune else INPUT_THREADS
+    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=threads), autotune)
+

@@ -1,0 +1,83 @@
+/* Score one session with an exported TAGNN SavedModel through the TensorFlow C API.
+ *
+ *   tagnn_client <version_dir> <input_tensor> <top_k_ids_tensor> <top_k_scores_tensor> ITEM [ITEM ...]
+ *
+ * Tensor names come from the signature (`saved_model_cli show --dir <version_dir>
+ * --tag_set serve --signature_def serving_default`), e.g.
+ * serving_default_session_items:0 and StatefulPartitionedCall:2. Prints one line
+ * per recommendation: "<rank> <item id> <score>". Exit status 1 on any error.
+ *
+ * Build (TF = the installed `tensorflow` Python package folder):
+ *   gcc tagnn_client.c -o tagnn_client -I$TF/include -L$TF \
+ *       -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$TF
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensorflow/c/c_api.h"
+
+static int fail(const char *what, TF_Status *status) {
+  fprintf(stderr, "error: %s: %s\n", what, status ? TF_Message(status) : "");
+  return 1;
+}
+
+/* "name:index" -> TF_Output in `graph`. */
+static int find_output(TF_Graph *graph, const char *spec, TF_Output *out) {
+  char name[512];
+  const char *colon = strrchr(spec, ':');
+  size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+  if (len >= sizeof(name)) return 0;
+  memcpy(name, spec, len);
+  name[len] = '\0';
+  out->oper = TF_GraphOperationByName(graph, name);
+  out->index = colon ? atoi(colon + 1) : 0;
+  return out->oper != NULL;
+}
+
+static void no_free(void *data, size_t len, void *arg) { (void)data; (void)len; (void)arg; }
+
+int main(int argc, char **argv) {
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s <version_dir> <input> <top_k_ids> <top_k_scores> ITEM [ITEM ...]\n", argv[0]);
+    return 2;
+  }
+  const int64_t num_clicks = argc - 5;
+  int64_t *items = malloc(sizeof(int64_t) * num_clicks);
+  for (int64_t i = 0; i < num_clicks; ++i) items[i] = strtoll(argv[5 + i], NULL, 10);
+
+  TF_Status *status = TF_NewStatus();
+  TF_Graph *graph = TF_NewGraph();
+  TF_SessionOptions *options = TF_NewSessionOptions();
+  const char *tags[] = {"serve"};
+  TF_Session *session = TF_LoadSessionFromSavedModel(options, NULL, argv[1], tags, 1, graph, NULL, status);
+  if (TF_GetCode(status) != TF_OK) return fail("loading the SavedModel", status);
+
+  TF_Output input, outputs[2];
+  if (!find_output(graph, argv[2], &input)) return fail("input tensor not found", NULL);
+  if (!find_output(graph, argv[3], &outputs[0]) || !find_output(graph, argv[4], &outputs[1]))
+    return fail("output tensor not found", NULL);
+
+  const int64_t dims[2] = {1, num_clicks};  /* one session, no padding */
+  TF_Tensor *input_tensor = TF_NewTensor(TF_INT64, dims, 2, items, sizeof(int64_t) * num_clicks, no_free, NULL);
+  TF_Tensor *results[2] = {NULL, NULL};
+  TF_SessionRun(session, NULL, &input, &input_tensor, 1, outputs, results, 2, NULL, 0, NULL, status);
+  if (TF_GetCode(status) != TF_OK) return fail("running serving_default", status);
+
+  const int64_t k = TF_Dim(results[0], 1);
+  const int64_t *ids = (const int64_t *)TF_TensorData(results[0]);
+  const float *scores = (const float *)TF_TensorData(results[1]);
+  for (int64_t r = 0; r < k; ++r) printf("%lld %lld %.6f\n", (long long)(r + 1), (long long)ids[r], scores[r]);
+
+  TF_DeleteTensor(results[0]);
+  TF_DeleteTensor(results[1]);
+  TF_DeleteTensor(input_tensor);
+  TF_CloseSession(session, status);
+  TF_DeleteSession(session, status);
+  TF_DeleteSessionOptions(options);
+  TF_DeleteGraph(graph);
+  TF_DeleteStatus(status);
+  free(items);
+  return 0;
+}

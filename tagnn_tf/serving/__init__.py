@@ -1,0 +1,1 @@
+"""Exported serving artefacts: SavedModel (TF Serving layout) and TFLite."""

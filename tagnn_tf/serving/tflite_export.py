@@ -1,0 +1,43 @@
+"""TFLite / LiteRT conversion of an exported SavedModel, builtin ops only.
+
+No Flex (SELECT_TF_OPS) delegate exists for this stack, so the converter is
+restricted to `TFLITE_BUILTINS`; a graph that needs any other op fails to
+convert with the converter's list of the offending ops.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+QUANTIZATIONS = ("none", "float16", "dynamic_range")
+
+
+def convert_savedmodel(version_dir: str, output_path: str, quantization: str = "none",
+                       signature: str = "serving_default") -> str:
+    """Converts `signature` of the SavedModel at `version_dir` to `output_path`.
+
+    Args:
+      version_dir: `<export_dir>/<version>/` written by `export_savedmodel`.
+      output_path: the `.tflite` file to write (atomically).
+      quantization: `none` (float32), `float16` weights, or `dynamic_range`
+        (int8 weights, float activations).
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"`quantization` must be one of {list(QUANTIZATIONS)}. Received: {quantization!r}")
+    if not os.path.exists(os.path.join(version_dir, "saved_model.pb")):
+        raise ValueError(f"{version_dir} is not a SavedModel version folder (no saved_model.pb)")
+    converter = tf.lite.TFLiteConverter.from_saved_model(version_dir, signature_keys=[signature])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    tmp = output_path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(flatbuffer)
+    os.replace(tmp, output_path)
+    return output_path

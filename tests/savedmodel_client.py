@@ -1,0 +1,71 @@
+"""A SavedModel client that only uses TensorFlow (never `tagnn_tf`).
+
+  python savedmodel_client.py <version_dir> <requests.npz> <out.npz>
+
+Loads the export, runs every request in `requests.npz` (arrays named
+`req_<name>`, optional `k_<name>` for the `top_k` signature) and writes each
+output as `<name>__<output>`; replays the TF Serving warmup records and writes
+their output shapes; records whether the wrong dtype is refused.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def main(version_dir, requests_path, out_path):
+    loaded = tf.saved_model.load(version_dir)
+    serve = loaded.signatures["serving_default"]
+    top_k = loaded.signatures["top_k"]
+    requests = np.load(requests_path)
+    out = {}
+    for key in requests.files:
+        if not key.startswith("req_"):
+            continue
+        name = key[4:]
+        items = tf.constant(requests[key], tf.int64)
+        if f"k_{name}" in requests.files:
+            result = top_k(session_items=items, k=tf.constant(int(requests[f"k_{name}"]), tf.int32))
+        else:
+            result = serve(session_items=items)
+        for output, value in result.items():
+            out[f"{name}__{output}"] = value.numpy()
+
+    # Warmup records: PredictionLog protos, replayed through the signature they name.
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    warmup = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    shapes = []
+    for record in tf.data.TFRecordDataset(warmup):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log.predict_log.request
+        fn = loaded.signatures[request.model_spec.signature_name or "serving_default"]
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        result = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        assert all(np.isfinite(v.numpy()).all() for v in result.values() if v.dtype.is_floating)
+        shapes.append([request.model_spec.name, list(inputs["session_items"].shape),
+                       list(result["scores"].shape)])
+    out["warmup_shapes"] = np.array(json.dumps(shapes))
+
+    try:
+        serve(session_items=tf.constant([[1, 2]], tf.int32))
+        out["int32_refused"] = np.array(False)
+    except (TypeError, ValueError, tf.errors.InvalidArgumentError) as e:
+        out["int32_refused"] = np.array(True)
+        out["int32_error"] = np.array(str(e)[:300])
+
+    out["imported_tagnn_tf"] = np.array(any(m.startswith("tagnn_tf") for m in sys.modules))
+    out["signature_inputs"] = np.array(json.dumps(
+        {name: sorted(sig.structured_input_signature[1]) for name, sig in loaded.signatures.items()}))
+    out["signature_outputs"] = np.array(json.dumps(
+        {name: sorted(sig.structured_outputs) for name, sig in loaded.signatures.items()}))
+    np.savez(out_path, **out)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
