@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-_SHIFT = 32
+# Row stride of the (row, item) keys: item ids must be below 2**32.
+_ROW_STRIDE = 1 << 32
 
 
 def densify(sessions: tf.RaggedTensor) -> dict:
@@ -39,20 +40,24 @@ def densify(sessions: tf.RaggedTensor) -> dict:
     flat = sessions.values
     rowids = sessions.value_rowids()
     # Unique per row in one tf.unique over (row, item) keys. Keys of a row are
-    # contiguous, so global unique indices are grouped by row too.
-    keys = tf.bitwise.left_shift(rowids, _SHIFT) + flat
+    # contiguous, so the unique keys (in order of first click) are grouped by
+    # row too. Only ops with TFLite builtins (no bit ops, no ragged-to-dense)
+    # are used, so exported signatures convert to TFLite.
+    keys = rowids * _ROW_STRIDE + flat
     unique_keys, global_alias = tf.unique(keys, out_idx=tf.int32)
-    unique_rows = tf.bitwise.right_shift(unique_keys, _SHIFT)
-    unique_items = tf.bitwise.bitwise_and(unique_keys, (1 << _SHIFT) - 1)
-    nodes = tf.RaggedTensor.from_value_rowids(unique_items, unique_rows, nrows=tf.cast(batch, tf.int64))
-    node_starts = tf.cast(nodes.row_starts(), tf.int32)
-    alias_flat = global_alias - tf.gather(node_starts, rowids)
-
-    items = tf.cast(nodes.to_tensor(), tf.int32)
     num_unique = tf.shape(unique_keys)[0]
+    first_click = tf.math.unsorted_segment_min(tf.range(tf.shape(flat)[0]), global_alias, num_unique)
+    rowids32 = tf.cast(rowids, tf.int32)
+    unique_rows = tf.gather(rowids32, first_click)
+    nodes_per_row = tf.math.unsorted_segment_sum(tf.ones_like(unique_rows), unique_rows, batch)
+    node_starts = tf.cumsum(nodes_per_row, exclusive=True)
+    width = tf.reduce_max(tf.concat([nodes_per_row, tf.zeros([1], tf.int32)], axis=0))
+    node_index = tf.stack([unique_rows, tf.range(num_unique) - tf.gather(node_starts, unique_rows)], axis=1)
+    alias_flat = global_alias - tf.gather(node_starts, rowids32)
+
+    items = tf.scatter_nd(node_index, tf.cast(tf.gather(flat, first_click), tf.int32), tf.stack([batch, width]))
     counts_flat = tf.math.unsorted_segment_sum(tf.ones_like(global_alias, tf.float32), global_alias, num_unique)
-    node_counts = nodes.with_values(counts_flat).to_tensor()
-    width = tf.shape(items)[1]
+    node_counts = tf.scatter_nd(node_index, counts_flat, tf.stack([batch, width]))
 
     # Binary transition matrix from consecutive clicks of the same row.
     same_row = tf.equal(rowids[:-1], rowids[1:])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tagnn_tf.config import check_positive
@@ -60,9 +63,9 @@ class TargetAttention(keras.layers.Layer):
         batch, width = ops.shape(nodes)[0], ops.shape(nodes)[1]
         # Only real nodes take part: padding is excluded, so it has exactly
         # zero weight and costs nothing. rows: session of each real node.
-        rows, cols = ops.nonzero(ops.greater(node_counts, 0))
-        rows = ops.cast(rows, "int32")
-        flat_index = rows * ops.cast(width, "int32") + ops.cast(cols, "int32")
+        # tf.where + reshape, not ops.nonzero: its unstack has no TFLite builtin.
+        flat_index = tf.cast(tf.reshape(tf.where(tf.reshape(node_counts > 0, [-1])), [-1]), tf.int32)
+        rows = ops.floor_divide(flat_index, ops.cast(width, "int32"))
         real = ops.take(ops.reshape(nodes, (-1, self.hidden_size)), flat_index, axis=0)  # [T, d]
         log_counts = ops.log(ops.take(ops.reshape(node_counts, (-1,)), flat_index, axis=0))  # [T]
         keys = ops.matmul(real, self.key_kernel)
@@ -80,9 +83,27 @@ class TargetAttention(keras.layers.Layer):
         return config
 
 
+_PORTABLE = {"on": False}
+
+
+@contextlib.contextmanager
+def portable_segment_max():
+    """Functions traced inside use the unsorted segment max (a TFLite builtin)
+    instead of the sorted one (faster on CPU; used for training). Both are
+    exact, so scores are identical. The serving export traces inside this."""
+    before = _PORTABLE["on"]
+    _PORTABLE["on"] = True
+    try:
+        yield
+    finally:
+        _PORTABLE["on"] = before
+
+
 def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
     """Sorted segment reduction padded to `num_segments` rows (trailing empty
     sessions get zeros); sorted kernels are ~3x faster than unsorted on CPU."""
+    if reduce_fn is ops.segment_max and _PORTABLE["on"]:
+        return ops.segment_max(data, segment_ids, num_segments=num_segments, sorted=False)
     out = reduce_fn(data, segment_ids, sorted=True)
     return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
 

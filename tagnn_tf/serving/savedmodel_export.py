@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tagnn_tf.layers.target_attention import portable_segment_max
 from tagnn_tf.serving.serving_function import DEFAULT_K, INPUT_NAME, serve
 from tagnn_tf.training import run_files
 
@@ -101,13 +102,13 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             max_session_length = int(splits.train.lengths.max())
         if warmup_sessions is None:
             warmup_sessions = [splits.test.prefix(i) for i in range(4)]
-    archive = build_archive(model, max_session_length, k)
     version = next_version(export_dir)
     final = os.path.join(export_dir, str(version))
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(export_dir, exist_ok=True)
-    archive.write_out(tmp, verbose=False)
+    with portable_segment_max():  # TFLite-builtin ops in the traced signatures
+        build_archive(model, max_session_length, k).write_out(tmp, verbose=False)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
