@@ -1,11 +1,13 @@
 """A SavedModel client that only uses TensorFlow (never `tagnn_tf`).
 
-  python savedmodel_client.py <version_dir> <requests.npz> <out.npz>
+  python savedmodel_client.py <version_dir> <requests.npz> <out.npz> [<model.tflite>]
 
 Loads the export, runs every request in `requests.npz` (arrays named
 `req_<name>`, optional `k_<name>` for the `top_k` signature) and writes each
 output as `<name>__<output>`; replays the TF Serving warmup records and writes
-their output shapes; records whether the wrong dtype is refused.
+their output shapes; records whether the wrong dtype is refused. With a
+`.tflite` file, also runs the `serving_default` requests through the LiteRT
+interpreter (outputs `tflite__<name>__<output>`).
 """
 
 import json
@@ -18,7 +20,18 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
-def main(version_dir, requests_path, out_path):
+def run_tflite(path, requests, out):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
+    for key in requests.files:
+        name = key[4:]
+        if key.startswith("req_") and f"k_{name}" not in requests.files:
+            for output, value in runner(session_items=requests[key].astype(np.int64)).items():
+                out[f"tflite__{name}__{output}"] = value
+
+
+def main(version_dir, requests_path, out_path, tflite_path=None):
     loaded = tf.saved_model.load(version_dir)
     serve = loaded.signatures["serving_default"]
     top_k = loaded.signatures["top_k"]
@@ -59,6 +72,8 @@ def main(version_dir, requests_path, out_path):
         out["int32_refused"] = np.array(True)
         out["int32_error"] = np.array(str(e)[:300])
 
+    if tflite_path:
+        run_tflite(tflite_path, requests, out)
     out["imported_tagnn_tf"] = np.array(any(m.startswith("tagnn_tf") for m in sys.modules))
     out["signature_inputs"] = np.array(json.dumps(
         {name: sorted(sig.structured_input_signature[1]) for name, sig in loaded.signatures.items()}))
@@ -68,4 +83,4 @@ def main(version_dir, requests_path, out_path):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -19,6 +19,7 @@ from tagnn_tf.data.session_graph import densify
 from tagnn_tf.models import build_model
 from tagnn_tf.serving.savedmodel_export import export_savedmodel, next_version
 from tagnn_tf.serving.serving_function import clean_sessions
+from tagnn_tf.serving.tflite_export import convert_savedmodel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_LEN = 20
@@ -76,10 +77,11 @@ def exported(shared_data, tmp_path_factory):
     export_dir = root / "exports"
     path = export_savedmodel(str(model_dir), str(export_dir), max_session_length=MAX_LEN,
                              warmup_sessions=real[:3], log=lambda *_: None)
+    tflite = convert_savedmodel(path, str(root / "tagnn.tflite"))
     np.savez(root / "requests.npz", **requests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, os.path.join(HERE, "savedmodel_client.py"), path,
-                           str(root / "requests.npz"), str(root / "out.npz")],
+                           str(root / "requests.npz"), str(root / "out.npz"), tflite],
                           cwd=str(root), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"model": model, "out": dict(np.load(root / "out.npz")), "path": path, "export_dir": str(export_dir),
@@ -191,3 +193,19 @@ def test_c_api_client_matches_python(exported, tmp_path):
     assert [int(r[0]) for r in rows] == list(range(1, 21))
     np.testing.assert_array_equal([int(r[1]) for r in rows], exported["out"]["real__top_k_ids"][4])
     np.testing.assert_allclose([float(r[2]) for r in rows], exported["out"]["real__top_k_scores"][4], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
+def test_tflite_builtins_model_matches_savedmodel(exported, name):
+    """Requests of several batch sizes and lengths through the LiteRT interpreter."""
+    out = exported["out"]
+    np.testing.assert_array_equal(out[f"tflite__{name}__top_k_ids"], out[f"{name}__top_k_ids"])
+    for key in ("scores", "top_k_scores"):
+        assert np.abs(out[f"tflite__{name}__{key}"] - out[f"{name}__{key}"]).max() < 1e-4
+    for key in ("used_item_count", "invalid_item_count"):
+        np.testing.assert_array_equal(out[f"tflite__{name}__{key}"], out[f"{name}__{key}"])
+
+
+def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
+    with pytest.raises(ValueError, match="not a SavedModel"):
+        convert_savedmodel(str(tmp_path), str(tmp_path / "x.tflite"))
