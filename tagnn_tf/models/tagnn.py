@@ -48,7 +48,14 @@ class TAGNN(keras.Model):
             self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
                                                     seed=seed, name="target_attention")
 
-    def call(self, inputs):
+    def call(self, inputs, candidates_t=None):
+        """Scores `[batch, num_items]`.
+
+        `candidates_t` optionally gives the `[hidden, num_items]` transpose of
+        the item embeddings (rows 1..N) precomputed; exported serving
+        signatures keep it as a frozen variable instead of transposing the
+        table on every request. Training leaves it None.
+        """
         missing = [k for k in MODEL_INPUTS if k not in inputs]
         if missing:
             raise ValueError(f"TAGNN inputs lack {missing}. Received keys: {sorted(inputs)}")
@@ -56,7 +63,8 @@ class TAGNN(keras.Model):
         nodes = self.gnn(h, inputs["adj_in"], inputs["adj_out"])
         counts = ops.cast(inputs["node_counts"], nodes.dtype)
         session = self.readout(nodes, counts, inputs["last_node"])
-        candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
+        if candidates_t is None:
+            candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
         scores = ops.matmul(session, candidates_t)
         if self.target_attention is not None:
             scores = scores + self.target_attention(nodes, counts, candidates_t)

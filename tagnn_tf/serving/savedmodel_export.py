@@ -46,13 +46,16 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
     if max_session_length < 1:
         raise ValueError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
     items_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
+    # The transposed candidate table, frozen: requests skip a [N, d] transpose.
+    candidates_t = tf.Variable(tf.transpose(model.embedding.embeddings[1:]), trainable=False,
+                               name="serving_candidates_t")
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
-        "serving_default", lambda session_items: serve(model, session_items, k, max_session_length),
+        "serving_default", lambda session_items: serve(model, session_items, k, max_session_length, candidates_t),
         input_signature=[items_spec])
     archive.add_endpoint(
-        "top_k", lambda session_items, k: serve(model, session_items, k, max_session_length),
+        "top_k", lambda session_items, k: serve(model, session_items, k, max_session_length, candidates_t),
         input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
     return archive
 

@@ -51,7 +51,7 @@ def clean_sessions(session_items: tf.Tensor, num_items: int, max_session_length:
     return tf.ragged.boolean_mask(ids, keep), used, invalid, empty
 
 
-def serve(model, session_items: tf.Tensor, k, max_session_length: int) -> dict:
+def serve(model, session_items: tf.Tensor, k, max_session_length: int, candidates_t=None) -> dict:
     """All outputs of the serving signatures.
 
     Args:
@@ -60,6 +60,8 @@ def serve(model, session_items: tf.Tensor, k, max_session_length: int) -> dict:
       k: number of recommendations (python int or int32 scalar tensor),
         clipped to `[1, num_items]`.
       max_session_length: see `clean_sessions`.
+      candidates_t: optional precomputed `[hidden, N]` transposed item
+        embeddings (see `TAGNN.call`).
 
     Returns:
       scores float32 `[batch, N]` (column i = item id i + 1), top_k_ids int64
@@ -68,7 +70,7 @@ def serve(model, session_items: tf.Tensor, k, max_session_length: int) -> dict:
     """
     num_items = model.model_config.num_items
     sessions, used, invalid, empty = clean_sessions(session_items, num_items, max_session_length)
-    scores = tf.cast(model(densify(sessions)), tf.float32)
+    scores = tf.cast(model(densify(sessions), candidates_t=candidates_t), tf.float32)
     scores = tf.where(tf.expand_dims(empty, 1), tf.zeros_like(scores), scores)
     k = tf.clip_by_value(tf.cast(k, tf.int32), 1, num_items)
     top_scores, top_index = tf.math.top_k(scores, k)

@@ -1,0 +1,130 @@
+"""Serving speed of the exported model, SavedModel and TFLite, on Diginetica test sessions.
+
+  python -m benchmarks.serving --data_dir=../shared/data --model_dir=runs/diginetica_epoch1 --json_out=PATH
+
+Exports `<model_dir>/best.keras` (or, without --model_dir, a randomly
+initialised Diginetica-sized model: speed does not depend on the weights),
+converts it to TFLite (float32, float16 and dynamic-range weights) and reports
+for each: single-session latency p50/p99 over real test sessions (one request
+of shape [1, length], as a client sends it) and batch-256 throughput
+(sessions/s). With --model_dir it also reports HR@20 / MRR@20 (%) of every
+variant on the test set, from its own top-20 output.
+"""
+
+from tagnn_tf.runtime import configure_process
+
+configure_process()
+
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+flags.DEFINE_string("model_dir", None, "Trained Diginetica run to export (default: random weights, no HR@20).")
+flags.DEFINE_integer("latency_requests", 300, "Single-session requests timed per model.")
+flags.DEFINE_integer("throughput_batches", 20, "Batches of --batch_size timed per model.")
+flags.DEFINE_integer("batch_size", 256, "Sessions per throughput request.")
+flags.DEFINE_integer("hr_examples", 0, "Test examples for HR@20 (0 = all).")
+flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
+FLAGS = flags.FLAGS
+
+
+def pad(sessions):
+    import numpy as np
+
+    out = np.zeros((len(sessions), max(len(s) for s in sessions)), np.int64)
+    for i, s in enumerate(sessions):
+        out[i, :len(s)] = s
+    return out
+
+
+def main(argv):
+    del argv
+    import numpy as np
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from benchmarks import measure
+    from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.models import build_model
+    from tagnn_tf.serving.savedmodel_export import export_savedmodel
+    from tagnn_tf.serving.tflite_export import convert_savedmodel
+    from tagnn_tf.training import run_files
+
+    splits = load_splits(DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir))
+    test = splits.test
+    work = tempfile.mkdtemp(prefix="tagnn_serving_")
+    model_dir = FLAGS.model_dir
+    if model_dir is None:
+        model_dir = os.path.join(work, "run")
+        os.makedirs(model_dir)
+        config = ExperimentConfig(model=ModelConfig(num_items=splits.num_items),
+                                  data=DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir))
+        with open(os.path.join(model_dir, "config.json"), "w") as f:
+            f.write(config.to_json())
+        build_model(config.model, seed=1).save(os.path.join(model_dir, "best.keras"))
+    version_dir = export_savedmodel(model_dir, os.path.join(work, "export"), warmup_sessions=[test.prefix(0)])
+    signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+
+    def savedmodel_fn(x):
+        return {k: v.numpy() for k, v in signature(session_items=tf.constant(x)).items()}
+
+    models = {"savedmodel": savedmodel_fn}
+    sizes = {"savedmodel": sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version_dir)
+                               for f in fs)}
+    for quant in ("none", "float16", "dynamic_range"):
+        path = convert_savedmodel(version_dir, os.path.join(work, f"tagnn_{quant}.tflite"), quant)
+        runner = Interpreter(model_path=path, num_threads=os.cpu_count()).get_signature_runner("serving_default")
+        name = "tflite_float32" if quant == "none" else f"tflite_{quant}"
+        models[name] = lambda x, r=runner: r(session_items=x)
+        sizes[name] = os.path.getsize(path)
+
+    rng = np.random.default_rng(0)
+    latency_ids = rng.choice(len(test), FLAGS.latency_requests, replace=False)
+    singles = [np.asarray([test.prefix(int(i))], np.int64) for i in latency_ids]
+    batch_ids = rng.choice(len(test), FLAGS.batch_size * FLAGS.throughput_batches, replace=False)
+    batches = [pad([test.prefix(int(i)) for i in batch_ids[b * FLAGS.batch_size:(b + 1) * FLAGS.batch_size]])
+               for b in range(FLAGS.throughput_batches)]
+    n_hr = len(test) if not FLAGS.hr_examples else min(FLAGS.hr_examples, len(test))
+
+    rows = []
+    for name, fn in models.items():
+        fn(singles[0]), fn(batches[0])  # warm up both shapes
+        times = []
+        for x in singles:
+            start = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for x in batches:
+            fn(x)
+        throughput = FLAGS.batch_size * len(batches) / (time.perf_counter() - start)
+        row = {"model": name, "size_mb": round(sizes[name] / 2**20, 1),
+               "latency_p50_ms": round(1000 * float(np.percentile(times, 50)), 2),
+               "latency_p99_ms": round(1000 * float(np.percentile(times, 99)), 2),
+               "batch": FLAGS.batch_size, "throughput_sessions_per_sec": round(throughput, 1)}
+        if FLAGS.model_dir:
+            hits = rr = 0.0
+            for b in range(0, n_hr, FLAGS.batch_size):
+                idx = range(b, min(b + FLAGS.batch_size, n_hr))
+                top = fn(pad([test.prefix(i) for i in idx]))["top_k_ids"]
+                match = top == test.labels[b:b + len(idx), None]
+                found = match.any(axis=1)
+                hits += found.sum()
+                rr += (found / (match.argmax(axis=1) + 1)).sum()
+            row.update({"test_hr@20": round(100 * hits / n_hr, 2), "test_mrr@20": round(100 * rr / n_hr, 2),
+                        "hr_examples": n_hr})
+        rows.append(row)
+        print(" | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+
+    measure.write_json(FLAGS.json_out, {
+        "num_items": splits.num_items, "model_dir": FLAGS.model_dir, "rows": rows,
+        "git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
+        "peak_rss_gb": round(measure.peak_rss_gb(), 2)})
+
+
+if __name__ == "__main__":
+    app.run(main)
