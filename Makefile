@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= runs/demo
+DEMO_EXPORT ?= runs/demo_export
 
 # Fast CPU set-up (see tagnn_tf/runtime.py): oneDNN on, glibc reuses freed
 # memory and backs it with huge pages.
@@ -24,6 +25,10 @@ demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(PY) -m trainers.train --dataset=synthetic --model_dir=$(DEMO_DIR) --epochs=3
 	$(PY) -m trainers.evaluate --model_dir=$(DEMO_DIR)
+	rm -rf $(DEMO_EXPORT)
+	$(PY) -m export.export_savedmodel --model_dir=$(DEMO_DIR) --export_dir=$(DEMO_EXPORT)/tagnn
+	$(PY) -m export.export_tflite --saved_model=$(DEMO_EXPORT)/tagnn/1 --output=$(DEMO_EXPORT)/tagnn.tflite
+	$(PY) -m export.predict --saved_model=$(DEMO_EXPORT)/tagnn --session=3,17,3,42
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q --durations=15 tests

@@ -4,7 +4,8 @@ Signatures (see `serving_function.serve` for the request rules):
   serving_default(session_items int64 [batch, max_len]) -> scores, top_k_ids,
     top_k_scores (k = the export's `k`, default 20), used_item_count,
     invalid_item_count.
-  top_k(session_items, k int32 scalar) -> the same with k from the request.
+  top_k(session_items, k int32 scalar) -> the same without `scores` (small
+    responses, e.g. for REST clients), k from the request.
 `assets.extra/tf_serving_warmup_requests` holds PredictionLog records that TF
 Serving replays on load; `assets.extra/tagnn_export.json` describes the export.
 """
@@ -54,9 +55,11 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
     archive.add_endpoint(
         "serving_default", lambda session_items: serve(model, session_items, k, max_session_length, candidates_t),
         input_signature=[items_spec])
-    archive.add_endpoint(
-        "top_k", lambda session_items, k: serve(model, session_items, k, max_session_length, candidates_t),
-        input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
+    def top_k(session_items, k):
+        out = serve(model, session_items, k, max_session_length, candidates_t)
+        return {name: value for name, value in out.items() if name != "scores"}  # small responses
+
+    archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
     return archive
 
 
