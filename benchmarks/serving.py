@@ -28,6 +28,8 @@ flags.DEFINE_integer("throughput_batches", 20, "Batches of --batch_size timed pe
 flags.DEFINE_integer("batch_size", 256, "Sessions per throughput request.")
 flags.DEFINE_integer("hr_examples", 0, "Test examples for HR@20 (0 = all).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
+flags.DEFINE_string("readme", None, "Markdown file whose SERVING block gets the table.")
+flags.DEFINE_boolean("render_only", False, "Only rewrite --readme's table from the existing --json_out.")
 FLAGS = flags.FLAGS
 
 
@@ -40,8 +42,37 @@ def pad(sessions):
     return out
 
 
+def render(figures: dict) -> str:
+    """Markdown table of a serving.json."""
+    lines = [f"Written by `python -m benchmarks.serving` (`benchmarks/results/serving.json`): Diginetica, "
+             f"{figures['num_items']:,} items, {figures['machine'].get('cpu_count', '?')} CPU cores, "
+             f"model `{figures['model_dir']}`. Latency: one session per request `[1, length]`, "
+             f"real test sessions, Python client in process; throughput: batches of "
+             f"{figures['rows'][0]['batch']} sessions.", "",
+             "| model | size (MB) | p50 latency (ms) | p99 latency (ms) | sessions/s (batch) | test HR@20 | test MRR@20 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in figures["rows"]:
+        lines.append(f"| {r['model']} | {r['size_mb']} | {r['latency_p50_ms']} | {r['latency_p99_ms']} | "
+                     f"{r['throughput_sessions_per_sec']} | {r.get('test_hr@20', '-')} | {r.get('test_mrr@20', '-')} |")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
+    import json
+
+    from benchmarks import measure
+
+    if FLAGS.render_only:
+        with open(FLAGS.json_out) as f:
+            measure.replace_block(FLAGS.readme, "SERVING", render(json.load(f)))
+        return
+    run()
+
+
+def run():
+    import json
+
     import numpy as np
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
@@ -124,6 +155,9 @@ def main(argv):
         "num_items": splits.num_items, "model_dir": FLAGS.model_dir, "rows": rows,
         "git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
         "peak_rss_gb": round(measure.peak_rss_gb(), 2)})
+    if FLAGS.readme and FLAGS.json_out:
+        with open(FLAGS.json_out) as f:
+            measure.replace_block(FLAGS.readme, "SERVING", render(json.load(f)))
 
 
 if __name__ == "__main__":

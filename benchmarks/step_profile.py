@@ -120,11 +120,7 @@ def main(argv):
     table = "\n".join(lines)
     print(table)
     if FLAGS.readme:
-        text = open(FLAGS.readme).read()
-        begin, end = "<!-- PROFILE:BEGIN -->", "<!-- PROFILE:END -->"
-        if begin in text and end in text:
-            text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
-            open(FLAGS.readme, "w").write(text)
+        measure.replace_block(FLAGS.readme, "PROFILE", table)
     measure.write_json(FLAGS.json_out, {"pipeline_ms": pipeline_ms, "stages_ms": {s: ms for s, _, ms in rows},
                                         "step_ms": step, "real_nodes_per_batch": float(nodes)})
 
