@@ -1,0 +1,42 @@
+"""The reproduction runner: suite selection, config per folder, resume/skip."""
+
+import json
+import os
+
+import pytest
+
+from tagnn_tf.config import TrainConfig
+from tagnn_tf.training.reproduce import CONFIGS, PAPER_SUITE, run_config, run_suite, select_runs
+
+
+def test_paper_suite_covers_table1_and_figure2():
+    assert len(PAPER_SUITE) == 12 == len(set(PAPER_SUITE))
+    assert {c for _, c in PAPER_SUITE} == set(CONFIGS)
+    assert select_runs("paper", datasets=["diginetica"], configs=["avg"]) == [("diginetica", "avg")]
+    assert run_config("yoochoose1_64", "tagnn", "d").model.readout == "paper"
+    assert run_config("yoochoose1_64", "tagnn-official-readout", "d").model.readout == "official"
+    assert run_config("diginetica", "local-att", "d").model.variant == "local_att"
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="suite"):
+        select_runs("bogus")
+    with pytest.raises(ValueError, match="Received: 'bogus'"):
+        select_runs("paper", configs=["bogus"])
+
+
+def test_runs_write_trainer_files_and_finished_runs_are_skipped(shared_data, tmp_path, capsys):
+    short = TrainConfig(epochs=1, steps_per_epoch=2, max_eval_examples=200)
+    results = run_suite("paper", str(tmp_path), shared_data, datasets=["yoochoose1_64"], configs=["avg"],
+                        train=short)
+    run_dir = tmp_path / "yoochoose1_64" / "avg"
+    assert len(results) == 1
+    for name in ("config.json", "metrics.jsonl", "run_info.json", "run_log.jsonl", "result.json", "train.log"):
+        assert (run_dir / name).exists(), name
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["variant"] == "avg" and config["data"]["dataset"] == "yoochoose1_64"
+    mtime = os.path.getmtime(run_dir / "metrics.jsonl")
+    assert run_suite("paper", str(tmp_path), shared_data, datasets=["yoochoose1_64"], configs=["avg"],
+                     train=short) == []
+    assert "finished, skipped" in capsys.readouterr().out
+    assert os.path.getmtime(run_dir / "metrics.jsonl") == mtime
