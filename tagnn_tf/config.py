@@ -15,6 +15,7 @@ READOUTS = ("paper", "official")
 GLOBAL_ATTENTIONS = ("none", "softmax")
 LR_SCHEDULES = ("paper", "official")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def check_choice(name: str, value: Any, choices) -> None:
@@ -169,6 +170,31 @@ class TrainConfig:
         """Learning rate used during 1-based `epoch`."""
         offset = 1 if self.lr_schedule == "official" else 0
         return self.learning_rate * self.lr_decay_rate ** ((epoch - 1 + offset) // self.lr_decay_epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributeConfig:
+    """How training is spread over devices and hosts.
+
+    Not part of `ExperimentConfig`: a run may resume under another strategy
+    (the global batch, and so the computation, does not depend on it). Each
+    (re)start's strategy and replica count are recorded in `run_info.json`.
+
+    Attributes:
+      strategy: `default` (one device), `mirrored` (all local GPUs, or
+        `num_devices` of them), `multi_worker` (MultiWorkerMirroredStrategy;
+        the cluster comes from the `TF_CONFIG` environment variable).
+      num_devices: `mirrored` only: number of GPUs (0 = all). On a host
+        without GPUs, a value > 1 splits the CPU into that many logical
+        devices (for tests and benchmarks).
+    """
+
+    strategy: str = "default"
+    num_devices: int = 0
+
+    def __post_init__(self):
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_positive("num_devices", self.num_devices, allow_zero=True)
 
 
 @dataclasses.dataclass(frozen=True)

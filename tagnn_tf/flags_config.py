@@ -6,23 +6,23 @@ import dataclasses
 
 from absl import flags
 
-from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.config import DataConfig, DistributeConfig, ExperimentConfig, ModelConfig, TrainConfig
 
 # ModelConfig.num_items is derived from the data; DataConfig.num_items overrides it.
 _SKIP = {(ModelConfig, "num_items")}
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
 
 
-def _fields():
-    for section, klass in _SECTIONS:
+def _fields(sections=_SECTIONS):
+    for section, klass in sections:
         for f in dataclasses.fields(klass):
             if (klass, f.name) not in _SKIP:
                 yield section, klass, f
 
 
-def define_config_flags(flag_values=flags.FLAGS) -> None:
+def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
     """Defines one flag per config field (default None = the dataclass default)."""
-    for _, klass, f in _fields():
+    for _, klass, f in _fields(sections):
         default = f.default
         text = f"{klass.__name__}.{f.name} (default {default!r})"
         if f.type in ("int", int):
@@ -43,3 +43,17 @@ def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
         if v is not None:
             values[section][f.name] = v
     return ExperimentConfig.from_dict(values)
+
+
+_DISTRIBUTE = (("distribute", DistributeConfig),)
+
+
+def define_distribute_flags(flag_values=flags.FLAGS) -> None:
+    """`--strategy` and `--num_devices` (DistributeConfig)."""
+    define_config_flags(flag_values, _DISTRIBUTE)
+
+
+def distribute_config_from_flags(flag_values=flags.FLAGS) -> DistributeConfig:
+    values = {f.name: flag_values[f.name].value for _, _, f in _fields(_DISTRIBUTE)
+              if flag_values[f.name].value is not None}
+    return DistributeConfig(**values)

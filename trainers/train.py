@@ -1,7 +1,9 @@
 """Train TAGNN: `python -m trainers.train --dataset=diginetica --data_dir=../shared/data --model_dir=runs/x`.
 
 Every config field is a flag (see `--helpfull`); rerunning with the same
---model_dir resumes from the last checkpoint.
+--model_dir resumes from the last checkpoint. `--strategy=mirrored
+[--num_devices=N]` trains on the local GPUs; `--strategy=multi_worker` on the
+cluster in TF_CONFIG (run the same command on every host; see README).
 """
 
 from tagnn_tf.runtime import configure_process
@@ -10,10 +12,12 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
-from tagnn_tf.flags_config import config_from_flags, define_config_flags  # noqa: E402
+from tagnn_tf.flags_config import (  # noqa: E402
+    config_from_flags, define_config_flags, define_distribute_flags, distribute_config_from_flags)
 
 flags.DEFINE_string("model_dir", "runs/synthetic", "Run directory (checkpoints, metrics, best model).")
 define_config_flags()
+define_distribute_flags()
 FLAGS = flags.FLAGS
 
 
@@ -22,9 +26,14 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     from tagnn_tf.cli import run_or_exit
+    from tagnn_tf.training.strategies import make_strategy
     from tagnn_tf.training.trainer import train
 
-    run_or_exit(lambda: train(config_from_flags(), FLAGS.model_dir))
+    def run():
+        strategy = make_strategy(distribute_config_from_flags())  # before any other TF work
+        return train(config_from_flags(), FLAGS.model_dir, strategy=strategy)
+
+    run_or_exit(run)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,20 @@ def _ragged_batches(batches) -> tf.RaggedTensor:
         tf.constant([len(b) for b in batches], tf.int64))
 
 
+def _local_slices(global_batches: list, input_context: Optional[tf.distribute.InputContext]) -> list:
+    """This input pipeline's per-replica slices of every global batch, in replica order.
+
+    Every pipeline gets the same number of batches (one per local replica per
+    global step), which collective ops across workers require.
+    """
+    if input_context is None or input_context.num_replicas_in_sync == 1:
+        return global_batches
+    replicas = input_context.num_replicas_in_sync
+    local = replicas // input_context.num_input_pipelines
+    first = input_context.input_pipeline_id * local
+    return [part for b in global_batches for part in np.array_split(b, replicas)[first:first + local]]
+
+
 def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
                   window_batches: int = 20,
                   input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
@@ -87,12 +101,8 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
       window_batches: size of the length-sorting window in batches (1 = off).
       input_context: from `distribute_datasets_from_function`.
     """
-    batches = plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)
-    if input_context is not None and input_context.num_replicas_in_sync > 1:
-        replicas = input_context.num_replicas_in_sync
-        local = replicas // input_context.num_input_pipelines
-        first = input_context.input_pipeline_id * local
-        batches = [part for b in batches for part in np.array_split(b, replicas)[first:first + local]]
+    batches = _local_slices(plan_global_batches(examples.lengths, global_batch_size, seed, window_batches),
+                            input_context)
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
@@ -109,33 +119,36 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
       examples: examples to score.
       batch_size: largest (global) batch.
       max_examples: > 0 keeps only the first that many examples.
-      input_context: each input pipeline gets its own share of the examples and
-        the per-replica batch size.
+      input_context: from `distribute_datasets_from_function`; global batches
+        are split per replica as in `train_dataset`.
       max_clicks: > 0 also caps the clicks (an upper bound on unique nodes) of a
-        batch, which bounds the `[nodes, num_items]` score tensors: long
+        global batch, which bounds the `[nodes, num_items]` score tensors: long
         sessions come in smaller batches.
       autotune: use tf.data's autotuned parallelism and prefetch instead of
         the fixed settings (`INPUT_THREADS`); kept for comparison only.
     """
     n = len(examples) if not max_examples else min(max_examples, len(examples))
+    replicas = input_context.num_replicas_in_sync if input_context is not None else 1
+    if n < replicas:
+        raise ValueError(f"Cannot evaluate {n} examples on {replicas} replicas")
+    # Global batches first (each at least one example per replica), then every
+    # pipeline keeps its replicas' slices: the same step count everywhere.
     order = np.argsort(examples.lengths[:n], kind="stable")
-    if input_context is not None:
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
-        max_clicks = max_clicks // input_context.num_replicas_in_sync if max_clicks else 0
-        order = order[input_context.input_pipeline_id::input_context.num_input_pipelines]
     lengths = examples.lengths[order]
     sizes = []
     start = 0
-    while start < len(order):
+    while start < n:
         size = batch_size
         if max_clicks:
             # Lengths grow along `order`, so the last row is the longest.
             fit = np.searchsorted(np.cumsum(lengths[start:start + batch_size]), max_clicks, side="right")
-            size = max(1, int(fit))
-        size = min(size, len(order) - start)
+            size = max(replicas, int(fit))
+        size = min(size, n - start)
+        if n - start - size < replicas:  # no tail smaller than one example per replica
+            size = n - start
         sizes.append(size)
         start += size
-    batches = np.split(order, np.cumsum(sizes)[:-1]) if sizes else []
+    batches = _local_slices(np.split(order, np.cumsum(sizes)[:-1]), input_context)
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Callable, Dict, Optional
@@ -217,13 +218,16 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_seconds")
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, epoch_seconds=seconds_var)
-    ckpt_dir = os.path.join(model_dir, run_files.CHECKPOINTS)
-    if not chief:
-        ckpt_dir = os.path.join(model_dir, f".worker-tmp-{os.getpid()}")
+    # Every worker restores from the chief's checkpoints; only the chief's
+    # saves are kept (other workers take part in the collective save into a
+    # temporary folder that is deleted right after).
+    chief_ckpt_dir = os.path.join(model_dir, run_files.CHECKPOINTS)
+    ckpt_dir = chief_ckpt_dir if chief else os.path.join(model_dir, f".worker-tmp-{os.getpid()}")
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed from {manager.latest_checkpoint} (epoch {int(epoch_var.numpy())} done)")
+    latest = tf.train.latest_checkpoint(chief_ckpt_dir)
+    if latest:
+        ckpt.restore(latest).assert_existing_objects_matched()
+        log(f"resumed from {latest} (epoch {int(epoch_var.numpy())} done)")
     if chief:
         # One entry per (re)start, so a resumed run records every commit and machine it ran on.
         info_path = os.path.join(model_dir, run_files.RUN_INFO)
@@ -310,6 +314,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
                 tf.summary.scalar("train/examples_per_sec", examples / seconds)
         else:
             manager.save(checkpoint_number=epoch)  # collective save; the copy is discarded
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
         finish_epoch(epoch, seconds)
 
     result = summarize(history, tc.selection_metric)
