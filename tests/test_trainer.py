@@ -12,7 +12,8 @@ import pytest
 from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
 from tagnn_tf.data.safe_pickle import DataFileError
 from tagnn_tf.training import run_files
-from tagnn_tf.training.trainer import _bad_epochs, summarize, train
+from tagnn_tf.training.model_selection import bad_epochs, summarize
+from tagnn_tf.training.trainer import train
 from conftest import ROOT
 
 SMALL = dict(synthetic_num_items=300, synthetic_num_sessions=2500, synthetic_seed=1)
@@ -119,7 +120,7 @@ def test_bad_data_fails_before_writing(tmp_path):
 def test_early_stopping_and_selection_rules():
     hist = [{"epoch": e, "val": {"hr@20": v}, "test": {"hr@20": t, "mrr@20": m}}
             for e, v, t, m in [(1, 50, 40, 10), (2, 55, 41, 12), (3, 54, 45, 11), (4, 53, 44, 13)]]
-    assert _bad_epochs(hist[:2], "hr@20") == 0 and _bad_epochs(hist, "hr@20") == 2
+    assert bad_epochs(hist[:2], "hr@20") == 0 and bad_epochs(hist, "hr@20") == 2
     s = summarize(hist, "hr@20")
     assert s["selected_epoch"] == 2 and s["test"]["hr@20"] == 41
     o = s["best_on_test_official_protocol"]

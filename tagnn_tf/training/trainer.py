@@ -36,6 +36,7 @@ from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.models.tagnn import build_model
 from tagnn_tf.training import ranking_metrics, run_files
+from tagnn_tf.training.model_selection import bad_epochs, select, summarize
 
 Log = Callable[[str], None]
 
@@ -159,36 +160,6 @@ def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
             "or the same flags to resume")
 
 
-def _select(history, metric: str):
-    """The epoch with the best validation `metric` (the earliest on ties)."""
-    return max(history, key=lambda r: (r["val"][metric], -r["epoch"]))
-
-
-def _bad_epochs(history, metric: str) -> int:
-    if not history:
-        return 0
-    return history[-1]["epoch"] - _select(history, metric)["epoch"]
-
-
-def summarize(history, metric: str) -> dict:
-    """Validation-selected epoch and the official code's best-on-test numbers."""
-    best = _select(history, metric)
-    return {
-        "selection_metric": metric,
-        "selected_epoch": best["epoch"],
-        "val": best["val"],
-        "test": best["test"],
-        "epochs_run": len(history),
-        "best_on_test_official_protocol": {
-            "note": "best test value over epochs, each metric separately (official code's protocol)",
-            "hr@20": max(r["test"]["hr@20"] for r in history),
-            "hr@20_epoch": max(history, key=lambda r: r["test"]["hr@20"])["epoch"],
-            "mrr@20": max(r["test"]["mrr@20"] for r in history),
-            "mrr@20_epoch": max(history, key=lambda r: r["test"]["mrr@20"])["epoch"],
-        },
-    }
-
-
 def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
           log: Log = _print, splits: Optional[DatasetSplits] = None) -> dict:
     """Trains (or resumes) a run in `model_dir`; returns the result summary.
@@ -251,7 +222,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         val = evaluate_examples(steps, splits.valid, tc)
         test = evaluate_examples(steps, splits.test, tc)
         row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
-        improved = not history or val[tc.selection_metric] > _select(history, tc.selection_metric)["val"][
+        improved = not history or val[tc.selection_metric] > select(history, tc.selection_metric)["val"][
             tc.selection_metric]
         history.append(row)
         log(f"epoch {epoch}: {seconds:.1f}s  val {_fmt(val)}  test {_fmt(test)}"
@@ -277,7 +248,7 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     if tc.steps_per_epoch:
         num_batches = min(num_batches, tc.steps_per_epoch)
     epoch = int(epoch_var.numpy())
-    while epoch < tc.epochs and not (history and _bad_epochs(history, tc.selection_metric) >= tc.patience):
+    while epoch < tc.epochs and not (history and bad_epochs(history, tc.selection_metric) >= tc.patience):
         epoch += 1
         lr = tc.learning_rate_at(epoch)
         optimizer.learning_rate.assign(lr)

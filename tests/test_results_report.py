@@ -1,0 +1,71 @@
+"""results/make_report.py's library: the table and plots come from the run files."""
+
+import json
+import os
+
+import pytest
+
+from tagnn_tf.training.results_report import paper_numbers, write_report
+
+DATA_README = """# data
+| model | Diginetica HR@20 | Diginetica MRR@20 | Yoochoose1/64 HR@20 | Yoochoose1/64 MRR@20 |
+|---|---|---|---|---|
+| TAGNN (SIGIR 2020) | 51.31 | 18.03 | 71.02 | 31.12 |
+| SR-GNN (AAAI 2019) | 50.73 | 17.59 | 70.57 | 30.94 |
+"""
+
+
+def _metrics(hr20, mrr20):
+    return {"hr@10": hr20 - 10, "hr@20": hr20, "mrr@10": mrr20 - 1, "mrr@20": mrr20}
+
+
+def _write_run(path, rows, finished):
+    os.makedirs(path)
+    json.dump({"train": {"selection_metric": "hr@20"}}, open(os.path.join(path, "config.json"), "w"))
+    json.dump({"sessions": [{"git_commit": "abc123"}]}, open(os.path.join(path, "run_info.json"), "w"))
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    with open(os.path.join(path, "run_log.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"epoch": r["epoch"], "examples_per_sec": 300.0}) + "\n")
+    if finished:
+        json.dump({}, open(os.path.join(path, "result.json"), "w"))
+
+
+def test_paper_numbers_come_from_the_tagnn_row(tmp_path):
+    (tmp_path / "README.md").write_text(DATA_README)
+    assert paper_numbers(str(tmp_path / "README.md")) == {
+        "diginetica": {"hr@20": 51.31, "mrr@20": 18.03}, "yoochoose1_64": {"hr@20": 71.02, "mrr@20": 31.12}}
+
+
+def test_report_rows_follow_validation_selection(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    # Yoochoose tagnn, finished: validation peaks at epoch 2 (test 70.50 / 30.00);
+    # test peaks at epoch 3 (71.50), which only the best-on-test column shows.
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), [
+        {"epoch": 1, "seconds": 1800.0, "val": _metrics(60, 25), "test": _metrics(65, 28)},
+        {"epoch": 2, "seconds": 1800.0, "val": _metrics(62, 26), "test": _metrics(70.5, 30)},
+        {"epoch": 3, "seconds": 1800.0, "val": _metrics(61, 26), "test": _metrics(71.5, 29)},
+    ], finished=True)
+    # Diginetica avg: one epoch so far, still running.
+    _write_run(str(results / "diginetica" / "avg"), [
+        {"epoch": 1, "seconds": 3600.0, "val": _metrics(40, 12), "test": _metrics(38, 11)}], finished=False)
+    os.makedirs(results / "diginetica" / "tagnn")  # started, no epoch yet
+    readme = write_report(str(results), str(tmp_path / "data.md"))
+    text = open(readme).read()
+    # ΔHR@20 = 70.50 - 71.02 = -0.52; ΔMRR@20 = 30.00 - 31.12 = -1.12; 3 x 1800 s = 1.50 h.
+    assert ("| Yoochoose1/64 | tagnn | finished | 3 | 2 | 60.50 | 70.50 | 29.00 | 30.00 | 71.02 | 31.12 | "
+            "-0.52 | -1.12 | 71.50 / 30.00 | 1.50 |") in text
+    assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
+    assert "| Diginetica | tagnn | training, no epoch finished yet |" in text
+    assert "| Diginetica | local | not started |" in text
+    for png in ("figure2_ablation.png", "training_curves.png"):
+        assert os.path.getsize(results / png) > 1000
+
+
+def test_missing_tagnn_row_is_an_error(tmp_path):
+    (tmp_path / "README.md").write_text("| model | a |\n| SR-GNN | 1.0 |\n")
+    with pytest.raises(ValueError, match="no TAGNN row"):
+        paper_numbers(str(tmp_path / "README.md"))
