@@ -131,6 +131,8 @@ def test_killed_worker_job_resumes_from_last_checkpoint(tmp_path, single_run):
     assert [s["epochs_done_at_start"] for s in info["sessions"]] == [0, 1]
     rows = [json.loads(x) for x in open(os.path.join(model_dir, "metrics.jsonl"))]
     assert [r["epoch"] for r in rows] == [1, 2]
+    print("\nkilled-worker job: test metrics after epoch 1 (before the kill)", rows[0]["test"],
+          "\nafter the restart", results[0]["test"], "\nuninterrupted single process", single_run["test"])
     for k, v in single_run["test"].items():
         assert results[0]["test"][k] == pytest.approx(v, abs=0.5), (results, single_run)
 
@@ -152,6 +154,9 @@ def test_killed_single_process_resumes_and_matches(tmp_path, single_run):
         _kill_all([proc])
     info = json.load(open(os.path.join(model_dir, "run_info.json")))
     assert [s["epochs_done_at_start"] for s in info["sessions"]] == [0, 1]
+    rows = [json.loads(x) for x in open(os.path.join(model_dir, "metrics.jsonl"))]
+    print("\nkilled single process: epoch 1", rows[0]["test"], "\nafter the restart", result["test"],
+          "\nuninterrupted", single_run["test"])
     # One process, same seed: resuming from the epoch-1 checkpoint repeats
     # epoch 2 exactly.
     assert result["test"] == single_run["test"]
