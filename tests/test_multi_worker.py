@@ -6,6 +6,7 @@ Every process the tests start is killed in a `finally`, so none is left behind.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,7 +122,11 @@ def test_killed_worker_job_resumes_from_last_checkpoint(tmp_path, single_run):
         procs[1].wait(timeout=60)
     finally:
         _kill_all(procs)  # the job is restarted as a whole, as a cluster manager does
-    assert not any(n.endswith(".tmp") or ".tmp-" in n for n in os.listdir(os.path.join(model_dir, "checkpoints")))
+    # Only complete checkpoints: the index/data pairs TF renames into place and
+    # the `checkpoint` state file; no temporary files or folders, no worker copies.
+    names = os.listdir(os.path.join(model_dir, "checkpoints"))
+    assert all(re.fullmatch(r"checkpoint|ckpt-1\.(index|data-\d+-of-\d+)", n) for n in names), names
+    assert not [n for n in os.listdir(model_dir) if n.startswith(".worker-tmp")]
     procs = _start_cluster(model_dir)
     try:
         results = [_result(p) for p in procs]

@@ -193,6 +193,10 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     # saves are kept (other workers take part in the collective save into a
     # temporary folder that is deleted right after).
     chief_ckpt_dir = os.path.join(model_dir, run_files.CHECKPOINTS)
+    if chief:  # copies left by workers killed during a save
+        for name in os.listdir(model_dir):
+            if name.startswith(".worker-tmp-"):
+                shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
     ckpt_dir = chief_ckpt_dir if chief else os.path.join(model_dir, f".worker-tmp-{os.getpid()}")
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
     latest = tf.train.latest_checkpoint(chief_ckpt_dir)
