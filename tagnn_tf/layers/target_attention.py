@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 import tensorflow as tf
 from keras import ops
 
 from tagnn_tf.config import check_positive
 from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import in_serving_trace
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -60,7 +59,16 @@ class TargetAttention(keras.layers.Layer):
             self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
 
     def call(self, nodes, node_counts, candidates_t):
-        batch, width = ops.shape(nodes)[0], ops.shape(nodes)[1]
+        rows, keys, values, log_counts = self.project(nodes, node_counts)
+        # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
+        # [2T, N] product costs two extra copies of it).
+        logits = ops.matmul(keys, candidates_t)  # [T, N]
+        value_scores = ops.matmul(values, candidates_t)  # [T, N]
+        return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0])
+
+    def project(self, nodes, node_counts):
+        """The batch's T real nodes: (session of each `[T]`, keys `[T, d]`, values `[T, d]`, log counts `[T]`)."""
+        width = ops.shape(nodes)[1]
         # Only real nodes take part: padding is excluded, so it has exactly
         # zero weight and costs nothing. rows: session of each real node.
         # tf.where + reshape, not ops.nonzero: its unstack has no TFLite builtin.
@@ -70,11 +78,11 @@ class TargetAttention(keras.layers.Layer):
         log_counts = ops.log(ops.take(ops.reshape(node_counts, (-1,)), flat_index, axis=0))  # [T]
         keys = ops.matmul(real, self.key_kernel)
         values = ops.matmul(real, self.value_kernel) if self.value_projection else real
-        # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
-        # [2T, N] product costs two extra copies of it).
-        logits = ops.matmul(keys, candidates_t) + ops.expand_dims(log_counts, -1)  # [T, N]
-        value_scores = ops.matmul(values, candidates_t)  # [T, N]
-        return segment_attention(logits, value_scores, rows, batch)
+        return rows, keys, values, log_counts
+
+    def attend(self, logits, value_scores, rows, log_counts, batch):
+        """`[batch, N]` target term from the keys' and values' products with the candidates `[T, N]`."""
+        return segment_attention(logits + ops.expand_dims(log_counts, -1), value_scores, rows, batch)
 
     def get_config(self):
         config = super().get_config()
@@ -83,26 +91,10 @@ class TargetAttention(keras.layers.Layer):
         return config
 
 
-_PORTABLE = {"on": False}
-
-
-@contextlib.contextmanager
-def portable_segment_max():
-    """Functions traced inside use the unsorted segment max (a TFLite builtin)
-    instead of the sorted one (faster on CPU; used for training). Both are
-    exact, so scores are identical. The serving export traces inside this."""
-    before = _PORTABLE["on"]
-    _PORTABLE["on"] = True
-    try:
-        yield
-    finally:
-        _PORTABLE["on"] = before
-
-
 def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
     """Sorted segment reduction padded to `num_segments` rows (trailing empty
     sessions get zeros); sorted kernels are ~3x faster than unsorted on CPU."""
-    if reduce_fn is ops.segment_max and _PORTABLE["on"]:
+    if reduce_fn is ops.segment_max and in_serving_trace():
         return ops.segment_max(data, segment_ids, num_segments=num_segments, sorted=False)
     out = reduce_fn(data, segment_ids, sorted=True)
     return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])

@@ -1,6 +1,30 @@
 """Small tensor helpers shared by the TAGNN layers (keras.ops only)."""
 
+import contextlib
+
 import keras
+
+_SERVING_TRACE = {"on": False}
+
+
+@contextlib.contextmanager
+def serving_trace():
+    """Functions traced inside take the serving path: the unsorted segment max
+    (a TFLite builtin; the sorted one, faster for training, has no TFLite
+    kernel) and one stacked `[B + 2T, d] x [d, N]` scoring GEMM (one pass over
+    the candidate table, which dominates small requests; for training batches
+    slicing the stacked product costs more than it saves). Both paths compute
+    the same scores; the serving export traces inside this."""
+    before = _SERVING_TRACE["on"]
+    _SERVING_TRACE["on"] = True
+    try:
+        yield
+    finally:
+        _SERVING_TRACE["on"] = before
+
+
+def in_serving_trace() -> bool:
+    return _SERVING_TRACE["on"]
 
 
 def masked_log_weights(node_counts, dtype="float32"):

@@ -10,6 +10,7 @@ from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
+from tagnn_tf.layers.tensor_ops import in_serving_trace
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
@@ -65,10 +66,17 @@ class TAGNN(keras.Model):
         session = self.readout(nodes, counts, inputs["last_node"])
         if candidates_t is None:
             candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
-        scores = ops.matmul(session, candidates_t)
-        if self.target_attention is not None:
-            scores = scores + self.target_attention(nodes, counts, candidates_t)
-        return scores
+        if self.target_attention is None:
+            return ops.matmul(session, candidates_t)
+        if not in_serving_trace():
+            return ops.matmul(session, candidates_t) + self.target_attention(nodes, counts, candidates_t)
+        # Serving: one GEMM for the base scores, keys and values (one pass
+        # over the [d, N] table, which dominates small requests).
+        rows, keys, values, log_counts = self.target_attention.project(nodes, counts)
+        batch, real = ops.shape(session)[0], ops.shape(keys)[0]
+        stacked = ops.matmul(ops.concatenate([session, keys, values], axis=0), candidates_t)
+        return stacked[:batch] + self.target_attention.attend(
+            stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch)
 
     def get_config(self):
         config = super().get_config()

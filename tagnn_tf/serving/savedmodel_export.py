@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf.layers.target_attention import portable_segment_max
+from tagnn_tf.layers.tensor_ops import serving_trace
 from tagnn_tf.serving.serving_function import DEFAULT_K, INPUT_NAME, serve
 from tagnn_tf.training import run_files
 
@@ -113,7 +113,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(export_dir, exist_ok=True)
-    with portable_segment_max():  # TFLite-builtin ops in the traced signatures
+    with serving_trace():  # TFLite-builtin ops, one scoring GEMM
         build_archive(model, max_session_length, k).write_out(tmp, verbose=False)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
