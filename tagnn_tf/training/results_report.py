@@ -90,7 +90,8 @@ def _plots(runs: Dict[tuple, dict], out_dir: str) -> List[str]:
         ax.set_xticklabels([n + ("" if runs[(dataset, n)]["finished"] else "*") for n in names],
                            rotation=20, fontsize=8)
         ax.set_title(f"{DATASET_TITLES[dataset]} (test, validation-selected epoch)")
-        ax.legend(fontsize=8)
+        if names:
+            ax.legend(fontsize=8)
     fig.text(0.01, 0.01, "* still training: best validation epoch so far", fontsize=7)
     fig.tight_layout()
     path = os.path.join(out_dir, "figure2_ablation.png")
@@ -110,7 +111,8 @@ def _plots(runs: Dict[tuple, dict], out_dir: str) -> List[str]:
         ax.set_xlabel("epoch")
         ax.set_ylabel("HR@20 (%)")
         ax.set_title(DATASET_TITLES[dataset])
-        ax.legend(fontsize=6)
+        if ax.lines:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     path = os.path.join(out_dir, "training_curves.png")
     fig.savefig(path, dpi=110)
