@@ -52,19 +52,25 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
                                name="serving_candidates_t")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(
-        "serving_default", lambda session_items: serve(model, session_items, k, max_session_length, candidates_t),
-        input_signature=[items_spec])
+
+    # Traced inside serving_trace(): TFLite-builtin ops and one scoring GEMM,
+    # whenever the archive traces them.
+    def serving_default(session_items):
+        with serving_trace():
+            return serve(model, session_items, k, max_session_length, candidates_t)
+
     def top_k(session_items, k):
-        out = serve(model, session_items, k, max_session_length, candidates_t)
+        with serving_trace():
+            out = serve(model, session_items, k, max_session_length, candidates_t)
         return {name: value for name, value in out.items() if name != "scores"}  # small responses
 
+    archive.add_endpoint("serving_default", serving_default, input_signature=[items_spec])
     archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
     return archive
 
 
 def warmup_records(sessions: Sequence[Sequence[int]]) -> List[bytes]:
-    """Serialized PredictionLog records, one PredictRequest per batch size 1..len(sessions)."""
+    """Serialized PredictionLog records: PredictRequests of batch 1 and of all `sessions`."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     width = max(len(s) for s in sessions)
@@ -113,8 +119,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(export_dir, exist_ok=True)
-    with serving_trace():  # TFLite-builtin ops, one scoring GEMM
-        build_archive(model, max_session_length, k).write_out(tmp, verbose=False)
+    build_archive(model, max_session_length, k).write_out(tmp, verbose=False)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
