@@ -33,15 +33,6 @@ flags.DEFINE_boolean("render_only", False, "Only rewrite --readme's table from t
 FLAGS = flags.FLAGS
 
 
-def pad(sessions):
-    import numpy as np
-
-    out = np.zeros((len(sessions), max(len(s) for s in sessions)), np.int64)
-    for i, s in enumerate(sessions):
-        out[i, :len(s)] = s
-    return out
-
-
 def render(figures: dict) -> str:
     """Markdown table of a serving.json."""
     lines = [f"Written by `python -m benchmarks.serving` (`benchmarks/results/serving.json`): Diginetica, "
@@ -82,6 +73,7 @@ def run():
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
+    from tagnn_tf.serving.serving_function import pad_sessions as pad
     from tagnn_tf.serving.tflite_export import convert_savedmodel
     from tagnn_tf.training import run_files
 

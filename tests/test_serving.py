@@ -18,19 +18,11 @@ from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.data.session_graph import densify
 from tagnn_tf.models import build_model
 from tagnn_tf.serving.savedmodel_export import export_savedmodel, next_version
-from tagnn_tf.serving.serving_function import clean_sessions
+from tagnn_tf.serving.serving_function import clean_sessions, pad_sessions as pad
 from tagnn_tf.serving.tflite_export import convert_savedmodel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_LEN = 20
-
-
-def pad(sessions, width=None):
-    width = width if width is not None else max(len(s) for s in sessions)
-    out = np.zeros((len(sessions), width), np.int64)
-    for i, s in enumerate(sessions):
-        out[i, :len(s)] = s
-    return out
 
 
 def keras_scores(model, sessions):

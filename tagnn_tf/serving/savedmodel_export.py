@@ -19,11 +19,10 @@ import shutil
 from typing import List, Optional, Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tagnn_tf.layers.tensor_ops import serving_trace
-from tagnn_tf.serving.serving_function import DEFAULT_K, INPUT_NAME, serve
+from tagnn_tf.serving.serving_function import DEFAULT_K, INPUT_NAME, pad_sessions, serve
 from tagnn_tf.training import run_files
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -73,10 +72,7 @@ def warmup_records(sessions: Sequence[Sequence[int]]) -> List[bytes]:
     """Serialized PredictionLog records: PredictRequests of batch 1 and of all `sessions`."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    width = max(len(s) for s in sessions)
-    padded = np.zeros((len(sessions), width), np.int64)
-    for i, s in enumerate(sessions):
-        padded[i, :len(s)] = s
+    padded = pad_sessions(sessions)
     records = []
     for batch in sorted({1, len(sessions)}):
         request = predict_pb2.PredictRequest(

@@ -13,6 +13,7 @@ input pipeline) and runs the model. Request rules, applied per row:
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from tagnn_tf.data.session_graph import densify
@@ -20,6 +21,15 @@ from tagnn_tf.data.session_graph import densify
 DEFAULT_K = 20
 INPUT_NAME = "session_items"
 OUTPUT_NAMES = ("scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count")
+
+
+def pad_sessions(sessions, width=None) -> np.ndarray:
+    """int64 `[len(sessions), width]` request, right-padded with 0 (width: the longest session)."""
+    width = max((len(s) for s in sessions), default=0) if width is None else width
+    out = np.zeros((len(sessions), width), np.int64)
+    for i, s in enumerate(sessions):
+        out[i, :len(s)] = s
+    return out
 
 
 def clean_sessions(session_items: tf.Tensor, num_items: int, max_session_length: int):
