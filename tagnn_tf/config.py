@@ -130,6 +130,10 @@ class TrainConfig:
         sessions and sum them (same gradient, smaller temporaries).
       max_eval_examples: 0 = all; otherwise evaluate only this many examples
         (short runs).
+      checkpoint_every_steps: also checkpoint inside an epoch every this many
+        batches (0 = at epoch ends only); a rerun resumes after the last saved
+        batch and trains exactly as an uninterrupted run. Not part of the
+        configuration a resumed run must match.
     """
 
     batch_size: int = 100
@@ -148,6 +152,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     micro_batches: int = 1
     max_eval_examples: int = 0
+    checkpoint_every_steps: int = 1000
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -165,6 +170,7 @@ class TrainConfig:
         check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
         check_positive("micro_batches", self.micro_batches)
         check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
+        check_positive("checkpoint_every_steps", self.checkpoint_every_steps, allow_zero=True)
 
     def learning_rate_at(self, epoch: int) -> float:
         """Learning rate used during 1-based `epoch`."""

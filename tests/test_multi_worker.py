@@ -24,7 +24,7 @@ from tagnn_tf.training.strategies import make_strategy
 strategy = make_strategy(DistributeConfig(strategy=sys.argv[2]))
 from tagnn_tf.training.trainer import train
 cfg = ExperimentConfig(data=DataConfig(synthetic_num_items=300, synthetic_num_sessions=4000, synthetic_seed=1),
-                       train=TrainConfig(batch_size=50, epochs=2, patience=5))
+                       train=TrainConfig(batch_size=50, epochs=2, patience=5, checkpoint_every_steps=25))
 result = train(cfg, sys.argv[1], strategy=strategy, log=lambda m: print(m, flush=True))
 print("RESULT" + json.dumps({"test": result["test"], "replicas": strategy.num_replicas_in_sync}), flush=True)
 """
@@ -125,7 +125,7 @@ def test_killed_worker_job_resumes_from_last_checkpoint(tmp_path, single_run):
     # Only complete checkpoints: the index/data pairs TF renames into place and
     # the `checkpoint` state file; no temporary files or folders, no worker copies.
     names = os.listdir(os.path.join(model_dir, "checkpoints"))
-    assert all(re.fullmatch(r"checkpoint|ckpt-1\.(index|data-\d+-of-\d+)", n) for n in names), names
+    assert all(re.fullmatch(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)", n) for n in names), names
     assert not [n for n in os.listdir(model_dir) if n.startswith(".worker-tmp")]
     procs = _start_cluster(model_dir)
     try:

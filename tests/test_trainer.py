@@ -85,6 +85,52 @@ def test_resume_matches_uninterrupted_run(two_epoch_run, tmp_path):
                 assert rb[split][k] == pytest.approx(ra[split][k], abs=0.05), (ra, rb)
 
 
+class _Crash(Exception):
+    pass
+
+
+def test_resume_inside_an_epoch_matches_uninterrupted_run(two_epoch_run, tmp_path, monkeypatch):
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.training.trainer import DistributedSteps
+
+    model_dir, _ = two_epoch_run
+    num_batches = -(-len(load_splits(DataConfig(**SMALL)).train) // 50)
+    crash_at = num_batches + 25  # 25 batches into epoch 2; the last save was after batch 20
+    calls = []
+    original = DistributedSteps.train
+
+    def crashing_train(self, batch, spec):
+        calls.append(1)
+        if len(calls) == crash_at:
+            raise _Crash()
+        return original(self, batch, spec)
+
+    resumed = str(tmp_path / "r")
+    monkeypatch.setattr(DistributedSteps, "train", crashing_train)
+    with pytest.raises(_Crash):
+        train(_config(epochs=2, checkpoint_every_steps=10), resumed, log=_quiet)
+    monkeypatch.setattr(DistributedSteps, "train", original)
+    assert sorted(os.listdir(os.path.join(resumed, "checkpoints")))[-2:] == [
+        f"ckpt-{num_batches + 20}.data-00000-of-00001", f"ckpt-{num_batches + 20}.index"]
+    messages = []
+    train(_config(epochs=2, checkpoint_every_steps=10), resumed, log=messages.append)
+    assert any(f"epoch 1 done, 20 batches of epoch 2" in m for m in messages), messages
+    assert any("epoch 2/2" in m and "resuming after batch 20" in m for m in messages), messages
+    sessions = json.load(open(os.path.join(resumed, "run_info.json")))["sessions"]
+    assert [(s["epochs_done_at_start"], s["batches_done_at_start"]) for s in sessions] == [(0, 0), (1, 20)]
+    # The resumed epoch trains on the same batches in the same order from the
+    # same weights and optimizer state: the metrics and mean loss are the
+    # uninterrupted run's.
+    a = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    b = run_files.read_jsonl(os.path.join(resumed, "metrics.jsonl"))
+    assert [r["epoch"] for r in b] == [1, 2]
+    assert [r["test"] for r in b] == [r["test"] for r in a]
+    assert [r["val"] for r in b] == [r["val"] for r in a]
+    la = run_files.read_jsonl(os.path.join(model_dir, "run_log.jsonl"))
+    lb = run_files.read_jsonl(os.path.join(resumed, "run_log.jsonl"))
+    assert [r["train_loss"] for r in lb] == pytest.approx([r["train_loss"] for r in la], abs=1e-4)
+
+
 def test_crash_between_checkpoint_and_metrics_is_recovered(tmp_path):
     model_dir = str(tmp_path / "c")
     train(_config(epochs=1, steps_per_epoch=5), model_dir, log=_quiet)

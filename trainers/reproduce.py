@@ -2,7 +2,7 @@
 
 Trains every configuration of Table 1 (TAGNN rows) and Figure 2 into
 `<results_dir>/<dataset>/<config>/`; rerunning resumes the unfinished run from
-its last epoch checkpoint and skips finished ones. `--datasets` / `--configs`
+its last checkpoint (inside an epoch if need be) and skips finished ones. `--datasets` / `--configs`
 select a subset (comma-separated).
 """
 

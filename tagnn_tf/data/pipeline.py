@@ -86,7 +86,8 @@ def _local_slices(global_batches: list, input_context: Optional[tf.distribute.In
 
 def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
                   window_batches: int = 20,
-                  input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+                  input_context: Optional[tf.distribute.InputContext] = None,
+                  skip_batches: int = 0) -> tf.data.Dataset:
     """One epoch of shuffled training batches `(features, labels)`.
 
     Every input pipeline plans the same global batches (`plan_global_batches`),
@@ -100,9 +101,12 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
       seed: shuffling seed for this epoch.
       window_batches: size of the length-sorting window in batches (1 = off).
       input_context: from `distribute_datasets_from_function`.
+      skip_batches: leave out the epoch's first that many global batches (a
+        run resumed inside an epoch).
     """
-    batches = _local_slices(plan_global_batches(examples.lengths, global_batch_size, seed, window_batches),
-                            input_context)
+    batches = _local_slices(
+        plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)[skip_batches:],
+        input_context)
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))

@@ -175,7 +175,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "",
         *(["![Figure 2 style ablation](figure2_ablation.png)", "", "![Training curves](training_curves.png)", ""]
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
-        "To rerun one configuration (resumes from its last epoch checkpoint if one exists):",
+        "To rerun one configuration (resumes from its last checkpoint if one exists):",
         "",
         "```sh",
         ".venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "

@@ -8,8 +8,9 @@ datasets come from `distribute_datasets_from_function`. (Keras 3's
 
 A run directory holds: config.json (resolved config), run_info.json (git
 commit, machine), metrics.jsonl (one line per epoch, percentages),
-run_log.jsonl (lr, loss, speed, memory per epoch), checkpoints/ (every
-epoch; a rerun resumes from the last), best.keras (best epoch on validation),
+run_log.jsonl (lr, loss, speed, memory per epoch), checkpoints/ (at every
+epoch end and every `checkpoint_every_steps` batches; a rerun resumes from the
+last, inside an epoch if need be), best.keras (best epoch on validation),
 result.json (selected epoch, plus the official code's best-on-test numbers),
 tensorboard/.
 """
@@ -151,7 +152,7 @@ def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
         return
     with open(path) as f:
         old = ExperimentConfig.from_dict(json.load(f))
-    ignore = {"epochs", "patience"}
+    ignore = {"epochs", "patience", "checkpoint_every_steps"}
     a = {k: v for k, v in dataclasses.asdict(old.train).items() if k not in ignore}
     b = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in ignore}
     if old.model != config.model or old.data != config.data or a != b:
@@ -165,7 +166,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     """Trains (or resumes) a run in `model_dir`; returns the result summary.
 
     Data are loaded and validated before anything is written. Rerunning with
-    the same `model_dir` and config resumes after the last finished epoch.
+    the same `model_dir` and config resumes from the last checkpoint (an epoch
+    end, or inside an epoch every `checkpoint_every_steps` batches).
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
@@ -188,7 +190,13 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         optimizer.build(model.trainable_variables)
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_seconds")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, epoch_seconds=seconds_var)
+        # Progress inside the unfinished epoch `epoch + 1` (all 0 at an epoch end).
+        batches_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_done")
+        partial_seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="partial_seconds")
+        partial_loss_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="partial_loss_sum")
+    core = dict(model=model, optimizer=optimizer, epoch=epoch_var, epoch_seconds=seconds_var)
+    ckpt = tf.train.Checkpoint(**core, batches_done=batches_var, partial_seconds=partial_seconds_var,
+                               partial_loss_sum=partial_loss_var)
     # Every worker restores from the chief's checkpoints; only the chief's
     # saves are kept (other workers take part in the collective save into a
     # temporary folder that is deleted right after).
@@ -201,8 +209,14 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
     latest = tf.train.latest_checkpoint(chief_ckpt_dir)
     if latest:
-        ckpt.restore(latest).assert_existing_objects_matched()
-        log(f"resumed from {latest} (epoch {int(epoch_var.numpy())} done)")
+        # Model, optimizer and epoch must all be in the checkpoint; the
+        # in-epoch progress is absent from epoch-end checkpoints of earlier
+        # versions and then stays 0.
+        tf.train.Checkpoint(**core).restore(latest).assert_existing_objects_matched().expect_partial()
+        ckpt.restore(latest).expect_partial()
+        log(f"resumed from {latest} (epoch {int(epoch_var.numpy())} done"
+            + (f", {int(batches_var.numpy())} batches of epoch {int(epoch_var.numpy()) + 1})"
+               if int(batches_var.numpy()) else ")"))
     if chief:
         # One entry per (re)start, so a resumed run records every commit and machine it ran on.
         info_path = os.path.join(model_dir, run_files.RUN_INFO)
@@ -214,7 +228,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
                 info = {"sessions": [info]}
         info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
                                  "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                                 "epochs_done_at_start": int(epoch_var.numpy())})
+                                 "epochs_done_at_start": int(epoch_var.numpy()),
+                                 "batches_done_at_start": int(batches_var.numpy())})
         run_files.write_json_atomic(info_path, info)
 
     steps = DistributedSteps(model, optimizer, strategy, tc.l2, tc.micro_batches)
@@ -251,21 +266,33 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
     num_batches = math.ceil(len(splits.train) / tc.batch_size)
     if tc.steps_per_epoch:
         num_batches = min(num_batches, tc.steps_per_epoch)
+
+    def save(global_batches: int) -> None:
+        # Numbered by global batch count; every worker takes part (collective
+        # save), only the chief's copy is kept.
+        manager.save(checkpoint_number=global_batches)
+        if not chief:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+
     epoch = int(epoch_var.numpy())
     while epoch < tc.epochs and not (history and bad_epochs(history, tc.selection_metric) >= tc.patience):
         epoch += 1
         lr = tc.learning_rate_at(epoch)
         optimizer.learning_rate.assign(lr)
         epoch_seed = tc.seed * 1000 + epoch
+        # A run resumed inside this epoch skips the batches it already trained on
+        # (the epoch's batch order depends only on `epoch_seed`).
+        skip = min(int(batches_var.numpy()), num_batches)
+        prior_seconds, prior_loss_sum = float(partial_seconds_var.numpy()), float(partial_loss_var.numpy())
         dist = strategy.distribute_datasets_from_function(
             lambda ctx: pipeline.train_dataset(splits.train, tc.batch_size, epoch_seed,
-                                               tc.shuffle_window_batches, input_context=ctx))
-        log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}")
+                                               tc.shuffle_window_batches, input_context=ctx, skip_batches=skip))
+        log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
         bar = keras.utils.Progbar(num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)
         start = time.time()
         losses = []
-        for step, batch in enumerate(dist):
+        for step, batch in enumerate(dist, start=skip):
             if step >= num_batches:
                 break
             loss = float(steps.train(batch, dist.element_spec))
@@ -273,23 +300,28 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
                 raise FloatingPointError(f"loss became {loss} at epoch {epoch}, step {step + 1}")
             losses.append(loss)
             bar.update(step + 1, values=[("loss", float(np.mean(losses[-100:])))])
-        seconds = time.time() - start
+            if tc.checkpoint_every_steps and (step + 1) % tc.checkpoint_every_steps == 0 and step + 1 < num_batches:
+                batches_var.assign(step + 1)
+                partial_seconds_var.assign(prior_seconds + time.time() - start)
+                partial_loss_var.assign(prior_loss_sum + math.fsum(losses))
+                save((epoch - 1) * num_batches + step + 1)
+        seconds = prior_seconds + time.time() - start
+        train_loss = (prior_loss_sum + math.fsum(losses)) / (skip + len(losses))
         examples = min(len(splits.train), num_batches * tc.batch_size)
         epoch_var.assign(epoch)
         seconds_var.assign(seconds)
+        for v in (batches_var, partial_seconds_var, partial_loss_var):
+            v.assign(tf.zeros_like(v))
+        save(epoch * num_batches)
         if chief:
-            manager.save(checkpoint_number=epoch)
             run_files.append_jsonl(os.path.join(model_dir, run_files.RUN_LOG), {
-                "epoch": epoch, "lr": lr, "train_loss": round(float(np.mean(losses)), 5),
+                "epoch": epoch, "lr": lr, "train_loss": round(train_loss, 5),
                 "train_seconds": round(seconds, 2), "examples_per_sec": round(examples / seconds, 1),
                 "peak_rss_gb": run_files.peak_rss_gb()})
             with writer.as_default(step=epoch):
-                tf.summary.scalar("train/loss", float(np.mean(losses)))
+                tf.summary.scalar("train/loss", train_loss)
                 tf.summary.scalar("train/learning_rate", lr)
                 tf.summary.scalar("train/examples_per_sec", examples / seconds)
-        else:
-            manager.save(checkpoint_number=epoch)  # collective save; the copy is discarded
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
         finish_epoch(epoch, seconds)
 
     result = summarize(history, tc.selection_metric)
