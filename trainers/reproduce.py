@@ -2,8 +2,8 @@
 
 Trains every configuration of Table 1 (TAGNN rows) and Figure 2 into
 `<results_dir>/<dataset>/<config>/`; rerunning resumes the unfinished run from
-its last checkpoint (inside an epoch if need be) and skips finished ones. `--datasets` / `--configs`
-select a subset (comma-separated).
+its last checkpoint (inside an epoch if need be) and skips finished ones.
+`--datasets` / `--configs` select a subset (comma-separated).
 """
 
 from tagnn_tf.runtime import configure_process
