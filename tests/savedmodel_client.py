@@ -4,7 +4,8 @@
 
 Loads the export, runs every request in `requests.npz` (arrays named
 `req_<name>`, optional `k_<name>` for the `top_k` signature) and writes each
-output as `<name>__<output>`; replays the TF Serving warmup records and writes
+output as `<name>__<output>` (and, for `serving_default` requests, the
+`tflite_default` signature's as `tflite_default__<name>__<output>`); replays the TF Serving warmup records and writes
 their output shapes; records whether the wrong dtype is refused. With a
 `.tflite` file, also runs the `serving_default` requests through the LiteRT
 interpreter (outputs `tflite__<name>__<output>`).
@@ -35,6 +36,7 @@ def main(version_dir, requests_path, out_path, tflite_path=None):
     loaded = tf.saved_model.load(version_dir)
     serve = loaded.signatures["serving_default"]
     top_k = loaded.signatures["top_k"]
+    tflite_default = loaded.signatures["tflite_default"]
     requests = np.load(requests_path)
     out = {}
     for key in requests.files:
@@ -46,6 +48,8 @@ def main(version_dir, requests_path, out_path, tflite_path=None):
             result = top_k(session_items=items, k=tf.constant(int(requests[f"k_{name}"]), tf.int32))
         else:
             result = serve(session_items=items)
+            for output, value in tflite_default(session_items=items).items():
+                out[f"tflite_default__{name}__{output}"] = value.numpy()
         for output, value in result.items():
             out[f"{name}__{output}"] = value.numpy()
 

@@ -101,9 +101,20 @@ def test_client_never_imported_tagnn_tf(exported):
 def test_signatures_names(exported):
     inputs = json.loads(str(exported["out"]["signature_inputs"]))
     outputs = json.loads(str(exported["out"]["signature_outputs"]))
-    assert inputs == {"serving_default": ["session_items"], "top_k": ["k", "session_items"]}
+    assert inputs == {"serving_default": ["session_items"], "top_k": ["k", "session_items"],
+                      "tflite_default": ["session_items"]}
     expected = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count"])
-    assert outputs == {"serving_default": expected, "top_k": [o for o in expected if o != "scores"]}
+    assert outputs == {"serving_default": expected, "top_k": [o for o in expected if o != "scores"],
+                       "tflite_default": expected}
+
+
+@pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
+def test_tflite_default_signature_equals_serving_default(exported, name):
+    # The same computation with three scoring GEMMs instead of one stacked GEMM.
+    out = exported["out"]
+    np.testing.assert_array_equal(out[f"tflite_default__{name}__top_k_ids"], out[f"{name}__top_k_ids"])
+    for key in ("scores", "top_k_scores"):
+        assert np.abs(out[f"tflite_default__{name}__{key}"] - out[f"{name}__{key}"]).max(initial=0) < 1e-5
 
 
 def test_top_k_signature_takes_k(exported):
@@ -201,3 +212,8 @@ def test_tflite_builtins_model_matches_savedmodel(exported, name):
 def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
     with pytest.raises(ValueError, match="not a SavedModel"):
         convert_savedmodel(str(tmp_path), str(tmp_path / "x.tflite"))
+
+
+def test_tflite_conversion_refuses_an_unknown_signature(exported, tmp_path):
+    with pytest.raises(ValueError, match="no signature 'nope'.*serving_default"):
+        convert_savedmodel(exported["path"], str(tmp_path / "x.tflite"), signature="nope")

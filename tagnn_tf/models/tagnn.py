@@ -10,7 +10,7 @@ from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
-from tagnn_tf.layers.tensor_ops import in_serving_trace
+from tagnn_tf.layers.tensor_ops import stacked_scoring
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
@@ -68,9 +68,9 @@ class TAGNN(keras.Model):
             candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
         if self.target_attention is None:
             return ops.matmul(session, candidates_t)
-        if not in_serving_trace():
+        if not stacked_scoring():
             return ops.matmul(session, candidates_t) + self.target_attention(nodes, counts, candidates_t)
-        # Serving: one GEMM for the base scores, keys and values (one pass
+        # TF serving: one GEMM for the base scores, keys and values (one pass
         # over the [d, N] table, which dominates small requests).
         rows, keys, values, log_counts = self.target_attention.project(nodes, counts)
         batch, real = ops.shape(session)[0], ops.shape(keys)[0]

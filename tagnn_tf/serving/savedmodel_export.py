@@ -6,6 +6,9 @@ Signatures (see `serving_function.serve` for the request rules):
     invalid_item_count.
   top_k(session_items, k int32 scalar) -> the same without `scores` (small
     responses, e.g. for REST clients), k from the request.
+  tflite_default(session_items) -> the outputs of serving_default, traced
+    with separate scoring GEMMs: the graph `tflite_export` converts (TFLite
+    copies the slices of serving_default's stacked GEMM).
 `assets.extra/tf_serving_warmup_requests` holds PredictionLog records that TF
 Serving replays on load; `assets.extra/tagnn_export.json` describes the export.
 """
@@ -27,6 +30,7 @@ from tagnn_tf.training import run_files
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 EXPORT_INFO = "tagnn_export.json"
+TFLITE_SIGNATURE = "tflite_default"
 MODEL_NAME = "tagnn"
 
 
@@ -52,8 +56,8 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
     archive = keras.export.ExportArchive()
     archive.track(model)
 
-    # Traced inside serving_trace(): TFLite-builtin ops and one scoring GEMM,
-    # whenever the archive traces them.
+    # Traced inside serving_trace() whenever the archive traces them:
+    # TFLite-builtin ops, and one stacked scoring GEMM except for TFLite.
     def serving_default(session_items):
         with serving_trace():
             return serve(model, session_items, k, max_session_length, candidates_t)
@@ -63,8 +67,13 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
             out = serve(model, session_items, k, max_session_length, candidates_t)
         return {name: value for name, value in out.items() if name != "scores"}  # small responses
 
+    def tflite_default(session_items):
+        with serving_trace(stacked_scoring=False):
+            return serve(model, session_items, k, max_session_length, candidates_t)
+
     archive.add_endpoint("serving_default", serving_default, input_signature=[items_spec])
     archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
+    archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[items_spec])
     return archive
 
 

@@ -2,7 +2,10 @@
 
 No Flex (SELECT_TF_OPS) delegate exists for this stack, so the converter is
 restricted to `TFLITE_BUILTINS`; a graph that needs any other op fails to
-convert with the converter's list of the offending ops.
+convert with the converter's list of the offending ops. The converted graph
+is the export's `tflite_default` signature (same outputs as
+`serving_default`, separate scoring GEMMs); in the `.tflite` file it is the
+`serving_default` signature.
 """
 
 from __future__ import annotations
@@ -11,24 +14,34 @@ import os
 
 import tensorflow as tf
 
+from tagnn_tf.serving.savedmodel_export import TFLITE_SIGNATURE
+
 QUANTIZATIONS = ("none", "float16", "dynamic_range")
 
 
 def convert_savedmodel(version_dir: str, output_path: str, quantization: str = "none",
-                       signature: str = "serving_default") -> str:
-    """Converts `signature` of the SavedModel at `version_dir` to `output_path`.
+                       signature: str = "") -> str:
+    """Converts a signature of the SavedModel at `version_dir` to `output_path`.
 
     Args:
       version_dir: `<export_dir>/<version>/` written by `export_savedmodel`.
       output_path: the `.tflite` file to write (atomically).
       quantization: `none` (float32), `float16` weights, or `dynamic_range`
         (int8 weights, float activations).
+      signature: the SavedModel signature to convert; default `tflite_default`,
+        or `serving_default` in exports that predate it. The TFLite model's
+        signature is called `serving_default` either way.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"`quantization` must be one of {list(QUANTIZATIONS)}. Received: {quantization!r}")
     if not os.path.exists(os.path.join(version_dir, "saved_model.pb")):
         raise ValueError(f"{version_dir} is not a SavedModel version folder (no saved_model.pb)")
-    converter = tf.lite.TFLiteConverter.from_saved_model(version_dir, signature_keys=[signature])
+    loaded = tf.saved_model.load(version_dir)
+    if not signature:
+        signature = TFLITE_SIGNATURE if TFLITE_SIGNATURE in loaded.signatures else "serving_default"
+    if signature not in loaded.signatures:
+        raise ValueError(f"{version_dir} has no signature {signature!r}. It has: {sorted(loaded.signatures)}")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.signatures[signature]], loaded)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
