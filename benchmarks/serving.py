@@ -7,7 +7,10 @@ initialised Diginetica-sized model: speed does not depend on the weights),
 converts it to TFLite (float32, float16 and dynamic-range weights) and reports
 for each: single-session latency p50/p99 over real test sessions (one request
 of shape [1, length], as a client sends it) and batch-256 throughput
-(sessions/s). With --model_dir it also reports HR@20 / MRR@20 (%) of every
+(sessions/s). The models are timed in --rounds interleaved rounds (each round
+times every model once), so a slow phase of the machine hits all of them:
+latency percentiles pool every round's requests, throughput is the median of
+the rounds. With --model_dir it also reports HR@20 / MRR@20 (%) of every
 variant on the test set, from its own top-20 output.
 """
 
@@ -23,8 +26,9 @@ from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
 flags.DEFINE_string("model_dir", None, "Trained Diginetica run to export (default: random weights, no HR@20).")
-flags.DEFINE_integer("latency_requests", 300, "Single-session requests timed per model.")
-flags.DEFINE_integer("throughput_batches", 20, "Batches of --batch_size timed per model.")
+flags.DEFINE_integer("latency_requests", 300, "Single-session requests timed per model and round.")
+flags.DEFINE_integer("throughput_batches", 20, "Batches of --batch_size timed per model and round.")
+flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds.")
 flags.DEFINE_integer("batch_size", 256, "Sessions per throughput request.")
 flags.DEFINE_integer("hr_examples", 0, "Test examples for HR@20 (0 = all).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
@@ -39,7 +43,8 @@ def render(figures: dict) -> str:
              f"{figures['num_items']:,} items, {figures['machine'].get('cpu_count', '?')} CPU cores, "
              f"model `{figures['model_dir']}`. Latency: one session per request `[1, length]`, "
              f"real test sessions, Python client in process; throughput: batches of "
-             f"{figures['rows'][0]['batch']} sessions.", "",
+             f"{figures['rows'][0]['batch']} sessions, median of {figures.get('rounds', 1)} rounds "
+             f"interleaved across the models.", "",
              "| model | size (MB) | p50 latency (ms) | p99 latency (ms) | sessions/s (batch) | test HR@20 | test MRR@20 |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in figures["rows"]:
@@ -113,22 +118,29 @@ def run():
                for b in range(FLAGS.throughput_batches)]
     n_hr = len(test) if not FLAGS.hr_examples else min(FLAGS.hr_examples, len(test))
 
+    times = {name: [] for name in models}
+    throughputs = {name: [] for name in models}
+    for fn in models.values():
+        fn(singles[0]), fn(batches[0])  # warm up both shapes
+    for _ in range(FLAGS.rounds):
+        for name, fn in models.items():
+            for x in singles:
+                start = time.perf_counter()
+                fn(x)
+                times[name].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for x in batches:
+                fn(x)
+            throughputs[name].append(FLAGS.batch_size * len(batches) / (time.perf_counter() - start))
+
     rows = []
     for name, fn in models.items():
-        fn(singles[0]), fn(batches[0])  # warm up both shapes
-        times = []
-        for x in singles:
-            start = time.perf_counter()
-            fn(x)
-            times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for x in batches:
-            fn(x)
-        throughput = FLAGS.batch_size * len(batches) / (time.perf_counter() - start)
         row = {"model": name, "size_mb": round(sizes[name] / 2**20, 1),
-               "latency_p50_ms": round(1000 * float(np.percentile(times, 50)), 2),
-               "latency_p99_ms": round(1000 * float(np.percentile(times, 99)), 2),
-               "batch": FLAGS.batch_size, "throughput_sessions_per_sec": round(throughput, 1)}
+               "latency_p50_ms": round(1000 * float(np.percentile(times[name], 50)), 2),
+               "latency_p99_ms": round(1000 * float(np.percentile(times[name], 99)), 2),
+               "batch": FLAGS.batch_size,
+               "throughput_sessions_per_sec": round(float(np.median(throughputs[name])), 1),
+               "throughput_per_round": [round(t, 1) for t in throughputs[name]]}
         if FLAGS.model_dir:
             hits = rr = 0.0
             for b in range(0, n_hr, FLAGS.batch_size):
@@ -144,7 +156,7 @@ def run():
         print(" | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
 
     measure.write_json(FLAGS.json_out, {
-        "num_items": splits.num_items, "model_dir": FLAGS.model_dir, "rows": rows,
+        "num_items": splits.num_items, "model_dir": FLAGS.model_dir, "rows": rows, "rounds": FLAGS.rounds,
         "git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
         "peak_rss_gb": round(measure.peak_rss_gb(), 2)})
     if FLAGS.readme and FLAGS.json_out:
