@@ -61,6 +61,10 @@ def test_report_rows_follow_validation_selection(tmp_path):
     assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
     assert "| Diginetica | tagnn | training, no epoch finished yet |" in text
     assert "| Diginetica | local | not started |" in text
+    # Targets: 70.50 < 70.7 and 30.00 < 30.9 (Yoochoose); Diginetica has no tagnn epoch.
+    assert "- Yoochoose1/64 (final): HR@20 70.50 vs >= 70.7 missed, MRR@20 30.00 vs >= 30.9 missed." in text
+    assert "- Diginetica: no finished epoch yet." in text
+    assert "- Yoochoose1/64: not judged yet; unfinished: local, avg, att, local-att." in text
     for png in ("figure2_ablation.png", "training_curves.png"):
         assert os.path.getsize(results / png) > 1000
 
@@ -69,3 +73,20 @@ def test_missing_tagnn_row_is_an_error(tmp_path):
     (tmp_path / "README.md").write_text("| model | a |\n| SR-GNN | 1.0 |\n")
     with pytest.raises(ValueError, match="no TAGNN row"):
         paper_numbers(str(tmp_path / "README.md"))
+
+
+def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    # Yoochoose HR@20: tagnn 71 > local-att 70 > att 69 > local 60 > avg 55 (holds);
+    # MRR@20: local 32 beats tagnn 31, avg 20 is worst (does not hold: best is local).
+    for name, hr, mrr in (("tagnn", 71, 31), ("local-att", 70, 30), ("att", 69, 29), ("local", 60, 32),
+                          ("avg", 55, 20)):
+        _write_run(str(results / "yoochoose1_64" / name), [
+            {"epoch": 1, "seconds": 60.0, "val": _metrics(hr, mrr), "test": _metrics(hr, mrr)}], finished=True)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert ("- Yoochoose1/64: HR@20: tagnn 71.00 > local-att 70.00 > att 69.00 > local 60.00 > avg 55.00: holds; "
+            "MRR@20: local 32.00 > tagnn 31.00 > local-att 30.00 > att 29.00 > avg 20.00: does not hold "
+            "(best is local, not tagnn).") in text
+    assert "- Yoochoose1/64 (final): HR@20 71.00 vs >= 70.7 met, MRR@20 31.00 vs >= 30.9 met." in text
+    assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text

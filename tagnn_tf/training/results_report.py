@@ -19,6 +19,10 @@ from tagnn_tf.training.reproduce import PAPER_SUITE
 METRICS = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 DATASET_TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
 FIGURE2_ORDER = ("local", "avg", "att", "local-att", "tagnn", "tagnn-official-readout")
+# Figure 2's claim is about these five (TAGNN = the paper's eq. 10 readout).
+ABLATION = ("local", "avg", "att", "local-att", "tagnn")
+# Issue 6's acceptance thresholds: test metrics of the validation-selected epoch.
+TARGETS = {"yoochoose1_64": {"hr@20": 70.7, "mrr@20": 30.9}, "diginetica": {"hr@20": 51.0, "mrr@20": 17.8}}
 
 
 def _read_jsonl(path: str) -> List[dict]:
@@ -125,6 +129,46 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def target_lines(runs: Dict[tuple, dict]) -> List[str]:
+    """One line per dataset: the `tagnn` run's selected test metrics against `TARGETS`."""
+    lines = []
+    for dataset, target in TARGETS.items():
+        title = DATASET_TITLES[dataset]
+        run = runs.get((dataset, "tagnn"))
+        if run is None:
+            lines.append(f"- {title}: no finished epoch yet.")
+            continue
+        test = run["summary"]["test"]
+        checks = ", ".join(
+            f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} {'met' if test[m] >= target[m] else 'missed'}"
+            for m in target)
+        when = "final" if run["finished"] else f"so far: {run['summary']['epochs_run']} epochs, still training"
+        lines.append(f"- {title} ({when}): {checks}.")
+    return lines
+
+
+def ordering_lines(runs: Dict[tuple, dict]) -> List[str]:
+    """Per dataset: whether Figure 2's ordering (TAGNN best, Avg worst) holds among finished runs."""
+    lines = []
+    for dataset in TARGETS:
+        title = DATASET_TITLES[dataset]
+        pending = [n for n in ABLATION if not runs.get((dataset, n), {}).get("finished")]
+        if pending:
+            lines.append(f"- {title}: not judged yet; unfinished: {', '.join(pending)}.")
+            continue
+        parts = []
+        for metric in ("hr@20", "mrr@20"):
+            ranked = sorted(ABLATION, key=lambda n: -runs[(dataset, n)]["summary"]["test"][metric])
+            order = " > ".join(f"{n} {_fmt(runs[(dataset, n)]['summary']['test'][metric])}" for n in ranked)
+            best, worst = ranked[0] == "tagnn", ranked[-1] == "avg"
+            verdict = "holds" if best and worst else "does not hold (" + "; ".join(
+                ([] if best else [f"best is {ranked[0]}, not tagnn"])
+                + ([] if worst else [f"worst is {ranked[-1]}, not avg"])) + ")"
+            parts.append(f"{metric.upper()}: {order}: {verdict}")
+        lines.append(f"- {title}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
            started=frozenset()) -> str:
     lines = [
@@ -168,6 +212,15 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
                f"{t['mrr@20'] - p['mrr@20']:+.2f}" if p else " | - | - | - | -")
             + f" | {_fmt(bot['hr@20'])} / {_fmt(bot['mrr@20'])} | {run['train_seconds'] / 3600:.2f} |")
     lines += [
+        "",
+        "Targets (issue 6; `tagnn`, test metrics of the validation-selected epoch):",
+        "",
+        *target_lines(runs),
+        "",
+        "Figure 2 ordering (TAGNN best, Avg worst; test metrics of the selected epochs of `local`, "
+        "`avg`, `att`, `local-att`, `tagnn`):",
+        "",
+        *ordering_lines(runs),
         "",
         "Paper numbers: the TAGNN row of `../shared/data/README.md` (the paper reports HR@20 as P@20 "
         "and no @10 figures). The ablation variants have no published numbers on this data (the "
