@@ -6,16 +6,22 @@ import os
 import pytest
 
 from tagnn_tf.config import TrainConfig
-from tagnn_tf.training.reproduce import CONFIGS, PAPER_SUITE, run_config, run_suite, select_runs
+from tagnn_tf.training.reproduce import CONFIGS, PAPER_CONFIGS, PAPER_SUITE, run_config, run_suite, select_runs
 
 
 def test_paper_suite_covers_table1_and_figure2():
     assert len(PAPER_SUITE) == 12 == len(set(PAPER_SUITE))
-    assert {c for _, c in PAPER_SUITE} == set(CONFIGS)
+    assert {c for _, c in PAPER_SUITE} == set(PAPER_CONFIGS) == set(CONFIGS) - {"tagnn-valid-1pct"}
+    # Yoochoose 1/64 (cheaper) first.
+    assert [d for d, _ in PAPER_SUITE] == ["yoochoose1_64"] * 6 + ["diginetica"] * 6
     assert select_runs("paper", datasets=["diginetica"], configs=["avg"]) == [("diginetica", "avg")]
     assert run_config("yoochoose1_64", "tagnn", "d").model.readout == "paper"
     assert run_config("yoochoose1_64", "tagnn-official-readout", "d").model.readout == "official"
     assert run_config("diginetica", "local-att", "d").model.variant == "local_att"
+    assert run_config("diginetica", "local-att", "d").data.valid_portion == 0.1
+    diagnostic = run_config("yoochoose1_64", "tagnn-valid-1pct", "d")
+    assert diagnostic.data.valid_portion == 0.01 and diagnostic.model == run_config("yoochoose1_64", "tagnn", "d").model
+    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-valid-1pct")]
 
 
 def test_unknown_names_are_refused():

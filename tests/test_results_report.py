@@ -90,3 +90,19 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
             "(best is local, not tagnn).") in text
     assert "- Yoochoose1/64 (final): HR@20 71.00 vs >= 70.7 met, MRR@20 31.00 vs >= 30.9 met." in text
     assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text
+
+
+def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(66, 27)},
+        {"epoch": 2, "seconds": 60.0, "val": _metrics(62, 26), "test": _metrics(69, 29)}], finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-valid-1pct"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(66.5, 27.5)}], finished=False)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    diagnostics = text[text.index("## Diagnostics"):]
+    # Epoch 2 exists only for tagnn; ΔHR@20 of the diagnostic = 66.50 - 71.02 = -4.52.
+    assert "| 1 | 66.00 / 27.00 | 66.50 / 27.50 |\n| 2 | 69.00 / 29.00 |  |" in diagnostics
+    assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
+    assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]
