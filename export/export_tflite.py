@@ -1,7 +1,7 @@
 """Convert an exported SavedModel to TFLite (builtin ops only).
 
   python -m export.export_tflite --saved_model=exports/tagnn/1 --output=exports/tagnn.tflite \
-      [--quantization=none|float16|dynamic_range]
+      [--quantization=none|float16|dynamic_range] [--signature=tflite_default]
 """
 
 from tagnn_tf.runtime import configure_process
@@ -13,6 +13,8 @@ from absl import app, flags, logging  # noqa: E402
 flags.DEFINE_string("saved_model", None, "A version folder written by export.export_savedmodel.", required=True)
 flags.DEFINE_string("output", None, "The .tflite file to write.", required=True)
 flags.DEFINE_enum("quantization", "none", ["none", "float16", "dynamic_range"], "Weight quantisation.")
+flags.DEFINE_string("signature", "", "SavedModel signature to convert (default: tflite_default, or serving_default "
+                    "in exports without it).")
 FLAGS = flags.FLAGS
 
 
@@ -23,7 +25,7 @@ def main(argv):
     from tagnn_tf.cli import run_or_exit
     from tagnn_tf.serving.tflite_export import convert_savedmodel
 
-    path = run_or_exit(convert_savedmodel, FLAGS.saved_model, FLAGS.output, FLAGS.quantization)
+    path = run_or_exit(convert_savedmodel, FLAGS.saved_model, FLAGS.output, FLAGS.quantization, FLAGS.signature)
     print(f"wrote {path}")
 
 
