@@ -58,22 +58,18 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
 
     # Traced inside serving_trace() whenever the archive traces them:
     # TFLite-builtin ops, and one stacked scoring GEMM except for TFLite.
-    def serving_default(session_items):
-        with serving_trace():
-            return serve(model, session_items, k, max_session_length, candidates_t)
+    def traced_serve(session_items, top_k=k, stacked_scoring=True):
+        with serving_trace(stacked_scoring):
+            return serve(model, session_items, top_k, max_session_length, candidates_t)
 
     def top_k(session_items, k):
-        with serving_trace():
-            out = serve(model, session_items, k, max_session_length, candidates_t)
+        out = traced_serve(session_items, k)
         return {name: value for name, value in out.items() if name != "scores"}  # small responses
 
-    def tflite_default(session_items):
-        with serving_trace(stacked_scoring=False):
-            return serve(model, session_items, k, max_session_length, candidates_t)
-
-    archive.add_endpoint("serving_default", serving_default, input_signature=[items_spec])
+    archive.add_endpoint("serving_default", traced_serve, input_signature=[items_spec])
     archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
-    archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[items_spec])
+    archive.add_endpoint(TFLITE_SIGNATURE, lambda session_items: traced_serve(session_items, stacked_scoring=False),
+                         input_signature=[items_spec])
     return archive
 
 
