@@ -1,17 +1,19 @@
 """The reproduction runner: suite selection, config per folder, resume/skip."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
 from tagnn_tf.config import TrainConfig
-from tagnn_tf.training.reproduce import CONFIGS, PAPER_CONFIGS, PAPER_SUITE, run_config, run_suite, select_runs
+from tagnn_tf.training.reproduce import (CONFIGS, DIAGNOSTICS_SUITE, PAPER_CONFIGS, PAPER_SUITE, run_config,
+                                         run_suite, select_runs)
 
 
 def test_paper_suite_covers_table1_and_figure2():
     assert len(PAPER_SUITE) == 12 == len(set(PAPER_SUITE))
-    assert {c for _, c in PAPER_SUITE} == set(PAPER_CONFIGS) == set(CONFIGS) - {"tagnn-valid-1pct"}
+    assert {c for _, c in PAPER_SUITE} == set(PAPER_CONFIGS) == set(CONFIGS) - {c for _, c in DIAGNOSTICS_SUITE}
     # Yoochoose 1/64 (cheaper) first.
     assert [d for d, _ in PAPER_SUITE] == ["yoochoose1_64"] * 6 + ["diginetica"] * 6
     assert select_runs("paper", datasets=["diginetica"], configs=["avg"]) == [("diginetica", "avg")]
@@ -21,7 +23,16 @@ def test_paper_suite_covers_table1_and_figure2():
     assert run_config("diginetica", "local-att", "d").data.valid_portion == 0.1
     diagnostic = run_config("yoochoose1_64", "tagnn-valid-1pct", "d")
     assert diagnostic.data.valid_portion == 0.01 and diagnostic.model == run_config("yoochoose1_64", "tagnn", "d").model
-    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-valid-1pct")]
+    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-valid-1pct"), ("yoochoose1_64", "tagnn-seed2"),
+                                          ("yoochoose1_64", "tagnn-no-bucketing")]
+    # Each diagnostic changes exactly one setting of `tagnn`.
+    base = run_config("yoochoose1_64", "tagnn", "d")
+    seed2, no_bucketing = (run_config("yoochoose1_64", c, "d") for c in ("tagnn-seed2", "tagnn-no-bucketing"))
+    assert seed2 == dataclasses.replace(base, train=dataclasses.replace(base.train, seed=2021))
+    assert no_bucketing == dataclasses.replace(base, train=dataclasses.replace(base.train, shuffle_window_batches=1))
+    # A caller's TrainConfig (short test runs) keeps its own fields under the override.
+    short = run_config("yoochoose1_64", "tagnn-seed2", "d", TrainConfig(epochs=1))
+    assert (short.train.epochs, short.train.seed) == (1, 2021)
 
 
 def test_unknown_names_are_refused():

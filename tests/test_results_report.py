@@ -19,10 +19,10 @@ def _metrics(hr20, mrr20):
     return {"hr@10": hr20 - 10, "hr@20": hr20, "mrr@10": mrr20 - 1, "mrr@20": mrr20}
 
 
-def _write_run(path, rows, finished):
+def _write_run(path, rows, finished, sessions=({"git_commit": "abc123"},)):
     os.makedirs(path)
     json.dump({"train": {"selection_metric": "hr@20"}}, open(os.path.join(path, "config.json"), "w"))
-    json.dump({"sessions": [{"git_commit": "abc123"}]}, open(os.path.join(path, "run_info.json"), "w"))
+    json.dump({"sessions": list(sessions)}, open(os.path.join(path, "run_info.json"), "w"))
     with open(os.path.join(path, "metrics.jsonl"), "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
@@ -48,7 +48,9 @@ def test_report_rows_follow_validation_selection(tmp_path):
         {"epoch": 1, "seconds": 1800.0, "val": _metrics(60, 25), "test": _metrics(65, 28)},
         {"epoch": 2, "seconds": 1800.0, "val": _metrics(62, 26), "test": _metrics(70.5, 30)},
         {"epoch": 3, "seconds": 1800.0, "val": _metrics(61, 26), "test": _metrics(71.5, 29)},
-    ], finished=True)
+    ], finished=True, sessions=[  # first process on the whole machine, the resume pinned to one core
+        {"git_commit": "abc123", "machine": {"cpu_count": 2}},
+        {"git_commit": "def456", "machine": {"cpu_count": 2, "usable_cpus": 1}}])
     # Diginetica avg: one epoch so far, still running.
     _write_run(str(results / "diginetica" / "avg"), [
         {"epoch": 1, "seconds": 3600.0, "val": _metrics(40, 12), "test": _metrics(38, 11)}], finished=False)
@@ -60,6 +62,7 @@ def test_report_rows_follow_validation_selection(tmp_path):
             "-0.52 | -1.12 | 71.50 / 30.00 | 1.50 |") in text
     assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
     assert "| Diginetica | tagnn | training, no epoch finished yet |" in text
+    assert "- `yoochoose1_64/tagnn`: 2 process(es), commits abc123, def456; cores per process [2, 1];" in text
     assert "| Diginetica | local | not started |" in text
     # Targets: 70.50 < 70.7 and 30.00 < 30.9 (Yoochoose); Diginetica has no tagnn epoch.
     assert "- Yoochoose1/64 (final): HR@20 70.50 vs >= 70.7 missed, MRR@20 30.00 vs >= 30.9 missed." in text
@@ -100,9 +103,16 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
         {"epoch": 2, "seconds": 60.0, "val": _metrics(62, 26), "test": _metrics(69, 29)}], finished=False)
     _write_run(str(results / "yoochoose1_64" / "tagnn-valid-1pct"), [
         {"epoch": 1, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(66.5, 27.5)}], finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-no-bucketing"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(65, 26)},
+        {"epoch": 2, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(68, 28)}], finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     diagnostics = text[text.index("## Diagnostics"):]
-    # Epoch 2 exists only for tagnn; ΔHR@20 of the diagnostic = 66.50 - 71.02 = -4.52.
-    assert "| 1 | 66.00 / 27.00 | 66.50 / 27.50 |\n| 2 | 69.00 / 29.00 |  |" in diagnostics
+    # One table, tagnn then the diagnostics in suite order (tagnn-seed2 has no epoch yet);
+    # epoch 2 exists for tagnn and no-bucketing only; ΔHR@20 of valid-1pct = 66.50 - 71.02 = -4.52.
+    assert ("| epoch | tagnn | tagnn-valid-1pct | tagnn-no-bucketing |\n|---:|---|---|---|\n"
+            "| 1 | 66.00 / 27.00 | 66.50 / 27.50 | 65.00 / 26.00 |\n"
+            "| 2 | 69.00 / 29.00 |  | 68.00 / 28.00 |") in diagnostics
+    assert "| Yoochoose1/64 | tagnn-seed2 | not started |" in diagnostics
     assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
     assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]

@@ -63,13 +63,21 @@ def load_run(run_dir: str) -> Optional[dict]:
     return {"history": history, "summary": summary, "finished": finished, "config": config,
             "train_seconds": sum(r["seconds"] for r in history),
             "examples_per_sec": [r["examples_per_sec"] for r in log],
-            "commits": sorted({s["git_commit"] for s in sessions}), "processes": len(sessions)}
+            "commits": sorted({s["git_commit"] for s in sessions}), "processes": len(sessions),
+            # Cores each process could use (`usable_cpus`; older files only know the machine's count).
+            "cores": [s.get("machine", {}).get("usable_cpus", s.get("machine", {}).get("cpu_count"))
+                      for s in sessions]}
 
 
 # What each diagnostic run measures (report text).
 DIAGNOSTIC_PURPOSES = {
     "tagnn-valid-1pct": "`tagnn` with 1% of the training examples held out for validation instead of 10% "
                         "(the paper trains on all of them): what the hold-out costs, epoch by epoch.",
+    "tagnn-seed2": "`tagnn` with another initialisation and shuffling seed (2021 instead of 2020; same "
+                   "split): the run-to-run spread, against which the gaps to the paper can be read.",
+    "tagnn-no-bucketing": "`tagnn` with batches of randomly mixed sessions, as in the official code, instead "
+                          "of sessions grouped by length inside windows of 20 batches (our default, which "
+                          "pads less).",
 }
 
 
@@ -190,20 +198,20 @@ def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
     lines = ["## Diagnostics (`python -m trainers.reproduce --suite=diagnostics`)", ""]
     lines += [f"- `{name}`: {DIAGNOSTIC_PURPOSES[name]}" for name in dict.fromkeys(n for _, n in DIAGNOSTICS_SUITE)]
     lines += ["", *TABLE_HEADER, *_table_rows(diagnostics, paper, DIAGNOSTICS_SUITE, started), ""]
-    for (dataset, name), run in diagnostics.items():
-        base = runs.get((dataset, "tagnn"))
-        if base is None:
+    for dataset in dict.fromkeys(d for d, _ in DIAGNOSTICS_SUITE):
+        compared = [("tagnn", runs.get((dataset, "tagnn")))] + [
+            (n, diagnostics[(d, n)]) for d, n in DIAGNOSTICS_SUITE if d == dataset and (d, n) in diagnostics]
+        compared = [(n, {r["epoch"]: r for r in run["history"]}) for n, run in compared if run is not None]
+        if len(compared) < 2 or compared[0][0] != "tagnn":
             continue
         lines.append(f"Test HR@20 / MRR@20 per epoch on {DATASET_TITLES[dataset]}:")
         lines.append("")
-        lines.append(f"| epoch | tagnn | {name} |")
-        lines.append("|---:|---|---|")
-        by_epoch = {r["epoch"]: r for r in base["history"]}
-        other = {r["epoch"]: r for r in run["history"]}
-        for epoch in sorted(set(by_epoch) | set(other)):
+        lines.append("| epoch | " + " | ".join(n for n, _ in compared) + " |")
+        lines.append("|---:|" + "---|" * len(compared))
+        for epoch in sorted(set().union(*(h for _, h in compared))):
             cells = [f"{_fmt(h[epoch]['test']['hr@20'])} / {_fmt(h[epoch]['test']['mrr@20'])}" if epoch in h
-                     else "" for h in (by_epoch, other)]
-            lines.append(f"| {epoch} | {cells[0]} | {cells[1]} |")
+                     else "" for _, h in compared]
+            lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
 
@@ -247,8 +255,9 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "validation split. Metrics are on the test set at the epoch selected on validation HR@20; "
         "\"best on test\" is the official code's protocol (best test value over epochs, each metric "
         "separately). HR@K and MRR@K in %. Training time is the sum of the epochs' training "
-        "seconds (evaluation excluded); runs of this session shared the 2 cores with development "
-        "work, so their times are upper bounds.",
+        "seconds (evaluation excluded). The runs shared the 2 cores with development work, and "
+        "later runs trained two at a time side by side, each pinned to one core (\"cores "
+        "per process\" under run details): the times are upper bounds and not comparable across runs.",
         "",
         *TABLE_HEADER,
     ]
@@ -286,12 +295,25 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         ".venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results",
         "```",
         "",
-        "Run details (git commits of every process, machine, per-epoch examples/s):",
+        "How these runs were scheduled on the 2-core VM: one runner per core on disjoint runs, which "
+        "trains more examples per second than one runner on both cores (measured in "
+        "`benchmarks/results/parallel_runs.json`):",
+        "",
+        "```sh",
+        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
+        "--datasets=yoochoose1_64 && taskset -c 0 .venv/bin/python -m trainers.reproduce "
+        "--suite=diagnostics --results_dir=results",
+        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
+        "--datasets=diginetica",
+        "```",
+        "",
+        "Run details (git commits of every process, cores per process, per-epoch examples/s):",
         "",
     ]
     for (dataset, name), run in {**runs, **(diagnostics or {})}.items():
         lines.append(f"- `{dataset}/{name}`: {run['processes']} process(es), commits "
-                     f"{', '.join(c[:10] for c in run['commits'])}; examples/s per epoch "
+                     f"{', '.join(c[:10] for c in run['commits'])}; cores per process {run['cores']}; "
+                     f"examples/s per epoch "
                      f"{run['examples_per_sec']}")
     if extra_runs:
         lines += ["", "## Other measured runs", ""]

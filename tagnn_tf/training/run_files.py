@@ -93,6 +93,8 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
+        # Cores this process may run on (fewer than cpu_count when pinned).
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_gb": mem_gb,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
