@@ -23,7 +23,7 @@ def test_paper_suite_covers_table1_and_figure2():
     assert run_config("diginetica", "local-att", "d").data.valid_portion == 0.1
     diagnostic = run_config("yoochoose1_64", "tagnn-valid-1pct", "d")
     assert diagnostic.data.valid_portion == 0.01 and diagnostic.model == run_config("yoochoose1_64", "tagnn", "d").model
-    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-valid-1pct"), ("yoochoose1_64", "tagnn-seed2"),
+    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-seed2"), ("yoochoose1_64", "tagnn-valid-1pct"),
                                           ("yoochoose1_64", "tagnn-no-bucketing")]
     # Each diagnostic changes exactly one setting of `tagnn`.
     base = run_config("yoochoose1_64", "tagnn", "d")

@@ -108,8 +108,8 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
         {"epoch": 2, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(68, 28)}], finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     diagnostics = text[text.index("## Diagnostics"):]
-    # One table, tagnn then the diagnostics in suite order (tagnn-seed2 has no epoch yet);
-    # epoch 2 exists for tagnn and no-bucketing only; ΔHR@20 of valid-1pct = 66.50 - 71.02 = -4.52.
+    # One table, tagnn then the diagnostics in suite order (tagnn-seed2, first, has no epoch
+    # yet); epoch 2 exists for tagnn and no-bucketing only; ΔHR@20 of valid-1pct = 66.50 - 71.02 = -4.52.
     assert ("| epoch | tagnn | tagnn-valid-1pct | tagnn-no-bucketing |\n|---:|---|---|---|\n"
             "| 1 | 66.00 / 27.00 | 66.50 / 27.50 | 65.00 / 26.00 |\n"
             "| 2 | 69.00 / 29.00 |  | 68.00 / 28.00 |") in diagnostics
