@@ -90,7 +90,7 @@ def collect(results_dir: str, suite=PAPER_SUITE) -> Dict[tuple, dict]:
     return runs
 
 
-def _plots(runs: Dict[tuple, dict], out_dir: str) -> List[str]:
+def _plots(runs: Dict[tuple, dict], out_dir: str, paper: Dict[str, Dict[str, float]]) -> List[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,20 +118,25 @@ def _plots(runs: Dict[tuple, dict], out_dir: str) -> List[str]:
     plt.close(fig)
     written.append(path)
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, dataset in zip(axes, ("yoochoose1_64", "diginetica")):
-        for (d, name), run in runs.items():
-            if d != dataset:
-                continue
-            epochs = [r["epoch"] for r in run["history"]]
-            line, = ax.plot(epochs, [r["val"]["hr@20"] for r in run["history"]], marker="o", label=f"{name} val")
-            ax.plot(epochs, [r["test"]["hr@20"] for r in run["history"]], marker="x", linestyle="--",
-                    color=line.get_color(), label=f"{name} test")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("HR@20 (%)")
-        ax.set_title(DATASET_TITLES[dataset])
-        if ax.lines:
-            ax.legend(fontsize=6)
+    # Rows: HR@20, MRR@20; columns: datasets.
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for row, metric in zip(axes, ("hr@20", "mrr@20")):
+        for ax, dataset in zip(row, ("yoochoose1_64", "diginetica")):
+            for (d, name), run in runs.items():
+                if d != dataset:
+                    continue
+                epochs = [r["epoch"] for r in run["history"]]
+                line, = ax.plot(epochs, [r["val"][metric] for r in run["history"]], marker="o",
+                                label=f"{name} val")
+                ax.plot(epochs, [r["test"][metric] for r in run["history"]], marker="x", linestyle="--",
+                        color=line.get_color(), label=f"{name} test")
+            if ax.lines and dataset in paper:
+                ax.axhline(paper[dataset][metric], color="grey", linestyle=":", label="paper TAGNN (test)")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(f"{metric.upper()} (%)")
+            ax.set_title(DATASET_TITLES[dataset])
+            if ax.lines:
+                ax.legend(fontsize=6)
     fig.tight_layout()
     path = os.path.join(out_dir, "training_curves.png")
     fig.savefig(path, dpi=110)
@@ -345,11 +350,12 @@ def write_report(results_dir: str, data_readme: str) -> str:
             extra.append((folder, text, run))
     started = {(d, n) for d, n in PAPER_SUITE + DIAGNOSTICS_SUITE
                if os.path.isdir(os.path.join(results_dir, d, n))}
+    paper = paper_numbers(data_readme)
     if runs:
-        _plots(runs, results_dir)
+        _plots(runs, results_dir, paper)
     path = os.path.join(results_dir, "README.md")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write(render(runs, paper_numbers(data_readme), extra, started, collect(results_dir, DIAGNOSTICS_SUITE)))
+        f.write(render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE)))
     os.replace(tmp, path)
     return path
