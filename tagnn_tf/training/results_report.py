@@ -162,7 +162,8 @@ def target_lines(runs: Dict[tuple, dict]) -> List[str]:
         checks = ", ".join(
             f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} {'met' if test[m] >= target[m] else 'missed'}"
             for m in target)
-        when = "final" if run["finished"] else f"so far: {run['summary']['epochs_run']} epochs, still training"
+        epochs = run["summary"]["epochs_run"]
+        when = "final" if run["finished"] else f"so far: {epochs} epoch{'s' * (epochs != 1)}, still training"
         lines.append(f"- {title} ({when}): {checks}.")
     return lines
 
