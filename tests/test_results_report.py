@@ -108,6 +108,9 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
         {"epoch": 2, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(68, 28)}], finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     diagnostics = text[text.index("## Diagnostics"):]
+    # The unfinished tagnn run is below both targets at its selected epoch 2 (69.00 / 29.00).
+    assert ("- Yoochoose1/64 (so far: 2 epochs, still training): HR@20 69.00 vs >= 70.7 not reached yet, "
+            "MRR@20 29.00 vs >= 30.9 not reached yet.") in text
     # One table, tagnn then the diagnostics in suite order (tagnn-seed2, first, has no epoch
     # yet); epoch 2 exists for tagnn and no-bucketing only; ΔHR@20 of valid-1pct = 66.50 - 71.02 = -4.52.
     assert ("| epoch | tagnn | tagnn-valid-1pct | tagnn-no-bucketing |\n|---:|---|---|---|\n"

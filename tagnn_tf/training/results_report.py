@@ -160,7 +160,8 @@ def target_lines(runs: Dict[tuple, dict]) -> List[str]:
             continue
         test = run["summary"]["test"]
         checks = ", ".join(
-            f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} {'met' if test[m] >= target[m] else 'missed'}"
+            f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} "
+            f"{'met' if test[m] >= target[m] else 'missed' if run['finished'] else 'not reached yet'}"
             for m in target)
         epochs = run["summary"]["epochs_run"]
         when = "final" if run["finished"] else f"so far: {epochs} epoch{'s' * (epochs != 1)}, still training"
