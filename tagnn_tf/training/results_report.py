@@ -63,10 +63,12 @@ def load_run(run_dir: str) -> Optional[dict]:
     return {"history": history, "summary": summary, "finished": finished, "config": config,
             "train_seconds": sum(r["seconds"] for r in history),
             "examples_per_sec": [r["examples_per_sec"] for r in log],
-            "commits": sorted({s["git_commit"] for s in sessions}), "processes": len(sessions),
-            # Cores each process could use (`usable_cpus`; older files only know the machine's count).
-            "cores": [s.get("machine", {}).get("usable_cpus", s.get("machine", {}).get("cpu_count"))
-                      for s in sessions]}
+            "processes": len(sessions),
+            # Per process, in order: its commit and the cores it could use
+            # (`usable_cpus`; older files only know the machine's count).
+            "process_list": [(s["git_commit"], s.get("machine", {}).get("usable_cpus",
+                                                                         s.get("machine", {}).get("cpu_count")))
+                             for s in sessions]}
 
 
 # What each diagnostic run measures (report text).
@@ -289,8 +291,8 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "\"best on test\" is the official code's protocol (best test value over epochs, each metric "
         "separately). HR@K and MRR@K in %. Training time is the sum of the epochs' training "
         "seconds (evaluation excluded). The runs shared the 2 cores with development work, and "
-        "later runs trained two at a time side by side, each pinned to one core (\"cores "
-        "per process\" under run details): the times are upper bounds and not comparable across runs.",
+        "later runs trained two at a time side by side, each pinned to one core (see "
+        "run details): the times are upper bounds and not comparable across runs.",
         "",
         *TABLE_HEADER,
     ]
@@ -340,13 +342,13 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "--datasets=diginetica",
         "```",
         "",
-        "Run details (git commits of every process, cores per process, per-epoch examples/s):",
+        "Run details (each process's git commit and cores, per-epoch examples/s):",
         "",
     ]
     for (dataset, name), run in {**runs, **(diagnostics or {})}.items():
-        lines.append(f"- `{dataset}/{name}`: {run['processes']} process(es), commits "
-                     f"{', '.join(c[:10] for c in run['commits'])}; cores per process {run['cores']}; "
-                     f"examples/s per epoch "
+        processes = ", ".join(f"{commit[:10]} on {cores} core{'s' * (cores != 1)}"
+                              for commit, cores in run["process_list"])
+        lines.append(f"- `{dataset}/{name}`: {run['processes']} process(es): {processes}; examples/s per epoch "
                      f"{run['examples_per_sec']}")
     if extra_runs:
         lines += ["", "## Other measured runs", ""]
