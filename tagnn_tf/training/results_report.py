@@ -63,12 +63,11 @@ def load_run(run_dir: str) -> Optional[dict]:
     return {"history": history, "summary": summary, "finished": finished, "config": config,
             "train_seconds": sum(r["seconds"] for r in history),
             "examples_per_sec": [r["examples_per_sec"] for r in log],
-            "processes": len(sessions),
             # Per process, in order: its commit and the cores it could use
             # (`usable_cpus`; older files only know the machine's count).
-            "process_list": [(s["git_commit"], s.get("machine", {}).get("usable_cpus",
-                                                                         s.get("machine", {}).get("cpu_count")))
-                             for s in sessions]}
+            "processes": [(s["git_commit"], s.get("machine", {}).get("usable_cpus",
+                                                                      s.get("machine", {}).get("cpu_count")))
+                          for s in sessions]}
 
 
 # What each diagnostic run measures (report text).
@@ -234,11 +233,11 @@ def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
     lines += [f"- `{name}`: {DIAGNOSTIC_PURPOSES[name]}" for name in dict.fromkeys(n for _, n in DIAGNOSTICS_SUITE)]
     lines += ["", *TABLE_HEADER, *_table_rows(diagnostics, paper, DIAGNOSTICS_SUITE, started), ""]
     for dataset in dict.fromkeys(d for d, _ in DIAGNOSTICS_SUITE):
-        compared = [("tagnn", runs.get((dataset, "tagnn")))] + [
-            (n, diagnostics[(d, n)]) for d, n in DIAGNOSTICS_SUITE if d == dataset and (d, n) in diagnostics]
-        compared = [(n, {r["epoch"]: r for r in run["history"]}) for n, run in compared if run is not None]
-        if len(compared) < 2 or compared[0][0] != "tagnn":
+        others = [(n, diagnostics[(d, n)]) for d, n in DIAGNOSTICS_SUITE if d == dataset and (d, n) in diagnostics]
+        if (dataset, "tagnn") not in runs or not others:
             continue
+        compared = [(n, {r["epoch"]: r for r in run["history"]})
+                    for n, run in [("tagnn", runs[(dataset, "tagnn")])] + others]
         lines.append(f"Test HR@20 / MRR@20 per epoch on {DATASET_TITLES[dataset]}:")
         lines.append("")
         lines.append("| epoch | " + " | ".join(n for n, _ in compared) + " |")
@@ -347,8 +346,8 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
     ]
     for (dataset, name), run in {**runs, **(diagnostics or {})}.items():
         processes = ", ".join(f"{commit[:10]} on {cores} core{'s' * (cores != 1)}"
-                              for commit, cores in run["process_list"])
-        lines.append(f"- `{dataset}/{name}`: {run['processes']} process(es): {processes}; examples/s per epoch "
+                              for commit, cores in run["processes"])
+        lines.append(f"- `{dataset}/{name}`: {len(run['processes'])} process(es): {processes}; examples/s per epoch "
                      f"{run['examples_per_sec']}")
     if extra_runs:
         lines += ["", "## Other measured runs", ""]
