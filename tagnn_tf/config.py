@@ -13,6 +13,7 @@ from typing import Any, Optional
 VARIANTS = ("tagnn", "local", "avg", "att", "local_att")
 READOUTS = ("paper", "official")
 GLOBAL_ATTENTIONS = ("none", "softmax")
+PADDINGS = ("masked", "official")
 LR_SCHEDULES = ("paper", "official")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -46,6 +47,13 @@ class ModelConfig:
         s_global]; `official` = W [s_global; s_local] + b + s_target.
       global_attention: eq. 9 weights: `none` (paper, unnormalised) or
         `softmax` (official code, here with padding masked out).
+      padding: `masked` (padded positions take no part in any softmax) or
+        `official`, a diagnostic that copies the official code's defect: every
+        session is padded to the longest session of its split (the
+        `padded_length` input) and the padded positions enter the target
+        attention softmax (eq. 6) with logit 0 and the global softmax (eq. 9,
+        `global_attention="softmax"`) with the logit of the padding item's
+        node, both with value 0. Not exportable.
     """
 
     num_items: int = 1
@@ -54,6 +62,7 @@ class ModelConfig:
     variant: str = "tagnn"
     readout: str = "official"
     global_attention: str = "softmax"
+    padding: str = "masked"
 
     def __post_init__(self):
         check_positive("num_items", self.num_items)
@@ -62,6 +71,7 @@ class ModelConfig:
         check_choice("variant", self.variant, VARIANTS)
         check_choice("readout", self.readout, READOUTS)
         check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
+        check_choice("padding", self.padding, PADDINGS)
 
 
 @dataclasses.dataclass(frozen=True)

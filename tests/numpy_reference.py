@@ -10,13 +10,18 @@ def sigmoid(x):
 
 
 def session_graph(session):
-    """SR-GNN construction: nodes = sorted unique items, alias, A_in, A_out."""
+    """SR-GNN construction: nodes = sorted unique items, alias, A_in, A_out.
+
+    Item 0 (padding, as in the official code's padded sessions) becomes a node
+    like any other, but no edge touches it.
+    """
     nodes = np.unique(session)
     alias = np.array([np.where(nodes == v)[0][0] for v in session])
     u = len(nodes)
     m = np.zeros((u, u))
-    for a, b in zip(alias[:-1], alias[1:]):
-        m[a, b] = 1.0
+    for k in range(len(session) - 1):
+        if session[k] and session[k + 1]:
+            m[alias[k], alias[k + 1]] = 1.0
     indeg, outdeg = m.sum(0), m.sum(1)
     a_in = np.divide(m.T, indeg[:, None], out=np.zeros_like(m), where=indeg[:, None] > 0)
     a_out = np.divide(m, outdeg[:, None], out=np.zeros_like(m), where=outdeg[:, None] > 0)
@@ -46,23 +51,33 @@ def gnn(h, a_in, a_out, w, steps):
     return h
 
 
-def scores(session, w, variant, readout, global_attention, steps=1):
-    """Logits over items 1..N for one session (list of ids)."""
+def scores(session, w, variant, readout, global_attention, steps=1, padded_length=0):
+    """Logits over items 1..N for one session (list of ids).
+
+    `padded_length` > 0 copies the official code's padding: the session is
+    padded with item 0 to that length, the padded positions take part in both
+    softmaxes (eq. 9 over all positions, then multiplied by the mask; eq. 6
+    with the padded node vectors zeroed first, so logit 0) and add nothing.
+    """
     emb = w["embeddings"]
-    nodes, alias, a_in, a_out = session_graph(np.asarray(session))
+    n = len(session)
+    padded = np.asarray(list(session) + [0] * max(padded_length - n, 0))
+    mask = (padded > 0).astype(np.float64)
+    nodes, alias, a_in, a_out = session_graph(padded)
     h = gnn(emb[nodes], a_in, a_out, w, steps)
-    x = h[alias]  # per click, [n, d]
-    s_local = x[-1]
+    x = h[alias]  # per position, [L, d]
+    s_local = x[n - 1]
     cand = emb[1:]  # [N, d]
     if variant == "local":
         return cand @ s_local
     if variant == "avg":
-        return cand @ x.mean(0)
+        return cand @ x[:n].mean(0)
     alpha = sigmoid(s_local @ w["last_kernel"] + w["last_bias"] + x @ w["node_kernel"]) @ w["query"][:, 0]  # eq. 8
     if global_attention == "softmax":
         alpha = np.exp(alpha - alpha.max())
         alpha /= alpha.sum()
-    s_global = alpha @ x  # eq. 9
+    s_global = (alpha * mask) @ x  # eq. 9
+    x = x * mask[:, None]
     if variant == "att":
         return cand @ s_global
     if variant == "local_att":

@@ -16,6 +16,7 @@ def test_defaults_are_the_papers():
     (ModelConfig, {"hidden_size": 0}, "hidden_size=0"),
     (ModelConfig, {"variant": "bogus"}, "variant='bogus'"),
     (ModelConfig, {"readout": "x"}, "readout='x'"),
+    (ModelConfig, {"padding": "split"}, "padding='split'"),
     (DataConfig, {"valid_portion": 1.5}, "valid_portion=1.5"),
     (DataConfig, {"num_items": -1}, "num_items=-1"),
     (TrainConfig, {"batch_size": -3}, "batch_size=-3"),

@@ -91,3 +91,66 @@ def test_segment_attention_gradient_matches_autodiff():
     # Session 1 has a single node: weight 1, so out = values and d logits = 0.
     np.testing.assert_allclose(results[0][0][1], values.numpy()[3], rtol=1e-6)
     np.testing.assert_allclose(results[0][1][3], 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant,readout,global_attention,steps", [
+    ("tagnn", "paper", "softmax", 1), ("tagnn", "official", "softmax", 1), ("tagnn", "paper", "none", 2),
+    ("att", "official", "softmax", 1), ("local_att", "paper", "softmax", 1),
+])
+def test_official_padding_matches_numpy_reference(variant, readout, global_attention, steps):
+    # The reference pads each session with item 0 to the longest session of the
+    # batch (so that one has no padding) and runs the official code's per-position
+    # softmaxes; the model gets the padded length as an input instead.
+    model = build_model(ModelConfig(num_items=NUM_ITEMS, hidden_size=HIDDEN, gnn_steps=steps, variant=variant,
+                                    readout=readout, global_attention=global_attention, padding="official"),
+                        seed=0)
+    for v in model.weights:
+        v.assign(v * 3.0)
+    sessions = _sessions(seed=4)
+    length = max(len(s) for s in sessions)
+    inputs = densify(tf.ragged.constant(sessions, dtype=tf.int64))
+    inputs["padded_length"] = tf.fill([len(sessions)], length)
+    got = model(inputs).numpy()
+    w = weights_of(model)
+    ref = np.stack([scores(s, w, variant, readout, global_attention, steps, padded_length=length) for s in sessions])
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-5
+    # The padding changes the scores of every padded session (so the test above
+    # is not passing by ignoring it), and not those of the longest one.
+    masked = np.stack([scores(s, w, variant, readout, global_attention, steps) for s in sessions])
+    changed = np.max(np.abs(masked - ref), axis=1) > 1e-3
+    assert changed.tolist() == [len(s) < length for s in sessions]
+
+
+def test_segment_attention_with_sink_by_hand_and_gradient():
+    from tagnn_tf.layers.target_attention import segment_attention_with_sink
+
+    # By hand: one session, nodes with logits ln 2 and 0, values 1 and 4, one
+    # padded position (logit 0, value 0): weights 2/4, 1/4, 1/4, so
+    # out = (2 * 1 + 1 * 4 + 1 * 0) / 4 = 1.5.
+    out = segment_attention_with_sink(tf.constant([[np.log(2.0)], [0.0]], tf.float32),
+                                      tf.constant([[1.0], [4.0]]), tf.constant([0, 0]), 1, tf.constant([1.0]))
+    np.testing.assert_allclose(out.numpy(), [[1.5]], rtol=1e-6)
+    # Against autodiff of the literal form: each padded position appended as a
+    # node of logit 0 and value 0. Session 0 has 2 padded positions and logits
+    # far below 0 (the sink dominates), session 1 none, session 2 one.
+    rng = np.random.default_rng(1)
+    ids = tf.constant([0, 0, 1, 1, 1, 2], tf.int32)
+    logits = rng.normal(size=(6, 5)) * 3
+    logits[:2] -= 40.0
+    logits, values = tf.constant(logits, tf.float32), tf.constant(rng.normal(size=(6, 5)), tf.float32)
+    sinks = tf.constant([2.0, 0.0, 1.0])
+    upstream = tf.constant(rng.normal(size=(3, 5)), tf.float32)
+    pad_ids = tf.constant([0, 0, 2], tf.int32)
+
+    def literal(lg, vl):
+        return _plain_segment_attention(tf.concat([lg, tf.zeros((3, 5))], 0), tf.concat([vl, tf.zeros((3, 5))], 0),
+                                        tf.concat([ids, pad_ids], 0), 3)
+
+    results = []
+    for fn in (lambda lg, vl: segment_attention_with_sink(lg, vl, ids, 3, sinks), literal):
+        with tf.GradientTape() as tape:
+            tape.watch([logits, values])
+            loss = tf.reduce_sum(fn(logits, values) * upstream)
+        results.append([g.numpy() for g in tape.gradient(loss, [logits, values])] + [loss.numpy()])
+    for ours, plain in zip(*results):
+        np.testing.assert_allclose(ours, plain, rtol=1e-5, atol=1e-6)

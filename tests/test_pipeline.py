@@ -68,3 +68,14 @@ def test_eval_batches_cap_clicks_and_cover_everything():
         clicks = sum(len(prefixes[y - 1]) for y in b.numpy())
         assert clicks <= 300 or len(b) == 1
     assert len(list(pipeline.eval_dataset(ex, 500, max_examples=120))[0][1]) == 120
+
+
+def test_padded_length_feature_only_when_asked():
+    # The official code's padding (ModelConfig.padding="official") needs the
+    # split-wide length in every batch; the default pipeline does not add it.
+    ex, _ = _examples(300)
+    train = next(iter(pipeline.train_dataset(ex, 100, 1, padded_length=30)))[0]
+    assert train["padded_length"].numpy().tolist() == [30] * 100
+    evaluation = next(iter(pipeline.eval_dataset(ex, 64, padded_length=30)))[0]
+    assert evaluation["padded_length"].numpy().tolist() == [30] * 64
+    assert "padded_length" not in next(iter(pipeline.train_dataset(ex, 100, 1)))[0]

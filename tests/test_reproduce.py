@@ -23,13 +23,15 @@ def test_paper_suite_covers_table1_and_figure2():
     assert run_config("diginetica", "local-att", "d").data.valid_portion == 0.1
     diagnostic = run_config("yoochoose1_64", "tagnn-valid-1pct", "d")
     assert diagnostic.data.valid_portion == 0.01 and diagnostic.model == run_config("yoochoose1_64", "tagnn", "d").model
-    assert select_runs("diagnostics") == [("yoochoose1_64", "tagnn-seed2"), ("yoochoose1_64", "tagnn-valid-1pct"),
-                                          ("yoochoose1_64", "tagnn-no-bucketing")]
+    assert select_runs("diagnostics") == [("yoochoose1_64", c) for c in (
+        "tagnn-seed2", "tagnn-valid-1pct", "tagnn-official-padding", "tagnn-no-bucketing")]
     # Each diagnostic changes exactly one setting of `tagnn`.
     base = run_config("yoochoose1_64", "tagnn", "d")
     seed2, no_bucketing = (run_config("yoochoose1_64", c, "d") for c in ("tagnn-seed2", "tagnn-no-bucketing"))
     assert seed2 == dataclasses.replace(base, train=dataclasses.replace(base.train, seed=2021))
     assert no_bucketing == dataclasses.replace(base, train=dataclasses.replace(base.train, shuffle_window_batches=1))
+    padding = run_config("yoochoose1_64", "tagnn-official-padding", "d")
+    assert padding == dataclasses.replace(base, model=dataclasses.replace(base.model, padding="official"))
     # A caller's TrainConfig (short test runs) keeps its own fields under the override.
     short = run_config("yoochoose1_64", "tagnn-seed2", "d", TrainConfig(epochs=1))
     assert (short.train.epochs, short.train.seed) == (1, 2021)
@@ -57,3 +59,29 @@ def test_runs_write_trainer_files_and_finished_runs_are_skipped(shared_data, tmp
                      train=short) == []
     assert "finished, skipped" in capsys.readouterr().out
     assert os.path.getmtime(run_dir / "metrics.jsonl") == mtime
+
+
+def test_a_run_held_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_over(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from tagnn_tf.training.reproduce import LOCK_FILE, claim_run, release_run
+
+    run_dir = str(tmp_path)
+    lock = tmp_path / LOCK_FILE
+    assert claim_run(run_dir) is None
+    assert lock.read_text().split() == [socket.gethostname(), str(os.getpid())]
+    # This process is alive: a second claim (another runner) is refused.
+    assert "being trained by process" in claim_run(run_dir)
+    release_run(run_dir)
+    assert not lock.exists()
+    # A lock of a finished process is stale and taken over.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(f"{socket.gethostname()} {int(dead.stdout)}\n")
+    assert claim_run(run_dir) is None
+    assert lock.read_text().split()[1] == str(os.getpid())
+    # Another host's lock cannot be checked, so it is respected.
+    lock.write_text("elsewhere 1\n")
+    assert "claimed by host elsewhere" in claim_run(run_dir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]  # no temporary file left

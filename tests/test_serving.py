@@ -217,3 +217,11 @@ def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
 def test_tflite_conversion_refuses_an_unknown_signature(exported, tmp_path):
     with pytest.raises(ValueError, match="no signature 'nope'.*serving_default"):
         convert_savedmodel(exported["path"], str(tmp_path / "x.tflite"), signature="nope")
+
+
+def test_official_padding_diagnostic_is_not_servable():
+    from tagnn_tf.serving.serving_function import serve
+
+    model = build_model(ModelConfig(num_items=10, hidden_size=4, padding="official"))
+    with pytest.raises(ValueError, match="Received: padding='official'"):
+        serve(model, tf.constant([[1, 2]], tf.int64), 3, 5)

@@ -1,5 +1,6 @@
 """End-to-end training runs on small synthetic data: files, resume, errors."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -262,3 +263,21 @@ def test_micro_batches_give_the_same_update():
     assert after[1][0] == pytest.approx(after[0][0], rel=1e-6)
     for a, b in zip(after[0][1], after[1][1]):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+
+
+def test_official_padding_diagnostic_trains_and_reevaluates(tmp_path):
+    # padding="official" reads each split's longest session as the padded
+    # length, in training and in both evaluations; re-evaluating the saved
+    # model must give the run's own figures (so both use the same lengths).
+    from tagnn_tf.config import ModelConfig
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.training.evaluation import evaluate_run
+    from tagnn_tf.training.trainer import padded_length
+
+    config = dataclasses.replace(_config(epochs=1, steps_per_epoch=10), model=ModelConfig(padding="official"))
+    result = train(config, str(tmp_path / "m"), log=_quiet)
+    again = evaluate_run(str(tmp_path / "m"))
+    assert again["test"] == pytest.approx(result["test"], abs=1e-3)
+    model = keras.saving.load_model(str(tmp_path / "m" / "best.keras"))
+    splits = load_splits(config.data)
+    assert padded_length(model, splits.test) == max(len(splits.test.prefix(i)) for i in range(len(splits.test)))

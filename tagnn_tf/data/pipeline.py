@@ -40,9 +40,12 @@ def _ragged_constant(examples: SessionExamples) -> tf.RaggedTensor:
         tf.constant(examples.values, tf.int32), tf.constant(examples.row_splits, tf.int64), validate=False)
 
 
-def _to_model_batch(sessions: tf.RaggedTensor, indices: tf.Tensor, labels: tf.Tensor):
+def _to_model_batch(sessions: tf.RaggedTensor, indices: tf.Tensor, labels: tf.Tensor, padded_length: int = 0):
     rows = tf.gather(sessions, indices)
-    return densify(rows), tf.gather(labels, indices)
+    features = densify(rows)
+    if padded_length:  # ModelConfig.padding="official"
+        features["padded_length"] = tf.fill(tf.shape(indices), tf.constant(padded_length, tf.int32))
+    return features, tf.gather(labels, indices)
 
 
 def plan_global_batches(lengths: np.ndarray, global_batch_size: int, seed: int,
@@ -87,7 +90,7 @@ def _local_slices(global_batches: list, input_context: Optional[tf.distribute.In
 def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
                   window_batches: int = 20,
                   input_context: Optional[tf.distribute.InputContext] = None,
-                  skip_batches: int = 0) -> tf.data.Dataset:
+                  skip_batches: int = 0, padded_length: int = 0) -> tf.data.Dataset:
     """One epoch of shuffled training batches `(features, labels)`.
 
     Every input pipeline plans the same global batches (`plan_global_batches`),
@@ -103,6 +106,8 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
       input_context: from `distribute_datasets_from_function`.
       skip_batches: leave out the epoch's first that many global batches (a
         run resumed inside an epoch).
+      padded_length: > 0 adds the `padded_length` feature (the model's
+        `padding="official"`).
     """
     batches = _local_slices(
         plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)[skip_batches:],
@@ -110,13 +115,13 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
-    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=INPUT_THREADS,
-                          deterministic=True))
+    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels, padded_length),
+                          num_parallel_calls=INPUT_THREADS, deterministic=True))
 
 
 def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int = 0,
                  input_context: Optional[tf.distribute.InputContext] = None,
-                 max_clicks: int = 0, autotune: bool = False) -> tf.data.Dataset:
+                 max_clicks: int = 0, autotune: bool = False, padded_length: int = 0) -> tf.data.Dataset:
     """Batches for evaluation, in length order (metrics are order-free sums).
 
     Args:
@@ -130,6 +135,7 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
         sessions come in smaller batches.
       autotune: use tf.data's autotuned parallelism and prefetch instead of
         the fixed settings (`INPUT_THREADS`); kept for comparison only.
+      padded_length: as in `train_dataset`.
     """
     n = len(examples) if not max_examples else min(max_examples, len(examples))
     replicas = input_context.num_replicas_in_sync if input_context is not None else 1
@@ -157,5 +163,6 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     threads = tf.data.AUTOTUNE if autotune else INPUT_THREADS
-    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels), num_parallel_calls=threads), autotune)
+    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels, padded_length),
+                          num_parallel_calls=threads), autotune)
 

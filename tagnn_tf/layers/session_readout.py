@@ -28,7 +28,9 @@ class SessionReadout(keras.layers.Layer):
     `readout="official"` -> `W_h [s_global; s_local] + b_h`.
 
     Call args:
-      nodes: `[batch, U, hidden]`; node_counts: `[batch, U]`; last_node: `[batch]` int.
+      nodes: `[batch, U, hidden]`; node_counts: `[batch, U]`; last_node: `[batch]` int;
+      sink_counts `[batch]`, sink_node `[hidden]`: optional padded clicks in the
+        global softmax (see `global_embedding`).
     """
 
     def __init__(self, hidden_size: int, variant: str = "tagnn", readout: str = "official",
@@ -61,18 +63,27 @@ class SessionReadout(keras.layers.Layer):
             if self.variant == "tagnn" and self.readout == "official":
                 self.combine_bias = self.add_weight(name="combine_bias", shape=(d,), initializer=init)
 
-    def global_embedding(self, nodes, node_counts, s_local):
-        """eq. 8-9; `[batch, hidden]`."""
-        hidden = ops.sigmoid(ops.expand_dims(ops.matmul(s_local, self.last_kernel) + self.last_bias, 1)
-                             + matmul_last(nodes, self.node_kernel))
-        alpha = ops.squeeze(matmul_last(hidden, self.query), -1)  # [batch, U]
-        if self.global_attention == "softmax":
-            weights = ops.softmax(alpha + masked_log_weights(node_counts, alpha.dtype), axis=1)
+    def global_embedding(self, nodes, node_counts, s_local, sink_counts=None, sink_node=None):
+        """eq. 8-9; `[batch, hidden]`.
+
+        `sink_counts` `[batch]` and `sink_node` `[hidden]` (softmax only): that
+        many padded clicks, whose node vector is `sink_node`, take part in the
+        softmax and add nothing to the sum (`ModelConfig.padding="official"`).
+        """
+        query = ops.expand_dims(ops.matmul(s_local, self.last_kernel) + self.last_bias, 1)  # [batch, 1, d]
+        alpha = ops.squeeze(matmul_last(ops.sigmoid(query + matmul_last(nodes, self.node_kernel)), self.query), -1)
+        if self.global_attention != "softmax":
+            return ops.sum(ops.expand_dims(alpha * node_counts, -1) * nodes, axis=1)
+        logits = alpha + masked_log_weights(node_counts, alpha.dtype)  # [batch, U]
+        if sink_counts is None:
+            weights = ops.softmax(logits, axis=1)
         else:
-            weights = alpha * node_counts
+            sink_alpha = ops.matmul(ops.sigmoid(query[:, 0] + ops.matmul(sink_node, self.node_kernel)), self.query)
+            sink_logit = sink_alpha + masked_log_weights(ops.expand_dims(sink_counts, -1), alpha.dtype)
+            weights = ops.softmax(ops.concatenate([logits, sink_logit], axis=1), axis=1)[:, :-1]
         return ops.sum(ops.expand_dims(weights, -1) * nodes, axis=1)
 
-    def call(self, nodes, node_counts, last_node):
+    def call(self, nodes, node_counts, last_node, sink_counts=None, sink_node=None):
         last = ops.one_hot(ops.cast(last_node, "int32"), ops.shape(nodes)[1], dtype=nodes.dtype)
         s_local = ops.einsum("bu,bud->bd", last, nodes)
         if self.variant == "local":
@@ -80,7 +91,7 @@ class SessionReadout(keras.layers.Layer):
         if self.variant == "avg":
             counts = ops.expand_dims(node_counts, -1)
             return ops.sum(counts * nodes, axis=1) / ops.maximum(ops.sum(counts, axis=1), 1.0)
-        s_global = self.global_embedding(nodes, node_counts, s_local)
+        s_global = self.global_embedding(nodes, node_counts, s_local, sink_counts, sink_node)
         if self.variant == "att":
             return s_global
         if self.variant == "tagnn" and self.readout == "official":

@@ -38,6 +38,8 @@ class TargetAttention(keras.layers.Layer):
       node_counts: `[batch, U]` clicks per node, 0 for padding.
       candidates_t: `[hidden, N]` candidate item embeddings, transposed (the
         model transposes them once for this and its base scores).
+      sink_counts: optional `[batch]` padded clicks that take part in the
+        softmax with logit 0 and value 0 (the official code's padding).
 
     Returns:
       `[batch, N]` target term of the score of each candidate.
@@ -58,13 +60,13 @@ class TargetAttention(keras.layers.Layer):
         if self.value_projection:
             self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
 
-    def call(self, nodes, node_counts, candidates_t):
+    def call(self, nodes, node_counts, candidates_t, sink_counts=None):
         rows, keys, values, log_counts = self.project(nodes, node_counts)
         # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
         # [2T, N] product costs two extra copies of it).
         logits = ops.matmul(keys, candidates_t)  # [T, N]
         value_scores = ops.matmul(values, candidates_t)  # [T, N]
-        return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0])
+        return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0], sink_counts)
 
     def project(self, nodes, node_counts):
         """The batch's T real nodes: (session of each `[T]`, keys `[T, d]`, values `[T, d]`, log counts `[T]`)."""
@@ -80,9 +82,16 @@ class TargetAttention(keras.layers.Layer):
         values = ops.matmul(real, self.value_kernel) if self.value_projection else real
         return rows, keys, values, log_counts
 
-    def attend(self, logits, value_scores, rows, log_counts, batch):
-        """`[batch, N]` target term from the keys' and values' products with the candidates `[T, N]`."""
-        return segment_attention(logits + ops.expand_dims(log_counts, -1), value_scores, rows, batch)
+    def attend(self, logits, value_scores, rows, log_counts, batch, sink_counts=None):
+        """`[batch, N]` target term from the keys' and values' products with the candidates `[T, N]`.
+
+        `sink_counts` `[batch]`: padded clicks of each session that take part
+        in the softmax with logit 0 (`ModelConfig.padding="official"`).
+        """
+        logits = logits + ops.expand_dims(log_counts, -1)
+        if sink_counts is None:
+            return segment_attention(logits, value_scores, rows, batch)
+        return segment_attention_with_sink(logits, value_scores, rows, batch, sink_counts)
 
     def get_config(self):
         config = super().get_config()
@@ -98,6 +107,29 @@ def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
         return ops.segment_max(data, segment_ids, num_segments=num_segments, sorted=False)
     out = reduce_fn(data, segment_ids, sorted=True)
     return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
+
+
+def _attention_forward(logits, values, segment_ids, num_segments, sink_counts=None):
+    """(out, exp, total) of `segment_attention`; `sink_counts` `[B]` adds that many
+    entries of logit 0 and value 0 to each session's softmax."""
+    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
+    if sink_counts is not None:
+        has_sink = ops.expand_dims(ops.greater(sink_counts, 0), -1)
+        shift = ops.where(has_sink, ops.maximum(shift, 0.0), shift)
+    exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
+    total = _segment_reduce(ops.segment_sum, exp, segment_ids, num_segments)
+    if sink_counts is not None:
+        total = total + ops.expand_dims(sink_counts, -1) * ops.exp(-shift)
+    total = ops.where(ops.greater(total, 0), total, ops.ones_like(total))  # sessions without nodes
+    out = _segment_reduce(ops.segment_sum, exp * values, segment_ids, num_segments) / total
+    return out, exp, total
+
+
+def _attention_grad(upstream, out, exp, total, values, segment_ids):
+    """`d values = w g` and `d logits = w g (values - out)` (w the softmax weights)."""
+    d_values = exp * ops.take(upstream / total, segment_ids, axis=0)
+    d_logits = d_values * (values - ops.take(out, segment_ids, axis=0))
+    return d_logits, d_values
 
 
 @ops.custom_gradient
@@ -118,17 +150,28 @@ def segment_attention(logits, values, segment_ids, num_segments):
     gradient is written out: with `w` the softmax weights and `g` the upstream
     gradient, `d values = w g` and `d logits = w g (values - out)`.
     """
-    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
-    exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
-    total = _segment_reduce(ops.segment_sum, exp, segment_ids, num_segments)
-    total = ops.where(ops.greater(total, 0), total, ops.ones_like(total))  # sessions without nodes
-    out = _segment_reduce(ops.segment_sum, exp * values, segment_ids, num_segments) / total
+    out, exp, total = _attention_forward(logits, values, segment_ids, num_segments)
 
     def grad(*args, upstream=None):
         if upstream is None:
             (upstream,) = args
-        d_values = exp * ops.take(upstream / total, segment_ids, axis=0)
-        d_logits = d_values * (values - ops.take(out, segment_ids, axis=0))
-        return d_logits, d_values, None, None
+        return (*_attention_grad(upstream, out, exp, total, values, segment_ids), None, None)
+
+    return out, grad
+
+
+@ops.custom_gradient
+def segment_attention_with_sink(logits, values, segment_ids, num_segments, sink_counts):
+    """`segment_attention` with `sink_counts[b]` padded positions in session b's
+    softmax, each of logit 0 and value 0 (the official code's padding,
+    `ModelConfig.padding="official"`). The gradient formulas are unchanged: the
+    sink only enlarges the normaliser and has no parameters.
+    """
+    out, exp, total = _attention_forward(logits, values, segment_ids, num_segments, sink_counts)
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        return (*_attention_grad(upstream, out, exp, total, values, segment_ids), None, None, None)
 
     return out, grad

@@ -78,6 +78,10 @@ def serve(model, session_items: tf.Tensor, k, max_session_length: int, candidate
       `[batch, k]` (item ids, best first), top_k_scores float32 `[batch, k]`,
       used_item_count and invalid_item_count int32 `[batch]`.
     """
+    if model.model_config.padding != "masked":
+        raise ValueError("Only models with padding='masked' can be served: padding='official' is a training "
+                         f"diagnostic whose scores depend on a split-wide padded length. Received: "
+                         f"padding={model.model_config.padding!r}")
     num_items = model.model_config.num_items
     sessions, used, invalid, empty = clean_sessions(session_items, num_items, max_session_length)
     scores = tf.cast(model(densify(sessions), candidates_t=candidates_t), tf.float32)

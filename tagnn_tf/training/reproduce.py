@@ -3,13 +3,16 @@
 Each run trains into `<results_dir>/<dataset>/<config>/` with the trainer's own
 files (`config.json`, `metrics.jsonl`, `run_info.json`, `run_log.jsonl`,
 `result.json`) plus `train.log`; rerunning resumes unfinished runs and skips
-finished ones (`result.json` present).
+finished ones (`result.json` present) and those another live process on this
+machine is training (its pid in `.running`), so several runner processes can
+work through the same suite side by side.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -36,6 +39,9 @@ CONFIGS: Dict[str, ModelConfig] = {
     # Batches of randomly mixed sessions, as in the official code, instead of
     # sessions grouped by length inside windows of 20 batches.
     "tagnn-no-bucketing": ModelConfig(variant="tagnn", readout="paper"),
+    # The official code's padding: each session padded to its split's longest
+    # session, the padded positions inside both softmaxes (a defect, copied).
+    "tagnn-official-padding": ModelConfig(variant="tagnn", readout="paper", padding="official"),
 }
 # DataConfig / TrainConfig fields that differ from the defaults, per config folder.
 DATA_OVERRIDES: Dict[str, dict] = {"tagnn-valid-1pct": {"valid_portion": 0.01}}
@@ -50,7 +56,8 @@ PAPER_SUITE: Tuple[Tuple[str, str], ...] = tuple((d, c) for d in ("yoochoose1_64
 # Runs that explain a gap to the paper; not part of Table 1 or Figure 2.
 # The seed run first: the run-to-run spread tells which gaps need another explanation.
 DIAGNOSTICS_SUITE: Tuple[Tuple[str, str], ...] = tuple(
-    ("yoochoose1_64", c) for c in ("tagnn-seed2", "tagnn-valid-1pct", "tagnn-no-bucketing"))
+    ("yoochoose1_64", c)
+    for c in ("tagnn-seed2", "tagnn-valid-1pct", "tagnn-official-padding", "tagnn-no-bucketing"))
 SUITES = {"paper": PAPER_SUITE, "diagnostics": DIAGNOSTICS_SUITE}
 
 
@@ -75,6 +82,64 @@ def select_runs(suite: str, datasets: Sequence[str] = (), configs: Sequence[str]
             if (not datasets or d in datasets) and (not configs or c in configs)]
 
 
+LOCK_FILE = ".running"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def claim_run(run_dir: str) -> Optional[str]:
+    """Marks `run_dir` as trained by this process (`.running`: host and pid).
+
+    Returns None when claimed, else why not: another live process on this host,
+    or any process on another host, holds it. A lock left by a dead process on
+    this host is taken over. The lock file appears complete or not at all (a
+    hard link of a written temporary file).
+    """
+    path = os.path.join(run_dir, LOCK_FILE)
+    host = socket.gethostname()
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{host} {os.getpid()}\n")
+    try:
+        for _ in range(3):
+            try:
+                os.link(tmp, path)
+                return None
+            except FileExistsError:
+                pass
+            try:
+                with open(path) as f:
+                    holder_host, holder_pid = f.read().split()
+            except FileNotFoundError:  # released meanwhile
+                continue
+            if holder_host != host:
+                return f"claimed by host {holder_host} (remove {path} if that process is gone)"
+            if _process_alive(int(holder_pid)):
+                return f"being trained by process {holder_pid}"
+            try:
+                os.remove(path)  # stale: its process is gone
+            except FileNotFoundError:
+                pass
+        return f"could not claim {path}"
+    finally:
+        os.remove(tmp)
+
+
+def release_run(run_dir: str) -> None:
+    try:
+        os.remove(os.path.join(run_dir, LOCK_FILE))
+    except FileNotFoundError:
+        pass
+
+
 def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[str] = (),
               configs: Sequence[str] = (), train: Optional[TrainConfig] = None) -> List[dict]:
     """Trains (or resumes, or skips when finished) every selected run in order."""
@@ -88,6 +153,12 @@ def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[st
             print(f"[{i}/{len(runs)}] {dataset}/{name}: finished, skipped", flush=True)
             continue
         os.makedirs(run_dir, exist_ok=True)
+        busy = claim_run(run_dir)
+        if busy or os.path.exists(os.path.join(run_dir, "result.json")):  # or finished meanwhile
+            if not busy:
+                release_run(run_dir)
+            print(f"[{i}/{len(runs)}] {dataset}/{name}: {busy or 'finished'}, skipped", flush=True)
+            continue
         log_path = os.path.join(run_dir, "train.log")
 
         def log(msg: str, _path=log_path) -> None:
@@ -96,10 +167,13 @@ def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[st
             with open(_path, "a") as f:
                 f.write(line + "\n")
 
-        log(f"[{i}/{len(runs)}] {dataset}/{name}")
-        config = run_config(dataset, name, data_dir, train)
-        start = time.time()
-        result = train_run(config, run_dir, log=log)
-        log(f"{dataset}/{name} done in {time.time() - start:.0f} s this process")
-        results.append(result)
+        try:
+            log(f"[{i}/{len(runs)}] {dataset}/{name}")
+            config = run_config(dataset, name, data_dir, train)
+            start = time.time()
+            result = train_run(config, run_dir, log=log)
+            log(f"{dataset}/{name} done in {time.time() - start:.0f} s this process")
+            results.append(result)
+        finally:
+            release_run(run_dir)
     return results

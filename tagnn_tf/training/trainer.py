@@ -133,11 +133,19 @@ def slice_batch(features: dict, start, stop) -> dict:
     return {k: v[start:stop] for k, v in features.items()}
 
 
+def padded_length(model, examples: SessionExamples) -> int:
+    """The length the official code pads `examples` to (their longest session)
+    when the model copies its padding (`padding="official"`); 0 otherwise."""
+    return int(examples.lengths.max()) if model.model_config.padding == "official" else 0
+
+
 def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
+    length = padded_length(steps.model, examples)
     dist = steps.strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
-                                          input_context=ctx, max_clicks=config.eval_max_clicks))
+                                          input_context=ctx, max_clicks=config.eval_max_clicks,
+                                          padded_length=length))
     sums = None
     for batch in dist:
         out = steps.evaluate(batch, dist.element_spec)
@@ -286,7 +294,8 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
         prior_seconds, prior_loss_sum = float(partial_seconds_var.numpy()), float(partial_loss_var.numpy())
         dist = strategy.distribute_datasets_from_function(
             lambda ctx: pipeline.train_dataset(splits.train, tc.batch_size, epoch_seed,
-                                               tc.shuffle_window_batches, input_context=ctx, skip_batches=skip))
+                                               tc.shuffle_window_batches, input_context=ctx, skip_batches=skip,
+                                               padded_length=padded_length(model, splits.train)))
         log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
         bar = keras.utils.Progbar(num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)
