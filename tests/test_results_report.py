@@ -117,5 +117,10 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
             "| 1 | 66.00 / 27.00 | 66.50 / 27.50 | 65.00 / 26.00 |\n"
             "| 2 | 69.00 / 29.00 |  | 68.00 / 28.00 |") in diagnostics
     assert "| Yoochoose1/64 | tagnn-seed2 | not started |" in diagnostics
+    # Each suspect measured by a run says how far that run is.
+    assert "- run-to-run spread: measured by `tagnn-seed2`. Status: not started." in diagnostics
+    assert "- training data: measured by `tagnn-valid-1pct` (the paper trains on every" in diagnostics
+    assert "we hold out 10%). Status: running." in diagnostics
+    assert "- initialisation: the official code's: every parameter U(-1/sqrt(d), 1/sqrt(d)).\n" in diagnostics
     assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
     assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]
