@@ -85,3 +85,37 @@ def test_a_run_held_by_a_live_process_is_skipped_and_a_dead_ones_lock_taken_over
     lock.write_text("elsewhere 1\n")
     assert "claimed by host elsewhere" in claim_run(run_dir)
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]  # no temporary file left
+
+
+def test_a_failed_run_is_logged_and_the_next_one_still_trains(tmp_path, monkeypatch):
+    from tagnn_tf.data.safe_pickle import DataFileError
+    from tagnn_tf.training import trainer
+    from tagnn_tf.training.reproduce import LOCK_FILE, SuiteError
+
+    calls = []
+
+    def fake_train(config, run_dir, log):
+        calls.append(os.path.basename(run_dir))
+        if config.model.variant == "local":
+            raise FloatingPointError("loss became nan at epoch 2, step 7")
+        return {"run": os.path.basename(run_dir)}
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    with pytest.raises(SuiteError, match="1 run\\(s\\) failed: yoochoose1_64/local;"):
+        run_suite("paper", str(tmp_path), "d", datasets=["yoochoose1_64"], configs=["local", "avg"])
+    assert calls == ["local", "avg"]
+    log = (tmp_path / "yoochoose1_64" / "local" / "train.log").read_text()
+    assert "yoochoose1_64/local FAILED: FloatingPointError: loss became nan at epoch 2, step 7" in log
+    assert "Traceback" in log
+    assert not list(tmp_path.glob(f"*/*/{LOCK_FILE}"))  # claims released
+
+    # Missing data stops the suite at once: every later run would fail the same way.
+    def no_data(config, run_dir, log):
+        calls.append(os.path.basename(run_dir))
+        raise DataFileError("data directory not found: d/yoochoose1_64")
+
+    calls.clear()
+    monkeypatch.setattr(trainer, "train", no_data)
+    with pytest.raises(DataFileError):
+        run_suite("paper", str(tmp_path), "d", datasets=["yoochoose1_64"], configs=["local", "avg"])
+    assert calls == ["local"]

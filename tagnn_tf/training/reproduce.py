@@ -14,6 +14,7 @@ import dataclasses
 import os
 import socket
 import time
+import traceback
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, replace_fields
@@ -85,6 +86,10 @@ def select_runs(suite: str, datasets: Sequence[str] = (), configs: Sequence[str]
 LOCK_FILE = ".running"
 
 
+class SuiteError(RuntimeError):
+    """Some runs of a suite failed (each one's traceback is in its train.log)."""
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -142,11 +147,18 @@ def release_run(run_dir: str) -> None:
 
 def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[str] = (),
               configs: Sequence[str] = (), train: Optional[TrainConfig] = None) -> List[dict]:
-    """Trains (or resumes, or skips when finished) every selected run in order."""
+    """Trains (or resumes, or skips when finished) every selected run in order.
+
+    A run that raises (a diverged loss, say) is logged with its traceback in
+    its `train.log` and the next run starts; the call then raises
+    `SuiteError` naming the failed runs. Missing or malformed data
+    (`DataFileError`) stops the suite at once: every later run would fail alike.
+    """
+    from tagnn_tf.data.safe_pickle import DataFileError
     from tagnn_tf.training.trainer import train as train_run  # heavy import
 
     runs = select_runs(suite, datasets, configs)
-    results = []
+    results, failed = [], []
     for i, (dataset, name) in enumerate(runs, 1):
         run_dir = os.path.join(results_dir, dataset, name)
         if os.path.exists(os.path.join(run_dir, "result.json")):
@@ -174,6 +186,13 @@ def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[st
             result = train_run(config, run_dir, log=log)
             log(f"{dataset}/{name} done in {time.time() - start:.0f} s this process")
             results.append(result)
+        except DataFileError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- one broken run must not stop the runs after it
+            log(f"{dataset}/{name} FAILED: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+            failed.append(f"{dataset}/{name}")
         finally:
             release_run(run_dir)
+    if failed:
+        raise SuiteError(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their train.log in {results_dir}")
     return results

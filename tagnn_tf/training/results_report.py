@@ -358,8 +358,8 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "",
         "```sh",
         "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
-        "--datasets=yoochoose1_64 && taskset -c 0 .venv/bin/python -m trainers.reproduce "
-        "--suite=diagnostics --results_dir=results && taskset -c 0 .venv/bin/python -m trainers.reproduce "
+        "--datasets=yoochoose1_64; taskset -c 0 .venv/bin/python -m trainers.reproduce "
+        "--suite=diagnostics --results_dir=results; taskset -c 0 .venv/bin/python -m trainers.reproduce "
         "--suite=paper --results_dir=results",
         "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
         "--datasets=diginetica",
