@@ -102,6 +102,7 @@ def _plots(runs: Dict[tuple, dict], out_dir: str, paper: Dict[str, Dict[str, flo
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     written = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -140,6 +141,7 @@ def _plots(runs: Dict[tuple, dict], out_dir: str, paper: Dict[str, Dict[str, flo
             if ax.lines and dataset in paper:
                 ax.axhline(paper[dataset][metric], color="grey", linestyle=":", label="paper TAGNN (test)")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"{metric.upper()} (%)")
             ax.set_title(DATASET_TITLES[dataset])
             if ax.lines:
