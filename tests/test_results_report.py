@@ -92,6 +92,8 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
             "MRR@20: local 32.00 > tagnn 31.00 > local-att 30.00 > att 29.00 > avg 20.00: does not hold "
             "(best is local, not tagnn).") in text
     assert "- Yoochoose1/64 (final): HR@20 71.00 vs >= 70.7 met, MRR@20 31.00 vs >= 30.9 met." in text
+    # One epoch per run, so the three selection rules agree.
+    assert "| Yoochoose1/64 | local | 60.00 / 32.00 (1) | 60.00 (1) / 32.00 (1) | 60.00 (1) / 32.00 (1) |" in text
     assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text
 
 

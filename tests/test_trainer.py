@@ -165,13 +165,18 @@ def test_bad_data_fails_before_writing(tmp_path):
 
 
 def test_early_stopping_and_selection_rules():
-    hist = [{"epoch": e, "val": {"hr@20": v}, "test": {"hr@20": t, "mrr@20": m}}
-            for e, v, t, m in [(1, 50, 40, 10), (2, 55, 41, 12), (3, 54, 45, 11), (4, 53, 44, 13)]]
+    # Validation HR@20 peaks at epoch 2, validation MRR@20 at epoch 3.
+    hist = [{"epoch": e, "val": {"hr@20": v, "mrr@20": vm}, "test": {"hr@20": t, "mrr@20": m}}
+            for e, v, vm, t, m in [(1, 50, 20, 40, 10), (2, 55, 21, 41, 12), (3, 54, 23, 45, 11),
+                                   (4, 53, 22, 44, 13)]]
     assert bad_epochs(hist[:2], "hr@20") == 0 and bad_epochs(hist, "hr@20") == 2
     s = summarize(hist, "hr@20")
     assert s["selected_epoch"] == 2 and s["test"]["hr@20"] == 41
     o = s["best_on_test_official_protocol"]
     assert (o["hr@20"], o["hr@20_epoch"], o["mrr@20"], o["mrr@20_epoch"]) == (45, 3, 13, 4)
+    # Each metric at its own best validation epoch: test HR@20 of epoch 2, test MRR@20 of epoch 3.
+    p = s["per_metric_validation_selection"]
+    assert (p["hr@20"], p["hr@20_epoch"], p["mrr@20"], p["mrr@20_epoch"]) == (41, 2, 11, 3)
 
 
 def _binary(*args):

@@ -16,14 +16,20 @@ def bad_epochs(history, metric: str) -> int:
 
 
 def summarize(history, metric: str) -> dict:
-    """Validation-selected epoch and the official code's best-on-test numbers."""
+    """Validation-selected epoch, each @20 metric selected on its own validation
+    value, and the official code's best-on-test numbers."""
     best = select(history, metric)
+    own = {m: select(history, m) for m in ("hr@20", "mrr@20")}
     return {
         "selection_metric": metric,
         "selected_epoch": best["epoch"],
         "val": best["val"],
         "test": best["test"],
         "epochs_run": len(history),
+        "per_metric_validation_selection": {
+            "note": "each metric's test value at the epoch of its own best validation value",
+            **{k: v for m, r in own.items() for k, v in ((m, r["test"][m]), (f"{m}_epoch", r["epoch"]))},
+        },
         "best_on_test_official_protocol": {
             "note": "best test value over epochs, each metric separately (official code's protocol)",
             "hr@20": max(r["test"]["hr@20"] for r in history),
