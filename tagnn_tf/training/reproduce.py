@@ -100,19 +100,28 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _boot_id() -> str:
+    """This boot of the machine (Linux); a pid from another boot is not a live process."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def claim_run(run_dir: str) -> Optional[str]:
-    """Marks `run_dir` as trained by this process (`.running`: host and pid).
+    """Marks `run_dir` as trained by this process (`.running`: host, boot id, pid).
 
     Returns None when claimed, else why not: another live process on this host,
-    or any process on another host, holds it. A lock left by a dead process on
-    this host is taken over. The lock file appears complete or not at all (a
-    hard link of a written temporary file).
+    or any process on another host, holds it. A lock left by a dead process, or
+    by a process of an earlier boot of this host, is taken over. The lock file
+    appears complete or not at all (a hard link of a written temporary file).
     """
     path = os.path.join(run_dir, LOCK_FILE)
-    host = socket.gethostname()
+    host, boot = socket.gethostname(), _boot_id()
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(f"{host} {os.getpid()}\n")
+        f.write(f"{host} {boot} {os.getpid()}\n")
     try:
         for _ in range(3):
             try:
@@ -122,12 +131,14 @@ def claim_run(run_dir: str) -> Optional[str]:
                 pass
             try:
                 with open(path) as f:
-                    holder_host, holder_pid = f.read().split()
+                    fields = f.read().split()
             except FileNotFoundError:  # released meanwhile
                 continue
+            holder_host, holder_pid = fields[0], fields[-1]
+            holder_boot = fields[1] if len(fields) == 3 else boot  # 2 fields: written before boot ids
             if holder_host != host:
                 return f"claimed by host {holder_host} (remove {path} if that process is gone)"
-            if _process_alive(int(holder_pid)):
+            if holder_boot == boot and _process_alive(int(holder_pid)):
                 return f"being trained by process {holder_pid}"
             try:
                 os.remove(path)  # stale: its process is gone
