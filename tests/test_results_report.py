@@ -126,3 +126,14 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
     assert "- initialisation: the official code's: every parameter U(-1/sqrt(d), 1/sqrt(d)).\n" in diagnostics
     assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
     assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]
+
+
+def test_a_running_run_above_a_target_has_met_it_only_so_far(tmp_path):
+    # Its selected epoch can still change, so the verdict is provisional.
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    _write_run(str(results / "diginetica" / "tagnn"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(55, 19), "test": _metrics(52, 17)}], finished=False)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert ("- Diginetica (so far: 1 epoch, still training): HR@20 52.00 vs >= 51.0 met so far, "
+            "MRR@20 17.00 vs >= 17.8 not reached yet.") in text

@@ -158,6 +158,12 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _verdict(reached: bool, finished: bool) -> str:
+    if finished:
+        return "met" if reached else "missed"
+    return "met so far" if reached else "not reached yet"  # a later epoch may be selected
+
+
 def target_lines(runs: Dict[tuple, dict]) -> List[str]:
     """One line per dataset: the `tagnn` run's selected test metrics against `TARGETS`."""
     lines = []
@@ -168,10 +174,8 @@ def target_lines(runs: Dict[tuple, dict]) -> List[str]:
             lines.append(f"- {title}: no finished epoch yet.")
             continue
         test = run["summary"]["test"]
-        checks = ", ".join(
-            f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} "
-            f"{'met' if test[m] >= target[m] else 'missed' if run['finished'] else 'not reached yet'}"
-            for m in target)
+        checks = ", ".join(f"{m.upper()} {_fmt(test[m])} vs >= {target[m]} "
+                           f"{_verdict(test[m] >= target[m], run['finished'])}" for m in target)
         epochs = run["summary"]["epochs_run"]
         when = "final" if run["finished"] else f"so far: {epochs} epoch{'s' * (epochs != 1)}, still training"
         lines.append(f"- {title} ({when}): {checks}.")
