@@ -122,13 +122,13 @@ def test_official_padding_matches_numpy_reference(variant, readout, global_atten
 
 
 def test_segment_attention_with_sink_by_hand_and_gradient():
-    from tagnn_tf.layers.target_attention import segment_attention_with_sink
+    from tagnn_tf.layers.target_attention import segment_attention
 
     # By hand: one session, nodes with logits ln 2 and 0, values 1 and 4, one
     # padded position (logit 0, value 0): weights 2/4, 1/4, 1/4, so
     # out = (2 * 1 + 1 * 4 + 1 * 0) / 4 = 1.5.
-    out = segment_attention_with_sink(tf.constant([[np.log(2.0)], [0.0]], tf.float32),
-                                      tf.constant([[1.0], [4.0]]), tf.constant([0, 0]), 1, tf.constant([1.0]))
+    out = segment_attention(tf.constant([[np.log(2.0)], [0.0]], tf.float32),
+                            tf.constant([[1.0], [4.0]]), tf.constant([0, 0]), 1, tf.constant([1.0]))
     np.testing.assert_allclose(out.numpy(), [[1.5]], rtol=1e-6)
     # Against autodiff of the literal form: each padded position appended as a
     # node of logit 0 and value 0. Session 0 has 2 padded positions and logits
@@ -147,7 +147,7 @@ def test_segment_attention_with_sink_by_hand_and_gradient():
                                         tf.concat([ids, pad_ids], 0), 3)
 
     results = []
-    for fn in (lambda lg, vl: segment_attention_with_sink(lg, vl, ids, 3, sinks), literal):
+    for fn in (lambda lg, vl: segment_attention(lg, vl, ids, 3, sinks), literal):
         with tf.GradientTape() as tape:
             tape.watch([logits, values])
             loss = tf.reduce_sum(fn(logits, values) * upstream)

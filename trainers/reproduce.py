@@ -10,8 +10,6 @@ from tagnn_tf.runtime import configure_process
 
 configure_process()
 
-import sys  # noqa: E402
-
 from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("suite", "paper", "Suite of runs (tagnn_tf.training.reproduce.SUITES).")
@@ -27,12 +25,9 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     from tagnn_tf.cli import run_or_exit
-    from tagnn_tf.training.reproduce import SuiteError, run_suite
+    from tagnn_tf.training.reproduce import run_suite
 
-    try:
-        run_or_exit(run_suite, FLAGS.suite, FLAGS.results_dir, FLAGS.data_dir, FLAGS.datasets, FLAGS.configs)
-    except SuiteError as e:
-        sys.exit(f"error: {e}")
+    run_or_exit(run_suite, FLAGS.suite, FLAGS.results_dir, FLAGS.data_dir, FLAGS.datasets, FLAGS.configs)
 
 
 if __name__ == "__main__":

@@ -88,10 +88,8 @@ class TargetAttention(keras.layers.Layer):
         `sink_counts` `[batch]`: padded clicks of each session that take part
         in the softmax with logit 0 (`ModelConfig.padding="official"`).
         """
-        logits = logits + ops.expand_dims(log_counts, -1)
-        if sink_counts is None:
-            return segment_attention(logits, value_scores, rows, batch)
-        return segment_attention_with_sink(logits, value_scores, rows, batch, sink_counts)
+        sinks = () if sink_counts is None else (sink_counts,)
+        return segment_attention(logits + ops.expand_dims(log_counts, -1), value_scores, rows, batch, *sinks)
 
     def get_config(self):
         config = super().get_config()
@@ -109,31 +107,8 @@ def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
     return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
 
 
-def _attention_forward(logits, values, segment_ids, num_segments, sink_counts=None):
-    """(out, exp, total) of `segment_attention`; `sink_counts` `[B]` adds that many
-    entries of logit 0 and value 0 to each session's softmax."""
-    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
-    if sink_counts is not None:
-        has_sink = ops.expand_dims(ops.greater(sink_counts, 0), -1)
-        shift = ops.where(has_sink, ops.maximum(shift, 0.0), shift)
-    exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
-    total = _segment_reduce(ops.segment_sum, exp, segment_ids, num_segments)
-    if sink_counts is not None:
-        total = total + ops.expand_dims(sink_counts, -1) * ops.exp(-shift)
-    total = ops.where(ops.greater(total, 0), total, ops.ones_like(total))  # sessions without nodes
-    out = _segment_reduce(ops.segment_sum, exp * values, segment_ids, num_segments) / total
-    return out, exp, total
-
-
-def _attention_grad(upstream, out, exp, total, values, segment_ids):
-    """`d values = w g` and `d logits = w g (values - out)` (w the softmax weights)."""
-    d_values = exp * ops.take(upstream / total, segment_ids, axis=0)
-    d_logits = d_values * (values - ops.take(out, segment_ids, axis=0))
-    return d_logits, d_values
-
-
 @ops.custom_gradient
-def segment_attention(logits, values, segment_ids, num_segments):
+def segment_attention(logits, values, segment_ids, num_segments, *sink_counts):
     """`out[b, t] = Σ_{u in b} softmax_u(logits[u, t]) values[u, t]` (eq. 6-7 scored).
 
     Args:
@@ -141,6 +116,10 @@ def segment_attention(logits, values, segment_ids, num_segments):
       values: `[T, N]` the candidate's score through each node.
       segment_ids: int32 `[T]` session of each node, sorted.
       num_segments: number of sessions B.
+      *sink_counts: optionally one `[B]` tensor: session b's softmax also has
+        `sink_counts[b]` padded positions of logit 0 and value 0 (the official
+        code's padding, `ModelConfig.padding="official"`). They only enlarge the
+        normaliser, so the gradient formulas below are unchanged.
 
     Returns:
       `[B, N]`.
@@ -150,28 +129,21 @@ def segment_attention(logits, values, segment_ids, num_segments):
     gradient is written out: with `w` the softmax weights and `g` the upstream
     gradient, `d values = w g` and `d logits = w g (values - out)`.
     """
-    out, exp, total = _attention_forward(logits, values, segment_ids, num_segments)
+    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
+    for sink in sink_counts:
+        shift = ops.where(ops.expand_dims(ops.greater(sink, 0), -1), ops.maximum(shift, 0.0), shift)
+    exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
+    total = _segment_reduce(ops.segment_sum, exp, segment_ids, num_segments)
+    for sink in sink_counts:
+        total = total + ops.expand_dims(sink, -1) * ops.exp(-shift)
+    total = ops.where(ops.greater(total, 0), total, ops.ones_like(total))  # sessions without nodes
+    out = _segment_reduce(ops.segment_sum, exp * values, segment_ids, num_segments) / total
 
     def grad(*args, upstream=None):
         if upstream is None:
             (upstream,) = args
-        return (*_attention_grad(upstream, out, exp, total, values, segment_ids), None, None)
-
-    return out, grad
-
-
-@ops.custom_gradient
-def segment_attention_with_sink(logits, values, segment_ids, num_segments, sink_counts):
-    """`segment_attention` with `sink_counts[b]` padded positions in session b's
-    softmax, each of logit 0 and value 0 (the official code's padding,
-    `ModelConfig.padding="official"`). The gradient formulas are unchanged: the
-    sink only enlarges the normaliser and has no parameters.
-    """
-    out, exp, total = _attention_forward(logits, values, segment_ids, num_segments, sink_counts)
-
-    def grad(*args, upstream=None):
-        if upstream is None:
-            (upstream,) = args
-        return (*_attention_grad(upstream, out, exp, total, values, segment_ids), None, None, None)
+        d_values = exp * ops.take(upstream / total, segment_ids, axis=0)
+        d_logits = d_values * (values - ops.take(out, segment_ids, axis=0))
+        return (d_logits, d_values, None, None) + (None,) * len(sink_counts)
 
     return out, grad

@@ -17,6 +17,7 @@ import time
 import traceback
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from tagnn_tf.cli import CommandError
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, replace_fields
 
 DATASETS = ("yoochoose1_64", "diginetica")
@@ -86,7 +87,7 @@ def select_runs(suite: str, datasets: Sequence[str] = (), configs: Sequence[str]
 LOCK_FILE = ".running"
 
 
-class SuiteError(RuntimeError):
+class SuiteError(CommandError):
     """Some runs of a suite failed (each one's traceback is in its train.log)."""
 
 
@@ -172,15 +173,13 @@ def run_suite(suite: str, results_dir: str, data_dir: str, datasets: Sequence[st
     results, failed = [], []
     for i, (dataset, name) in enumerate(runs, 1):
         run_dir = os.path.join(results_dir, dataset, name)
-        if os.path.exists(os.path.join(run_dir, "result.json")):
-            print(f"[{i}/{len(runs)}] {dataset}/{name}: finished, skipped", flush=True)
-            continue
         os.makedirs(run_dir, exist_ok=True)
         busy = claim_run(run_dir)
-        if busy or os.path.exists(os.path.join(run_dir, "result.json")):  # or finished meanwhile
-            if not busy:
-                release_run(run_dir)
-            print(f"[{i}/{len(runs)}] {dataset}/{name}: {busy or 'finished'}, skipped", flush=True)
+        if not busy and os.path.exists(os.path.join(run_dir, "result.json")):  # checked under the claim
+            release_run(run_dir)
+            busy = "finished"
+        if busy:
+            print(f"[{i}/{len(runs)}] {dataset}/{name}: {busy}, skipped", flush=True)
             continue
         log_path = os.path.join(run_dir, "train.log")
 
