@@ -24,12 +24,16 @@ def test_paper_suite_covers_table1_and_figure2():
     diagnostic = run_config("yoochoose1_64", "tagnn-valid-1pct", "d")
     assert diagnostic.data.valid_portion == 0.01 and diagnostic.model == run_config("yoochoose1_64", "tagnn", "d").model
     assert select_runs("diagnostics") == [("yoochoose1_64", c) for c in (
-        "tagnn-seed2", "tagnn-valid-1pct", "tagnn-official-padding", "tagnn-no-bucketing")]
+        "tagnn-seed2", "tagnn-valid-1pct", "tagnn-official-padding", "tagnn-no-bucketing", "tagnn-paper-lr")]
     # Each diagnostic changes exactly one setting of `tagnn`.
     base = run_config("yoochoose1_64", "tagnn", "d")
     seed2, no_bucketing = (run_config("yoochoose1_64", c, "d") for c in ("tagnn-seed2", "tagnn-no-bucketing"))
     assert seed2 == dataclasses.replace(base, train=dataclasses.replace(base.train, seed=2021))
     assert no_bucketing == dataclasses.replace(base, train=dataclasses.replace(base.train, shuffle_window_batches=1))
+    paper_lr = run_config("yoochoose1_64", "tagnn-paper-lr", "d")
+    assert paper_lr == dataclasses.replace(base, train=dataclasses.replace(base.train, lr_schedule="paper"))
+    # Epoch 3 still at 1e-3 under the paper's schedule, already 1e-4 under the official one.
+    assert (paper_lr.train.learning_rate_at(3), base.train.learning_rate_at(3)) == pytest.approx((1e-3, 1e-4))
     padding = run_config("yoochoose1_64", "tagnn-official-padding", "d")
     assert padding == dataclasses.replace(base, model=dataclasses.replace(base.model, padding="official"))
     # A caller's TrainConfig (short test runs) keeps its own fields under the override.
