@@ -61,7 +61,7 @@ def test_report_rows_follow_validation_selection(tmp_path):
     assert ("| Yoochoose1/64 | tagnn | finished | 3 | 2 | 60.50 | 70.50 | 29.00 | 30.00 | 71.02 | 31.12 | "
             "-0.52 | -1.12 | 71.50 / 30.00 | 1.50 |") in text
     assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
-    assert "| Diginetica | tagnn | training, no epoch finished yet |" in text
+    assert "| Diginetica | tagnn | started, no epoch finished yet |" in text
     assert "- `yoochoose1_64/tagnn`: 2 process(es): abc123 on 2 cores, def456 on 1 core;" in text
     assert "| Diginetica | local | not started |" in text
     # Targets: 70.50 < 70.7 and 30.00 < 30.9 (Yoochoose); Diginetica has no tagnn epoch.

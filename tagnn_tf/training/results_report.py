@@ -260,7 +260,7 @@ GAP_SUSPECTS = (
 def run_status(run: Optional[dict], was_started: bool) -> str:
     """A run's status as the tables show it."""
     if run is None:
-        return "training, no epoch finished yet" if was_started else "not started"
+        return "started, no epoch finished yet" if was_started else "not started"
     return "finished" if run["finished"] else "running"
 
 
