@@ -384,14 +384,17 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "",
         "How these runs were scheduled on the 2-core VM: one runner per core, which trains more examples "
         "per second than one runner on both cores (measured in `benchmarks/results/parallel_runs.json`). "
-        "A runner skips a run another live runner has claimed (`.running` in the run folder), so the "
-        "first one takes over the remaining Diginetica runs once its own are done:",
+        "A runner skips a run another live runner has claimed (`.running` in the run folder). Core 1 "
+        "trained Diginetica `tagnn` (`--suite=paper --datasets=diginetica --configs=tagnn`), then moved to "
+        "the diagnostics, which explain the Yoochoose gap, ahead of the other Diginetica runs; both chains "
+        "end with the paper suite, so whichever core is free takes the next unclaimed run:",
         "",
         "```sh",
         "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
         "--datasets=yoochoose1_64; taskset -c 0 .venv/bin/python -m trainers.reproduce "
         "--suite=diagnostics --results_dir=results; taskset -c 0 .venv/bin/python -m trainers.reproduce "
         "--suite=paper --results_dir=results",
+        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results; "
         "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
         "--datasets=diginetica",
         "```",
