@@ -137,3 +137,30 @@ def test_a_running_run_above_a_target_has_met_it_only_so_far(tmp_path):
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     assert ("- Diginetica (so far: 1 epoch, still training): HR@20 52.00 vs >= 51.0 met so far, "
             "MRR@20 17.00 vs >= 17.8 not reached yet.") in text
+
+
+def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    for name in ("tagnn", "avg", "local"):
+        _write_run(str(results / "yoochoose1_64" / name), [
+            {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(66, 27)},
+            {"epoch": 2, "seconds": 60.0, "val": _metrics(62, 26), "test": _metrics(69, 29)}], finished=True)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert "## Test-set uncertainty (`python results/test_uncertainty.py`)\n\nNot computed yet." in text
+    ci = {"hr@20": 69.0, "hr@20_ci95": [68.5, 69.5], "mrr@20": 29.0, "mrr@20_ci95": [28.75, 29.25]}
+    json.dump({"git_commit": "0123456789abc", "machine": {"time": "2026-11-30T22:00:00Z"}, "datasets": {
+        "yoochoose1_64": {"reference": "tagnn", "runs": {
+            "tagnn": {**ci, "selected_epoch": 2},
+            # Selected epoch 1 when measured; the run now selects epoch 2.
+            "avg": {**ci, "selected_epoch": 1, "minus_reference": {
+                "hr@20": -4.0, "hr@20_ci95": [-4.5, -3.5], "hr@20_share_above_0": 0.0,
+                "mrr@20": 0.25, "mrr@20_ci95": [-0.125, 0.5],
+                "mrr@20_share_above_0": 0.8}}}}}}, open(results / "test_uncertainty.json", "w"))
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    section = text[text.index("## Test-set uncertainty"):]
+    assert "Computed at commit 0123456789 on 2026-11-30T22:00:00Z." in section
+    assert "| Yoochoose1/64 | tagnn | 2 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] |  |  |" in section
+    assert ("| Yoochoose1/64 | avg (stale: rerun the script) | 1 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] | "
+            "-4.00 [-4.50, -3.50] (0.00) | +0.25 [-0.12, 0.50] (0.80) |") in section
+    assert "Finished since (not in the table until the script is rerun): yoochoose1_64/local." in section

@@ -296,6 +296,54 @@ def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
     return lines
 
 
+UNCERTAINTY_FILE = "test_uncertainty.json"
+
+
+def _interval(ci) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+
+def uncertainty_lines(uncertainty: Optional[dict], finished: Dict[tuple, dict]) -> List[str]:
+    """The paired-bootstrap section from `test_uncertainty.json` (`finished`:
+    the finished runs now, to flag rows that no longer match and runs not in it)."""
+    lines = ["## Test-set uncertainty (`python results/test_uncertainty.py`)", ""]
+    if uncertainty is None:
+        return lines + ["Not computed yet.", ""]
+    lines += [
+        "Each finished run's selected model scored the test set again (the same HR@20 / MRR@20 as its "
+        "`result.json`, checked by the script); 95% percentile intervals over bootstrap resamples of "
+        "the test examples, and of each run minus `tagnn` on the same resamples (a paired comparison; "
+        "\"share > 0\": the fraction of resamples where the run is above `tagnn`). They cover the "
+        "sampling of the test set only, not training randomness (`tagnn-seed2` measures that). "
+        f"Computed at commit {uncertainty['git_commit'][:10]} on {uncertainty['machine']['time']}.",
+        "",
+        "| dataset | config | selected epoch | HR@20 [95%] | MRR@20 [95%] | HR@20 minus tagnn [95%] (share > 0) "
+        "| MRR@20 minus tagnn [95%] (share > 0) |",
+        "|---|---|---:|---|---|---|---|",
+    ]
+    # In suite order (the JSON's keys are sorted).
+    for dataset, name in PAPER_SUITE + DIAGNOSTICS_SUITE:
+        row = uncertainty["datasets"].get(dataset, {}).get("runs", {}).get(name)
+        if row is None:
+            continue
+        title = DATASET_TITLES[dataset]
+        run = finished.get((dataset, name))
+        stale = "" if run is not None and run["summary"]["selected_epoch"] == row["selected_epoch"] else (
+            " (stale: rerun the script)")
+        diff = row.get("minus_reference")
+        cells = ["", ""] if diff is None else [
+            f"{diff[m]:+.2f} {_interval(diff[m + '_ci95'])} ({diff[m + '_share_above_0']:.2f})"
+            for m in ("hr@20", "mrr@20")]
+        lines.append(f"| {title} | {name}{stale} | {row['selected_epoch']} | {_fmt(row['hr@20'])} "
+                     f"{_interval(row['hr@20_ci95'])} | {_fmt(row['mrr@20'])} {_interval(row['mrr@20_ci95'])} | "
+                     + " | ".join(cells) + " |")
+    missing = [f"{d}/{n}" for d, n in finished if n not in uncertainty["datasets"].get(d, {}).get("runs", {})]
+    lines.append("")
+    if missing:
+        lines += ["Finished since (not in the table until the script is rerun): " + ", ".join(missing) + ".", ""]
+    return lines
+
+
 def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], suite, started) -> List[str]:
     lines = []
     for dataset, name in suite:
@@ -320,7 +368,7 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 
 
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
-           started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None) -> str:
+           started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None, uncertainty=False) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -367,6 +415,8 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         *(["![Figure 2 style ablation](figure2_ablation.png)", "", "![Training curves](training_curves.png)", ""]
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
         *(diagnostics_lines(diagnostics, runs, paper, started) if diagnostics is not None else []),
+        *(uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items()
+                                          if r["finished"]}) if uncertainty is not False else []),
         "To rerun one configuration (resumes from its last checkpoint if one exists):",
         "",
         "```sh",
@@ -442,5 +492,10 @@ def write_report(results_dir: str, data_readme: str) -> str:
         _plots(runs, results_dir, paper)
     path = os.path.join(results_dir, "README.md")
     # Rendered in full first: an error leaves the previous README and no temporary file.
-    run_files.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE)))
+    uncertainty = None
+    if os.path.exists(os.path.join(results_dir, UNCERTAINTY_FILE)):
+        with open(os.path.join(results_dir, UNCERTAINTY_FILE)) as f:
+            uncertainty = json.load(f)
+    run_files.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
+                                             uncertainty))
     return path
