@@ -368,7 +368,8 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 
 
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
-           started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None, uncertainty=False) -> str:
+           started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None,
+           uncertainty: Optional[dict] = None) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -415,8 +416,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         *(["![Figure 2 style ablation](figure2_ablation.png)", "", "![Training curves](training_curves.png)", ""]
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
         *(diagnostics_lines(diagnostics, runs, paper, started) if diagnostics is not None else []),
-        *(uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items()
-                                          if r["finished"]}) if uncertainty is not False else []),
+        *uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items() if r["finished"]}),
         "To rerun one configuration (resumes from its last checkpoint if one exists):",
         "",
         "```sh",
@@ -435,7 +435,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "How these runs were scheduled on the 2-core VM: one runner per core, which trains more examples "
         "per second than one runner on both cores (measured in `benchmarks/results/parallel_runs.json`). "
         "A runner skips a run another live runner has claimed (`.running` in the run folder). Core 1 "
-        "trained Diginetica `tagnn` (`--suite=paper --datasets=diginetica --configs=tagnn`), then moved to "
+        "trained Diginetica `tagnn` (its paper-suite runner was stopped once that run finished), then moved to "
         "the diagnostics, which explain the Yoochoose gap, ahead of the other Diginetica runs; both chains "
         "end with the paper suite, so whichever core is free takes the next unclaimed run:",
         "",
