@@ -9,16 +9,19 @@ test sample only, not training randomness (another seed measures that).
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from typing import Dict
 
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import load_splits
-from tagnn_tf.training import ranking_metrics
+from tagnn_tf.training import ranking_metrics, run_files
 from tagnn_tf.training.evaluation import load_run
-from tagnn_tf.training.trainer import padded_length
+from tagnn_tf.training.reproduce import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
+from tagnn_tf.training.trainer import eval_batches
 
 
 def run_target_ranks(model_dir: str) -> np.ndarray:
@@ -29,9 +32,8 @@ def run_target_ranks(model_dir: str) -> np.ndarray:
       session length, stable), which is the same for every run of a dataset.
     """
     config, model = load_run(model_dir)
-    test = load_splits(config.data).test
-    dataset = pipeline.eval_dataset(test, config.train.eval_batch_size, max_clicks=config.train.eval_max_clicks,
-                                    padded_length=padded_length(model, test))
+    train_config = dataclasses.replace(config.train, max_eval_examples=0)  # every test example
+    dataset = eval_batches(model, load_splits(config.data).test, train_config)
 
     @tf.function(reduce_retracing=True)
     def ranks(features, labels):
@@ -41,9 +43,8 @@ def run_target_ranks(model_dir: str) -> np.ndarray:
 
 
 def hit_and_mrr(ranks: np.ndarray, k: int = 20) -> Dict[str, float]:
-    """HR@k and MRR@k in % from 1-based ranks."""
-    hits = ranks <= k
-    return {f"hr@{k}": 100.0 * float(hits.mean()), f"mrr@{k}": 100.0 * float((hits / ranks).mean())}
+    """HR@k and MRR@k in % from 1-based ranks (the trainer's metrics)."""
+    return ranking_metrics.finalize(ranking_metrics.rank_sums(tf.constant(ranks), cutoffs=(k,)))
 
 
 def paired_bootstrap(ranks_by_run: Dict[str, np.ndarray], reference: str, k: int = 20,
@@ -84,19 +85,18 @@ def paired_bootstrap(ranks_by_run: Dict[str, np.ndarray], reference: str, k: int
         draws[i, :, 1] = 100.0 * reciprocal[:, idx].mean(axis=1)
     ref = names.index(reference)
     metrics = (f"hr@{k}", f"mrr@{k}")
+    points = 100.0 * np.stack([hits.mean(axis=1), reciprocal.mean(axis=1)], axis=1)  # [runs, 2]
     runs = {}
     for j, name in enumerate(names):
-        point = hit_and_mrr(ranks_by_run[name], k)
         row = {}
         for m, metric in enumerate(metrics):
-            row[metric] = round(point[metric], 4)
+            row[metric] = round(float(points[j, m]), 4)
             row[f"{metric}_ci95"] = [round(float(v), 4) for v in np.percentile(draws[:, j, m], [2.5, 97.5])]
         if j != ref:
-            ref_point = hit_and_mrr(ranks_by_run[reference], k)
             diff = {}
             for m, metric in enumerate(metrics):
                 d = draws[:, j, m] - draws[:, ref, m]
-                diff[metric] = round(point[metric] - ref_point[metric], 4)
+                diff[metric] = round(float(points[j, m] - points[ref, m]), 4)
                 diff[f"{metric}_ci95"] = [round(float(v), 4) for v in np.percentile(d, [2.5, 97.5])]
                 diff[f"{metric}_share_above_0"] = round(float((d > 0).mean()), 4)
             row["minus_reference"] = diff
@@ -111,12 +111,6 @@ def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed
     `result.json` reports, then writes `<results_dir>/test_uncertainty.json`
     (with the git commit and machine) and returns its path.
     """
-    import json
-    import os
-
-    from tagnn_tf.training import run_files
-    from tagnn_tf.training.reproduce import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
-
     datasets = list(datasets or DATASETS)
     unknown = sorted(set(datasets) - set(DATASETS))
     if unknown:

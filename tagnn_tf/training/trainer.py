@@ -139,13 +139,17 @@ def padded_length(model, examples: SessionExamples) -> int:
     return int(examples.lengths.max()) if model.model_config.padding == "official" else 0
 
 
+def eval_batches(model, examples: SessionExamples, config: TrainConfig, input_context=None) -> tf.data.Dataset:
+    """The evaluation batches of `examples` for `model` (in session-length order)."""
+    return pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
+                                 input_context=input_context, max_clicks=config.eval_max_clicks,
+                                 padded_length=padded_length(model, examples))
+
+
 def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
-    length = padded_length(steps.model, examples)
     dist = steps.strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
-                                          input_context=ctx, max_clicks=config.eval_max_clicks,
-                                          padded_length=length))
+        lambda ctx: eval_batches(steps.model, examples, config, ctx))
     sums = None
     for batch in dist:
         out = steps.evaluate(batch, dist.element_spec)
