@@ -122,7 +122,10 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
     # Each suspect measured by a run says how far that run is.
     assert "- run-to-run spread: measured by `tagnn-seed2`. Status: not started." in diagnostics
     assert "- training data: measured by `tagnn-valid-1pct` (the paper trains on every" in diagnostics
-    assert "we hold out 10%). Status: running." in diagnostics
+    # ... and where it stands against tagnn's selected epoch 2 (69.00 / 29.00):
+    # 66.50 - 69.00 = -2.50, 27.50 - 29.00 = -1.50.
+    assert ("we hold out 10%). Status: running; so far, test HR@20 / MRR@20 66.50 / 27.50 (selected "
+            "epoch 1), minus `tagnn`: -2.50 / -1.50.") in diagnostics
     assert "- initialisation: the official code's: every parameter U(-1/sqrt(d), 1/sqrt(d)).\n" in diagnostics
     assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
     assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]

@@ -264,6 +264,18 @@ def run_status(run: Optional[dict], was_started: bool) -> str:
     return "finished" if run["finished"] else "running"
 
 
+def _against_tagnn(run: dict, tagnn: Optional[dict]) -> str:
+    """`; <selected epoch>: test HR@20 / MRR@20 (minus tagnn's)` for a suspect's line."""
+    s = run["summary"]
+    t = s["test"]
+    text = (f"; {'' if run['finished'] else 'so far, '}test HR@20 / MRR@20 {_fmt(t['hr@20'])} / "
+            f"{_fmt(t['mrr@20'])} (selected epoch {s['selected_epoch']})")
+    if tagnn is not None and tagnn is not run:
+        ref = tagnn["summary"]["test"]
+        text += f", minus `tagnn`: {t['hr@20'] - ref['hr@20']:+.2f} / {t['mrr@20'] - ref['mrr@20']:+.2f}"
+    return text
+
+
 def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
                       paper: Dict[str, Dict[str, float]], started) -> List[str]:
     """The diagnostics section: what each run measures, its row, and its test
@@ -273,8 +285,10 @@ def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
     measured = {**runs, **diagnostics}
     for suspect, name, how in GAP_SUSPECTS:
         key = ("yoochoose1_64", name)
-        status = f" Status: {run_status(measured.get(key), key in started)}." if name else ""
-        lines.append(f"- {suspect}: {how}{status}")
+        status = f" Status: {run_status(measured.get(key), key in started)}" if name else ""
+        if name and key in measured:
+            status += _against_tagnn(measured[key], measured.get(("yoochoose1_64", "tagnn")))
+        lines.append(f"- {suspect}: {how}{status}{'.' if name else ''}")
     lines += ["", "The diagnostic runs:", ""]
     lines += [f"- `{name}`: {DIAGNOSTIC_PURPOSES[name]}" for name in dict.fromkeys(n for _, n in DIAGNOSTICS_SUITE)]
     lines += ["", *TABLE_HEADER, *_table_rows(diagnostics, paper, DIAGNOSTICS_SUITE, started), ""]
