@@ -167,3 +167,20 @@ def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
     assert ("| Yoochoose1/64 | avg (stale: rerun the script) | 1 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] | "
             "-4.00 [-4.50, -3.50] (0.00) | +0.25 [-0.12, 0.50] (0.80) |") in section
     assert "Finished since (not in the table until the script is rerun): yoochoose1_64/local." in section
+
+
+def test_another_seed_of_tagnn_is_judged_against_the_same_targets(tmp_path):
+    # The targets stay judged on `tagnn`; the seed replica gets its own verdict beneath.
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(70.8, 30.8)}], finished=True)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(70.9, 30.95)},
+        {"epoch": 2, "seconds": 60.0, "val": _metrics(59, 25), "test": _metrics(71.5, 31.5)}], finished=False)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    # seed2 selects epoch 1 (validation HR@20 60 > 59), not the better test epoch 2.
+    assert ("- Yoochoose1/64 (final): HR@20 70.80 vs >= 70.7 met, MRR@20 30.80 vs >= 30.9 missed.\n"
+            "  - the same configuration with another seed (`tagnn-seed2`, diagnostics; so far: 2 epochs, "
+            "still training): HR@20 70.90 vs >= 70.7 met so far, MRR@20 30.95 vs >= 30.9 met so far.\n"
+            "- Diginetica: no finished epoch yet.") in text
