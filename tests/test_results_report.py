@@ -95,6 +95,14 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
     # One epoch per run, so the three selection rules agree.
     assert "| Yoochoose1/64 | local | 60.00 / 32.00 (1) | 60.00 (1) / 32.00 (1) | 60.00 (1) / 32.00 (1) |" in text
     assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text
+    assert "for scale" not in text  # no finished seed replica yet
+    # A finished replica of tagnn gives the scale of training randomness: 71.5 - 71 = +0.50, 30.8 - 31 = -0.20.
+    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), [
+        {"epoch": 1, "seconds": 60.0, "val": _metrics(71, 31), "test": _metrics(71.5, 30.8)}], finished=True)
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert ("(best is local, not tagnn).\n  - for scale, the same `tagnn` configuration with another seed "
+            "(`tagnn-seed2`) minus `tagnn`: HR@20 +0.50, MRR@20 -0.20; gaps of that size between variants are "
+            "within training randomness.\n- Diginetica: not judged yet") in text
 
 
 def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):

@@ -216,7 +216,7 @@ def selection_lines(runs: Dict[tuple, dict]) -> List[str]:
     return lines
 
 
-def ordering_lines(runs: Dict[tuple, dict]) -> List[str]:
+def ordering_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict]] = None) -> List[str]:
     """Per dataset: whether Figure 2's ordering (TAGNN best, Avg worst) holds among finished runs."""
     lines = []
     for dataset in TARGETS:
@@ -235,6 +235,21 @@ def ordering_lines(runs: Dict[tuple, dict]) -> List[str]:
                 + ([] if worst else [f"worst is {ranked[-1]}, not avg"])) + ")"
             parts.append(f"{metric.upper()}: {order}: {verdict}")
         lines.append(f"- {title}: " + "; ".join(parts) + ".")
+        lines += _seed_scale_lines(runs.get((dataset, "tagnn")), diagnostics or {}, dataset)
+    return lines
+
+
+def _seed_scale_lines(tagnn: Optional[dict], diagnostics: Dict[tuple, dict], dataset: str) -> List[str]:
+    """For scale: finished seed replicas of `tagnn` minus `tagnn` (training randomness)."""
+    lines = []
+    for name in SEED_REPLICAS:
+        replica = diagnostics.get((dataset, name))
+        if tagnn is None or replica is None or not replica["finished"]:
+            continue
+        t, r = tagnn["summary"]["test"], replica["summary"]["test"]
+        lines.append(f"  - for scale, the same `tagnn` configuration with another seed (`{name}`) minus `tagnn`: "
+                     f"HR@20 {r['hr@20'] - t['hr@20']:+.2f}, MRR@20 {r['mrr@20'] - t['mrr@20']:+.2f}; "
+                     "gaps of that size between variants are within training randomness.")
     return lines
 
 
@@ -438,7 +453,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "Figure 2 ordering (TAGNN best, Avg worst; test metrics of the selected epochs of `local`, "
         "`avg`, `att`, `local-att`, `tagnn`):",
         "",
-        *ordering_lines(runs),
+        *ordering_lines(runs, diagnostics),
         "",
         "Paper numbers: the TAGNN row of `../shared/data/README.md` (the paper reports HR@20 as P@20 "
         "and no @10 figures). The ablation variants have no published numbers on this data (the "
