@@ -297,7 +297,7 @@ def run_status(run: Optional[dict], was_started: bool) -> str:
 
 
 def _against_tagnn(run: dict, tagnn: Optional[dict]) -> str:
-    """`; <selected epoch>: test HR@20 / MRR@20 (minus tagnn's)` for a suspect's line."""
+    """`; test HR@20 / MRR@20 a / b (selected epoch e), minus `tagnn`: x / y` for a suspect's line."""
     s = run["summary"]
     t = s["test"]
     text = (f"; {'' if run['finished'] else 'so far, '}test HR@20 / MRR@20 {_fmt(t['hr@20'])} / "
