@@ -19,6 +19,12 @@ def _metrics(hr20, mrr20):
     return {"hr@10": hr20 - 10, "hr@20": hr20, "mrr@10": mrr20 - 1, "mrr@20": mrr20}
 
 
+def _epochs(*rows):
+    """metrics.jsonl rows from (validation HR@20, MRR@20, test HR@20, MRR@20) per epoch, epochs from 1."""
+    return [{"epoch": e, "seconds": 60.0, "val": _metrics(vh, vm), "test": _metrics(th, tm)}
+            for e, (vh, vm, th, tm) in enumerate(rows, 1)]
+
+
 def _write_run(path, rows, finished, sessions=({"git_commit": "abc123"},)):
     os.makedirs(path)
     json.dump({"train": {"selection_metric": "hr@20"}}, open(os.path.join(path, "config.json"), "w"))
@@ -97,8 +103,7 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
     assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text
     assert "for scale" not in text  # no finished seed replica yet
     # A finished replica of tagnn gives the scale of training randomness: 71.5 - 71 = +0.50, 30.8 - 31 = -0.20.
-    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(71, 31), "test": _metrics(71.5, 30.8)}], finished=True)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), _epochs((71, 31, 71.5, 30.8)), finished=True)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     assert ("(best is local, not tagnn).\n  - for scale, the same `tagnn` configuration with another seed "
             "(`tagnn-seed2`) minus `tagnn`: HR@20 +0.50, MRR@20 -0.20; gaps of that size between variants are "
@@ -108,14 +113,10 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
 def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
     (tmp_path / "data.md").write_text(DATA_README)
     results = tmp_path / "results"
-    _write_run(str(results / "yoochoose1_64" / "tagnn"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(66, 27)},
-        {"epoch": 2, "seconds": 60.0, "val": _metrics(62, 26), "test": _metrics(69, 29)}], finished=False)
-    _write_run(str(results / "yoochoose1_64" / "tagnn-valid-1pct"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(66.5, 27.5)}], finished=False)
-    _write_run(str(results / "yoochoose1_64" / "tagnn-no-bucketing"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(65, 26)},
-        {"epoch": 2, "seconds": 60.0, "val": _metrics(61, 25), "test": _metrics(68, 28)}], finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), _epochs((60, 25, 66, 27), (62, 26, 69, 29)), finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-valid-1pct"), _epochs((61, 25, 66.5, 27.5)), finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-no-bucketing"), _epochs((61, 25, 65, 26), (61, 25, 68, 28)),
+               finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     diagnostics = text[text.index("## Diagnostics"):]
     # The unfinished tagnn run is below both targets at its selected epoch 2 (69.00 / 29.00).
@@ -181,11 +182,9 @@ def test_another_seed_of_tagnn_is_judged_against_the_same_targets(tmp_path):
     # The targets stay judged on `tagnn`; the seed replica gets its own verdict beneath.
     (tmp_path / "data.md").write_text(DATA_README)
     results = tmp_path / "results"
-    _write_run(str(results / "yoochoose1_64" / "tagnn"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(70.8, 30.8)}], finished=True)
-    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), [
-        {"epoch": 1, "seconds": 60.0, "val": _metrics(60, 25), "test": _metrics(70.9, 30.95)},
-        {"epoch": 2, "seconds": 60.0, "val": _metrics(59, 25), "test": _metrics(71.5, 31.5)}], finished=False)
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), _epochs((60, 25, 70.8, 30.8)), finished=True)
+    _write_run(str(results / "yoochoose1_64" / "tagnn-seed2"), _epochs((60, 25, 70.9, 30.95), (59, 25, 71.5, 31.5)),
+               finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     # seed2 selects epoch 1 (validation HR@20 60 > 59), not the better test epoch 2.
     assert ("- Yoochoose1/64 (final): HR@20 70.80 vs >= 70.7 met, MRR@20 30.80 vs >= 30.9 missed.\n"
