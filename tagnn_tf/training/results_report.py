@@ -482,21 +482,20 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "per second than one runner on both cores (measured in `benchmarks/results/parallel_runs.json`). "
         "A runner skips a run another live runner has claimed (`.running` in the run folder). Core 1 "
         "trained Diginetica `tagnn`, then started the diagnostics (`tagnn-seed2`); core 0 finished the "
-        "Yoochoose paper suite, then started `tagnn-valid-1pct`. From there each core finishes the "
-        "diagnostic it started, then takes the next unclaimed Diginetica paper run, then the remaining "
-        "diagnostics: the Diginetica runs complete Table 1 and Figure 2, which the issue asks for, while "
-        "the diagnostics explain the Yoochoose MRR@20 gap, and the one that measures run-to-run spread "
-        "(`tagnn-seed2`) is among the two already under way:",
+        "Yoochoose paper suite, then started `tagnn-valid-1pct`. Each core finished the diagnostic it "
+        "started, then takes the next unclaimed Diginetica paper run, then the remaining diagnostics: the "
+        "Diginetica runs complete Table 1 and Figure 2, which the issue asks for, while the diagnostics "
+        "explain the Yoochoose MRR@20 gap, and the one that measures run-to-run spread (`tagnn-seed2`) "
+        "was among the two already under way. With those two finished, each core runs (a restart resumes "
+        "the same way):",
         "",
         "```sh",
-        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results "
-        "--configs=tagnn-valid-1pct; taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper "
-        "--results_dir=results --datasets=diginetica; taskset -c 0 .venv/bin/python -m trainers.reproduce "
-        "--suite=diagnostics --results_dir=results",
-        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results "
-        "--configs=tagnn-seed2; taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper "
-        "--results_dir=results --datasets=diginetica; taskset -c 1 .venv/bin/python -m trainers.reproduce "
-        "--suite=diagnostics --results_dir=results",
+        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
+        "--datasets=diginetica; taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=diagnostics "
+        "--results_dir=results",
+        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
+        "--datasets=diginetica; taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=diagnostics "
+        "--results_dir=results",
         "```",
         "",
         "Run details (each process's git commit and cores, per-epoch examples/s):",
