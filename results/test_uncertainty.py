@@ -20,7 +20,8 @@ configure_process()
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("results_dir", os.path.join(ROOT, "results"), "Folder of the run folders.")
-flags.DEFINE_list("datasets", [], "Only these datasets (default: both).")
+flags.DEFINE_list("datasets", [], "Rescore only these datasets (default: both); the other datasets' "
+                  "entries are kept from the existing test_uncertainty.json.")
 flags.DEFINE_integer("resamples", 1000, "Bootstrap resamples.")
 flags.DEFINE_integer("seed", 0, "Seed of the resampling.")
 FLAGS = flags.FLAGS

@@ -176,6 +176,14 @@ def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
     assert ("| Yoochoose1/64 | avg (stale: rerun the script) | 1 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] | "
             "-4.00 [-4.50, -3.50] (0.00) | +0.25 [-0.12, 0.50] (0.80) |") in section
     assert "Finished since (not in the table until the script is rerun): yoochoose1_64/local." in section
+    # A dataset rescored alone later carries its own stamp; the older entry keeps the file's.
+    uncertainty = json.load(open(results / "test_uncertainty.json"))
+    uncertainty["datasets"]["diginetica"] = {"reference": "tagnn", "runs": {}, "git_commit": "fedcba9876543",
+                                             "computed_at": "2026-12-01T05:00:00Z"}
+    json.dump(uncertainty, open(results / "test_uncertainty.json", "w"))
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert ("Computed for Yoochoose1/64 at commit 0123456789 on 2026-11-30T22:00:00Z; for Diginetica at commit "
+            "fedcba9876 on 2026-12-01T05:00:00Z.") in text
 
 
 def test_another_seed_of_tagnn_is_judged_against_the_same_targets(tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.training import run_files
 from tagnn_tf.training.test_set_uncertainty import hit_and_mrr, measure_results, paired_bootstrap
 from tagnn_tf.training.trainer import train
 
@@ -62,6 +63,15 @@ def test_finished_runs_are_rescored_and_checked_against_their_result(tmp_path):
         result = json.load(open(results / "yoochoose1_64" / name / "result.json"))
         assert summary["runs"][name]["hr@20"] == pytest.approx(result["test"]["hr@20"], abs=0.01)
         assert summary["runs"][name]["selected_epoch"] == 1
+    assert summary["git_commit"] == run_files.git_commit() and summary["computed_at"].endswith("Z")
+    # Rescoring one dataset keeps the other datasets' entries as they were.
+    written = json.load(open(path))
+    written["datasets"]["diginetica"] = {"runs": {}, "git_commit": "f" * 40, "computed_at": "2026-12-01T05:00:00Z"}
+    json.dump(written, open(path, "w"))
+    measure_results(str(results), ["yoochoose1_64"], resamples=50, log=lambda _: None)
+    rewritten = json.load(open(path))["datasets"]
+    assert rewritten["diginetica"] == {"runs": {}, "git_commit": "f" * 40, "computed_at": "2026-12-01T05:00:00Z"}
+    assert rewritten["yoochoose1_64"]["runs"] == summary["runs"]
     # A result.json that the model file does not reproduce is an error, not a silent row.
     result_path = results / "yoochoose1_64" / "avg" / "result.json"
     result = json.load(open(result_path))

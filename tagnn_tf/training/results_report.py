@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 from tagnn_tf.training import run_files
 from tagnn_tf.training.model_selection import summarize
-from tagnn_tf.training.reproduce import DIAGNOSTICS_SUITE, PAPER_SUITE
+from tagnn_tf.training.reproduce import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
 
 METRICS = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 DATASET_TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
@@ -349,6 +349,19 @@ def _interval(ci) -> str:
     return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
+def _uncertainty_stamps(uncertainty: dict) -> str:
+    """When each dataset's rows were computed (entries written before the
+    per-dataset stamps carry the file's one stamp)."""
+    default = (uncertainty["git_commit"][:10], uncertainty["machine"]["time"])
+    stamps = {DATASET_TITLES[d]: (s.get("git_commit", uncertainty["git_commit"])[:10], s.get("computed_at", default[1]))
+              for d, s in ((d, uncertainty["datasets"].get(d)) for d in DATASETS) if s is not None}
+    if len(set(stamps.values())) <= 1:
+        commit, at = next(iter(stamps.values()), default)
+        return f"Computed at commit {commit} on {at}."
+    return "Computed " + "; ".join(f"for {title} at commit {commit} on {at}"
+                                   for title, (commit, at) in stamps.items()) + "."
+
+
 def uncertainty_lines(uncertainty: Optional[dict], finished: Dict[tuple, dict]) -> List[str]:
     """The paired-bootstrap section from `test_uncertainty.json` (`finished`:
     the finished runs now, to flag rows that no longer match and runs not in it)."""
@@ -361,7 +374,7 @@ def uncertainty_lines(uncertainty: Optional[dict], finished: Dict[tuple, dict]) 
         "the test examples, and of each run minus `tagnn` on the same resamples (a paired comparison; "
         "\"share > 0\": the fraction of resamples where the run is above `tagnn`). They cover the "
         "sampling of the test set only, not training randomness (`tagnn-seed2` measures that). "
-        f"Computed at commit {uncertainty['git_commit'][:10]} on {uncertainty['machine']['time']}.",
+        + _uncertainty_stamps(uncertainty),
         "",
         "| dataset | config | selected epoch | HR@20 [95%] | MRR@20 [95%] | HR@20 minus tagnn [95%] (share > 0) "
         "| MRR@20 minus tagnn [95%] (share > 0) |",

@@ -109,13 +109,28 @@ def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed
 
     Checks that each run's `best.keras` reproduces the test HR@20 / MRR@20 its
     `result.json` reports, then writes `<results_dir>/test_uncertainty.json`
-    (with the git commit and machine) and returns its path.
+    and returns its path. Each dataset's entry carries the git commit and time
+    it was computed at; the entries of datasets not in `datasets` are kept from
+    the existing file, so one dataset can be rescored alone.
     """
     datasets = list(datasets or DATASETS)
     unknown = sorted(set(datasets) - set(DATASETS))
     if unknown:
         raise ValueError(f"datasets must be among {list(DATASETS)}. Received: {unknown}")
-    out = {"git_commit": run_files.git_commit(), "machine": run_files.machine_info(), "datasets": {}}
+    path = os.path.join(results_dir, "test_uncertainty.json")
+    kept = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        for dataset, summary in previous.get("datasets", {}).items():
+            if dataset not in datasets:
+                # Files written before entries were stamped one by one: the file's own stamp.
+                summary.setdefault("git_commit", previous["git_commit"])
+                summary.setdefault("computed_at", previous["machine"]["time"])
+                kept[dataset] = summary
+    machine = run_files.machine_info()
+    commit = run_files.git_commit()
+    out = {"git_commit": commit, "machine": machine, "datasets": dict(kept)}
     for dataset in datasets:
         ranks, selected = {}, {}
         for d, name in PAPER_SUITE + DIAGNOSTICS_SUITE:
@@ -137,6 +152,7 @@ def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed
             log(f"{dataset}: no finished tagnn run, skipped")
             continue
         summary = paired_bootstrap(ranks, "tagnn", resamples=resamples, seed=seed)
+        summary.update(git_commit=commit, computed_at=machine["time"])
         for name, row in summary["runs"].items():
             row["selected_epoch"] = selected[name]
             diff = row.get("minus_reference")
@@ -145,6 +161,5 @@ def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed
                                            f"  minus tagnn: HR@20 {diff['hr@20']:+.2f} {diff['hr@20_ci95']}, "
                                            f"MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}"))
         out["datasets"][dataset] = summary
-    path = os.path.join(results_dir, "test_uncertainty.json")
     run_files.write_json_atomic(path, out)
     return path
