@@ -8,7 +8,7 @@ import platform
 import socket
 import subprocess
 import time
-from typing import List
+from typing import List, Optional
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -57,13 +57,22 @@ def append_jsonl(path: str, row: dict) -> None:
     write_jsonl_atomic(path, read_jsonl(path) + [row])
 
 
-def git_commit() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
+# Folders of measured outputs: tracked, but written while runs and benchmarks
+# run, so changes there do not make the code differ from its commit.
+OUTPUT_FOLDERS = ("results", "benchmarks/results")
+
+
+def git_commit(repo_dir: Optional[str] = None) -> str:
+    """HEAD of the repository holding `repo_dir` (default: this package), with
+    "-dirty" when a tracked file outside `OUTPUT_FOLDERS` differs from it;
+    "unknown" outside a git checkout."""
+    here = repo_dir or os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        excluded = [f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", *excluded],
+                               cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
