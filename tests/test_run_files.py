@@ -11,7 +11,8 @@ def _git(repo, *args):
 
 
 def test_git_commit_is_dirty_for_code_changes_only(tmp_path):
-    for path in ("tagnn_tf/model.py", "results/README.md", "benchmarks/results/x.json", "benchmarks/x.py"):
+    for path in ("tagnn_tf/model.py", "results/README.md", "results/yoochoose1_64/tagnn/metrics.jsonl",
+                 "results/make_report.py", "benchmarks/results/x.json", "benchmarks/x.py"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("0\n")
     _git(tmp_path, "init", "-q")
@@ -23,11 +24,18 @@ def test_git_commit_is_dirty_for_code_changes_only(tmp_path):
     assert run_files.git_commit(package) == head
     # Measured outputs change while runs train: still the committed code.
     (tmp_path / "results" / "README.md").write_text("1\n")
+    (tmp_path / "results" / "yoochoose1_64" / "tagnn" / "metrics.jsonl").write_text("1\n")
     (tmp_path / "benchmarks" / "results" / "x.json").write_text("1\n")
     (tmp_path / "untracked.py").write_text("1\n")
     assert run_files.git_commit(package) == head
-    # A tracked code file anywhere in the repository (not only under the package) makes it dirty.
+    # A tracked code file anywhere in the repository (not only under the package) makes it dirty,
+    # the report's own scripts under results/ included.
     (tmp_path / "benchmarks" / "x.py").write_text("1\n")
+    assert run_files.git_commit(package) == head + "-dirty"
+    _git(tmp_path, "checkout", "--", "benchmarks/x.py")
+    assert run_files.git_commit(package) == head
+    (tmp_path / "results" / "make_report.py").write_text("1\n")
+    _git(tmp_path, "add", "results/make_report.py")  # staged counts too
     assert run_files.git_commit(package) == head + "-dirty"
 
 

@@ -57,22 +57,26 @@ def append_jsonl(path: str, row: dict) -> None:
     write_jsonl_atomic(path, read_jsonl(path) + [row])
 
 
-# Folders of measured outputs: tracked, but written while runs and benchmarks
-# run, so changes there do not make the code differ from its commit.
-OUTPUT_FOLDERS = ("results", "benchmarks/results")
+def _is_measured_output(path: str) -> bool:
+    """Files the runs and benchmarks write (tracked, so committed with their
+    results): everything under `benchmarks/results/`, and under `results/`
+    all but the scripts (`results/*.py` is code)."""
+    return path.startswith("benchmarks/results/") or (path.startswith("results/") and not path.endswith(".py"))
 
 
 def git_commit(repo_dir: Optional[str] = None) -> str:
     """HEAD of the repository holding `repo_dir` (default: this package), with
-    "-dirty" when a tracked file outside `OUTPUT_FOLDERS` differs from it;
-    "unknown" outside a git checkout."""
+    "-dirty" when a tracked file other than a measured output differs from it
+    (runs write into `results/` while they train); "unknown" outside a git
+    checkout."""
     here = repo_dir or os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         commit = out.stdout.strip() or "unknown"
-        excluded = [f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS]
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", *excluded],
-                               cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
+        # Paths relative to the repository root, staged and unstaged changes alike.
+        changed = subprocess.run(["git", "diff", "HEAD", "--name-only"], cwd=here, capture_output=True, text=True,
+                                 timeout=10).stdout.splitlines()
+        dirty = [path for path in changed if not _is_measured_output(path)]
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
