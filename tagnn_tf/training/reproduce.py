@@ -115,19 +115,40 @@ def _boot_id() -> str:
         return "unknown"
 
 
+def _process_start(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, Linux), "unknown" if
+    it can't be read; with the pid it names a process even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # Field 22 (starttime); fields 3 onwards follow the ")" closing the command name.
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def _holder_alive(pid: int, started: str) -> bool:
+    """Whether the process that wrote a lock still runs (`started`: its start time, or "unknown")."""
+    if not _process_alive(pid):
+        return False
+    return started == "unknown" or _process_start(pid) in (started, "unknown")
+
+
 def claim_run(run_dir: str) -> Optional[str]:
-    """Marks `run_dir` as trained by this process (`.running`: host, boot id, pid).
+    """Marks `run_dir` as trained by this process (`.running`: host, boot id,
+    process start time, pid).
 
     Returns None when claimed, else why not: another live process on this host,
-    or any process on another host, holds it. A lock left by a dead process, or
-    by a process of an earlier boot of this host, is taken over. The lock file
-    appears complete or not at all (a hard link of a written temporary file).
+    or any process on another host, holds it. A lock left by a dead process, by
+    a process of an earlier boot of this host, or with a pid now reused by a
+    process started later, is taken over. The lock file appears complete or not
+    at all (a hard link of a written temporary file).
     """
     path = os.path.join(run_dir, LOCK_FILE)
     host, boot = socket.gethostname(), _boot_id()
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(f"{host} {boot} {os.getpid()}\n")
+        # The pid stays the last field, where runners before the start time read it.
+        f.write(f"{host} {boot} {_process_start(os.getpid())} {os.getpid()}\n")
     try:
         for _ in range(3):
             try:
@@ -141,10 +162,12 @@ def claim_run(run_dir: str) -> Optional[str]:
             except FileNotFoundError:  # released meanwhile
                 continue
             holder_host, holder_pid = fields[0], fields[-1]
-            holder_boot = fields[1] if len(fields) == 3 else boot  # 2 fields: written before boot ids
+            # Older lock files: 2 fields (host, pid), 3 fields (host, boot id, pid).
+            holder_boot = fields[1] if len(fields) >= 3 else boot
+            holder_start = fields[2] if len(fields) == 4 else "unknown"
             if holder_host != host:
                 return f"claimed by host {holder_host} (remove {path} if that process is gone)"
-            if holder_boot == boot and _process_alive(int(holder_pid)):
+            if holder_boot == boot and _holder_alive(int(holder_pid), holder_start):
                 return f"being trained by process {holder_pid}"
             try:
                 os.remove(path)  # stale: its process is gone
