@@ -353,8 +353,12 @@ def _uncertainty_stamps(uncertainty: dict) -> str:
     """When each dataset's rows were computed (entries written before the
     per-dataset stamps carry the file's one stamp)."""
     default = (uncertainty["git_commit"][:10], uncertainty["machine"]["time"])
-    stamps = {DATASET_TITLES[d]: (s.get("git_commit", uncertainty["git_commit"])[:10], s.get("computed_at", default[1]))
-              for d, s in ((d, uncertainty["datasets"].get(d)) for d in DATASETS) if s is not None}
+    stamps = {}
+    for dataset in DATASETS:
+        entry = uncertainty["datasets"].get(dataset)
+        if entry is not None:
+            stamps[DATASET_TITLES[dataset]] = (entry.get("git_commit", uncertainty["git_commit"])[:10],
+                                               entry.get("computed_at", default[1]))
     if len(set(stamps.values())) <= 1:
         commit, at = next(iter(stamps.values()), default)
         return f"Computed at commit {commit} on {at}."

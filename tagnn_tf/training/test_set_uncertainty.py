@@ -130,7 +130,7 @@ def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed
                 kept[dataset] = summary
     machine = run_files.machine_info()
     commit = run_files.git_commit()
-    out = {"git_commit": commit, "machine": machine, "datasets": dict(kept)}
+    out = {"git_commit": commit, "machine": machine, "datasets": kept}
     for dataset in datasets:
         ranks, selected = {}, {}
         for d, name in PAPER_SUITE + DIAGNOSTICS_SUITE:
