@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from tagnn_tf.training.reproduce import claim_run
 from tagnn_tf.training.results_report import paper_numbers, write_report
 
 DATA_README = """# data
@@ -57,9 +58,16 @@ def test_report_rows_follow_validation_selection(tmp_path):
     ], finished=True, sessions=[  # first process on the whole machine, the resume pinned to one core
         {"git_commit": "abc123", "machine": {"cpu_count": 2}},
         {"git_commit": "def456", "machine": {"cpu_count": 2, "usable_cpus": 1}}])
-    # Diginetica avg: one epoch so far, still running.
+    # Diginetica avg: one epoch so far, still running (this process holds its lock).
     _write_run(str(results / "diginetica" / "avg"), [
         {"epoch": 1, "seconds": 3600.0, "val": _metrics(40, 12), "test": _metrics(38, 11)}], finished=False)
+    assert claim_run(str(results / "diginetica" / "avg")) is None
+    # Diginetica local: stopped after epoch 2, no runner; its first attempt's
+    # checkpoints were lost after 3 epochs.
+    _write_run(str(results / "diginetica" / "local"), _epochs((40, 12, 38, 11), (41, 13, 39, 12)), finished=False,
+               sessions=[{"git_commit": "abc123", "machine": {"cpu_count": 2, "usable_cpus": 1}}])
+    _write_run(str(results / "diginetica" / "local" / "abandoned-attempt-1"),
+               _epochs((40, 12, 38, 11), (41, 13, 39, 12), (42, 13, 40, 12)), finished=False)
     os.makedirs(results / "diginetica" / "tagnn")  # started, no epoch yet
     readme = write_report(str(results), str(tmp_path / "data.md"))
     text = open(readme).read()
@@ -69,13 +77,23 @@ def test_report_rows_follow_validation_selection(tmp_path):
     assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
     assert "| Diginetica | tagnn | started, no epoch finished yet |" in text
     assert "- `yoochoose1_64/tagnn`: 2 process(es): abc123 on 2 cores, def456 on 1 core;" in text
-    assert "| Diginetica | local | not started |" in text
+    assert "| Diginetica | local | stopped after epoch 2 | 2 | 2 |" in text
+    assert ("- `diginetica/local`: 1 process(es): abc123 on 1 core; examples/s per epoch [300.0, 300.0]; "
+            "`abandoned-attempt-1/` keeps the logs of epochs [1, 2, 3] of an attempt whose checkpoints were lost "
+            "(the epochs past the checkpoint left, if any, were trained again)") in text
+    assert "| Diginetica | local-att | not started |" in text
     # Targets: 70.50 < 70.7 and 30.00 < 30.9 (Yoochoose); Diginetica has no tagnn epoch.
     assert "- Yoochoose1/64 (final): HR@20 70.50 vs >= 70.7 missed, MRR@20 30.00 vs >= 30.9 missed." in text
     assert "- Diginetica: no finished epoch yet." in text
     assert "- Yoochoose1/64: not judged yet; unfinished: local, avg, att, local-att." in text
     for png in ("figure2_ablation.png", "training_curves.png"):
         assert os.path.getsize(results / png) > 1000
+
+
+def test_missing_results_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    with pytest.raises(ValueError, match="results folder not found: .*absent"):
+        write_report(str(tmp_path / "absent"), str(tmp_path / "data.md"))
 
 
 def test_missing_tagnn_row_is_an_error(tmp_path):
@@ -117,6 +135,8 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
     _write_run(str(results / "yoochoose1_64" / "tagnn-valid-1pct"), _epochs((61, 25, 66.5, 27.5)), finished=False)
     _write_run(str(results / "yoochoose1_64" / "tagnn-no-bucketing"), _epochs((61, 25, 65, 26), (61, 25, 68, 28)),
                finished=False)
+    for name in ("tagnn", "tagnn-no-bucketing"):  # held by a live runner; tagnn-valid-1pct has none
+        assert claim_run(str(results / "yoochoose1_64" / name)) is None
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     diagnostics = text[text.index("## Diagnostics"):]
     # The unfinished tagnn run is below both targets at its selected epoch 2 (69.00 / 29.00).
@@ -133,10 +153,11 @@ def test_diagnostic_runs_are_compared_epoch_by_epoch(tmp_path):
     assert "- training data: measured by `tagnn-valid-1pct` (the paper trains on every" in diagnostics
     # ... and where it stands against tagnn's selected epoch 2 (69.00 / 29.00):
     # 66.50 - 69.00 = -2.50, 27.50 - 29.00 = -1.50.
-    assert ("we hold out 10%). Status: running; so far, test HR@20 / MRR@20 66.50 / 27.50 (selected "
+    assert ("we hold out 10%). Status: stopped after epoch 1; so far, test HR@20 / MRR@20 66.50 / 27.50 (selected "
             "epoch 1), minus `tagnn`: -2.50 / -1.50.") in diagnostics
     assert "- initialisation: the official code's: every parameter U(-1/sqrt(d), 1/sqrt(d)).\n" in diagnostics
-    assert "| Yoochoose1/64 | tagnn-valid-1pct | running | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
+    assert "| Yoochoose1/64 | tagnn-no-bucketing | running | 2 | 1 |" in diagnostics
+    assert "| Yoochoose1/64 | tagnn-valid-1pct | stopped after epoch 1 | 1 | 1 |" in diagnostics and "| -4.52 |" in diagnostics
     assert "tagnn-valid-1pct" not in text[:text.index("## Diagnostics")].split("Figure 2 ordering")[0]
 
 
@@ -147,8 +168,11 @@ def test_a_running_run_above_a_target_has_met_it_only_so_far(tmp_path):
     _write_run(str(results / "diginetica" / "tagnn"), [
         {"epoch": 1, "seconds": 60.0, "val": _metrics(55, 19), "test": _metrics(52, 17)}], finished=False)
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
-    assert ("- Diginetica (so far: 1 epoch, still training): HR@20 52.00 vs >= 51.0 met so far, "
+    assert ("- Diginetica (so far: 1 epoch, stopped): HR@20 52.00 vs >= 51.0 met so far, "
             "MRR@20 17.00 vs >= 17.8 not reached yet.") in text
+    assert claim_run(str(results / "diginetica" / "tagnn")) is None  # a runner resumes it
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert "- Diginetica (so far: 1 epoch, still training): HR@20 52.00 vs >= 51.0 met so far, " in text
 
 
 def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
@@ -197,5 +221,5 @@ def test_another_seed_of_tagnn_is_judged_against_the_same_targets(tmp_path):
     # seed2 selects epoch 1 (validation HR@20 60 > 59), not the better test epoch 2.
     assert ("- Yoochoose1/64 (final): HR@20 70.80 vs >= 70.7 met, MRR@20 30.80 vs >= 30.9 missed.\n"
             "  - the same configuration with another seed (`tagnn-seed2`, diagnostics; so far: 2 epochs, "
-            "still training): HR@20 70.90 vs >= 70.7 met so far, MRR@20 30.95 vs >= 30.9 met so far.\n"
+            "stopped): HR@20 70.90 vs >= 70.7 met so far, MRR@20 30.95 vs >= 30.9 met so far.\n"
             "- Diginetica: no finished epoch yet.") in text

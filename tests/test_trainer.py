@@ -145,6 +145,27 @@ def test_crash_between_checkpoint_and_metrics_is_recovered(tmp_path):
     assert again[0]["test"] == pytest.approx(first[0]["test"])
 
 
+def test_lost_checkpoints_set_the_old_logs_aside_and_retrain(tmp_path):
+    import shutil
+
+    model_dir = str(tmp_path / "lost")
+    train(_config(epochs=2, steps_per_epoch=5), model_dir, log=_quiet)
+    first = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    shutil.rmtree(os.path.join(model_dir, "checkpoints"))  # as on a fresh machine
+    messages = []
+    train(_config(epochs=1, steps_per_epoch=5), model_dir, log=messages.append)
+    assert any("checkpoints were lost" in m and "redoes epochs 1 onwards" in m for m in messages)
+    kept = os.path.join(model_dir, "abandoned-attempt-1")
+    assert run_files.read_jsonl(os.path.join(kept, "metrics.jsonl")) == first
+    assert [r["epoch"] for r in run_files.read_jsonl(os.path.join(kept, "run_log.jsonl"))] == [1, 2]
+    # The new attempt's logs hold its own epoch only; same seed, so epoch 1 repeats.
+    again = run_files.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    assert [r["epoch"] for r in again] == [1]
+    assert again[0]["test"] == pytest.approx(first[0]["test"], abs=0.05)
+    assert [r["epoch"] for r in run_files.read_jsonl(os.path.join(model_dir, "run_log.jsonl"))] == [1]
+    assert os.path.exists(os.path.join(model_dir, "best.keras"))
+
+
 def test_other_config_in_same_dir_is_refused(two_epoch_run):
     model_dir, _ = two_epoch_run
     before = open(os.path.join(model_dir, "config.json")).read()

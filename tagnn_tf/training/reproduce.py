@@ -133,6 +133,34 @@ def _holder_alive(pid: int, started: str) -> bool:
     return started == "unknown" or _process_start(pid) in (started, "unknown")
 
 
+def _read_lock(path: str) -> Optional[List[str]]:
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return None
+
+
+def _live_holder(path: str, fields: List[str], host: str, boot: str) -> Optional[str]:
+    """Who holds the lock `fields` (read from `path`), None when its process is gone."""
+    holder_host, holder_pid = fields[0], fields[-1]
+    # Older lock files: 2 fields (host, pid), 3 fields (host, boot id, pid).
+    holder_boot = fields[1] if len(fields) >= 3 else boot
+    holder_start = fields[2] if len(fields) == 4 else "unknown"
+    if holder_host != host:
+        return f"claimed by host {holder_host} (remove {path} if that process is gone)"
+    if holder_boot == boot and _holder_alive(int(holder_pid), holder_start):
+        return f"being trained by process {holder_pid}"
+    return None
+
+
+def live_claim(run_dir: str) -> Optional[str]:
+    """Who trains `run_dir` now (see `claim_run`), None when no live process does."""
+    path = os.path.join(run_dir, LOCK_FILE)
+    fields = _read_lock(path)
+    return None if fields is None else _live_holder(path, fields, socket.gethostname(), _boot_id())
+
+
 def claim_run(run_dir: str) -> Optional[str]:
     """Marks `run_dir` as trained by this process (`.running`: host, boot id,
     process start time, pid).
@@ -156,19 +184,12 @@ def claim_run(run_dir: str) -> Optional[str]:
                 return None
             except FileExistsError:
                 pass
-            try:
-                with open(path) as f:
-                    fields = f.read().split()
-            except FileNotFoundError:  # released meanwhile
+            fields = _read_lock(path)
+            if fields is None:  # released meanwhile
                 continue
-            holder_host, holder_pid = fields[0], fields[-1]
-            # Older lock files: 2 fields (host, pid), 3 fields (host, boot id, pid).
-            holder_boot = fields[1] if len(fields) >= 3 else boot
-            holder_start = fields[2] if len(fields) == 4 else "unknown"
-            if holder_host != host:
-                return f"claimed by host {holder_host} (remove {path} if that process is gone)"
-            if holder_boot == boot and _holder_alive(int(holder_pid), holder_start):
-                return f"being trained by process {holder_pid}"
+            holder = _live_holder(path, fields, host, boot)
+            if holder:
+                return holder
             try:
                 os.remove(path)  # stale: its process is gone
             except FileNotFoundError:

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 from tagnn_tf.training import run_files
 from tagnn_tf.training.model_selection import summarize
-from tagnn_tf.training.reproduce import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
+from tagnn_tf.training.reproduce import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE, live_claim
 
 METRICS = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 DATASET_TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
@@ -61,7 +61,12 @@ def load_run(run_dir: str) -> Optional[dict]:
     with open(os.path.join(run_dir, "run_info.json")) as f:
         info = json.load(f)
     sessions = info.get("sessions", [info])  # single-process files of early versions
+    abandoned = sorted((name, [r["epoch"] for r in _read_jsonl(os.path.join(run_dir, name, "metrics.jsonl"))])
+                       for name in os.listdir(run_dir) if name.startswith(run_files.ABANDONED_PREFIX))
     return {"history": history, "summary": summary, "finished": finished, "config": config,
+            "running": not finished and live_claim(run_dir) is not None,
+            # (folder, its epochs) of attempts whose checkpoints were lost.
+            "abandoned": abandoned,
             "train_seconds": sum(r["seconds"] for r in history),
             "examples_per_sec": [r["examples_per_sec"] for r in log],
             # Per process, in order: its commit and the cores it could use
@@ -180,7 +185,9 @@ def _target_checks(run: dict, target: Dict[str, float]) -> str:
 
 def _progress(run: dict) -> str:
     epochs = run["summary"]["epochs_run"]
-    return "final" if run["finished"] else f"so far: {epochs} epoch{'s' * (epochs != 1)}, still training"
+    if run["finished"]:
+        return "final"
+    return f"so far: {epochs} epoch{'s' * (epochs != 1)}, {'still training' if run['running'] else 'stopped'}"
 
 
 def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict]] = None) -> List[str]:
@@ -290,10 +297,12 @@ GAP_SUSPECTS = (
 
 
 def run_status(run: Optional[dict], was_started: bool) -> str:
-    """A run's status as the tables show it."""
+    """A run's status as the tables show it: "running" only while a live runner holds it."""
     if run is None:
         return "started, no epoch finished yet" if was_started else "not started"
-    return "finished" if run["finished"] else "running"
+    if run["finished"]:
+        return "finished"
+    return "running" if run["running"] else f"stopped after epoch {run['history'][-1]['epoch']}"
 
 
 def _against_tagnn(run: dict, tagnn: Optional[dict]) -> str:
@@ -480,40 +489,31 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
         *(diagnostics_lines(diagnostics, runs, paper, started) if diagnostics is not None else []),
         *uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items() if r["finished"]}),
-        "To rerun one configuration (resumes from its last checkpoint if one exists):",
+        "To rerun one configuration from scratch (a new results folder; the same command resumes it "
+        "from its last checkpoint after an interruption):",
         "",
         "```sh",
-        ".venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
+        ".venv/bin/python -m trainers.reproduce --suite=paper --results_dir=runs/rerun "
         "--datasets=yoochoose1_64 --configs=tagnn",
-        ".venv/bin/python results/make_report.py",
+        ".venv/bin/python results/make_report.py --results_dir=runs/rerun",
         "```",
         "",
-        "The whole suite (finished runs are skipped, the unfinished one resumes), then the diagnostics:",
+        "The suites into `results/` (finished runs are skipped, unfinished ones resume from their "
+        "checkpoints), one runner per core, which trains more examples per second than one runner on "
+        "both cores (measured in `benchmarks/results/parallel_runs.json`); a runner skips a run another "
+        "live runner has claimed (`.running` in the run folder):",
         "",
         "```sh",
-        ".venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results",
-        ".venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results",
+        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results; "
+        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results",
+        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results; "
+        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=diagnostics --results_dir=results",
         "```",
         "",
-        "How these runs were scheduled on the 2-core VM: one runner per core, which trains more examples "
-        "per second than one runner on both cores (measured in `benchmarks/results/parallel_runs.json`). "
-        "A runner skips a run another live runner has claimed (`.running` in the run folder). Core 1 "
-        "trained Diginetica `tagnn`, then started the diagnostics (`tagnn-seed2`); core 0 finished the "
-        "Yoochoose paper suite, then started `tagnn-valid-1pct`. Each core finished the diagnostic it "
-        "started, then takes the next unclaimed Diginetica paper run, then the remaining diagnostics: the "
-        "Diginetica runs complete Table 1 and Figure 2, which the issue asks for, while the diagnostics "
-        "explain the Yoochoose MRR@20 gap, and the one that measures run-to-run spread (`tagnn-seed2`) "
-        "was among the two already under way. With those two finished, each core runs (a restart resumes "
-        "the same way):",
-        "",
-        "```sh",
-        "taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
-        "--datasets=diginetica; taskset -c 0 .venv/bin/python -m trainers.reproduce --suite=diagnostics "
-        "--results_dir=results",
-        "taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=paper --results_dir=results "
-        "--datasets=diginetica; taskset -c 1 .venv/bin/python -m trainers.reproduce --suite=diagnostics "
-        "--results_dir=results",
-        "```",
+        "Checkpoints and `best.keras` are not committed (`.gitignore`), so a run resumes only on the "
+        "machine that trained it. A run whose checkpoints were lost (a new machine) starts again from "
+        "epoch 1: the trainer moves the old logs into `abandoned-attempt-<n>/` in the run folder (listed "
+        "in the run details) and says so in `train.log`.",
         "",
         "Run details (each process's git commit and cores, per-epoch examples/s):",
         "",
@@ -522,7 +522,10 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         processes = ", ".join(f"{commit[:10]} on {cores} core{'s' * (cores != 1)}"
                               for commit, cores in run["processes"])
         lines.append(f"- `{dataset}/{name}`: {len(run['processes'])} process(es): {processes}; examples/s per epoch "
-                     f"{run['examples_per_sec']}")
+                     f"{run['examples_per_sec']}" + "".join(
+                         f"; `{folder}/` keeps the logs of epochs {epochs} of an attempt whose checkpoints "
+                         "were lost (the epochs past the checkpoint left, if any, were trained again)"
+                         for folder, epochs in run["abandoned"]))
     if extra_runs:
         lines += ["", "## Other measured runs", ""]
         for folder, text, run in extra_runs:
@@ -545,6 +548,8 @@ EXTRA_RUNS = (
 
 def write_report(results_dir: str, data_readme: str) -> str:
     """Writes `<results_dir>/README.md` and the PNGs; returns the README path."""
+    if not os.path.isdir(results_dir):
+        raise ValueError(f"results folder not found: {results_dir}")
     runs = collect(results_dir)
     extra = []
     for folder, text in EXTRA_RUNS:

@@ -10,6 +10,8 @@ import subprocess
 import time
 from typing import List, Optional
 
+from tagnn_tf.training.model_selection import select
+
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 RUN_LOG = "run_log.jsonl"
@@ -55,6 +57,47 @@ def write_jsonl_atomic(path: str, rows: List[dict]) -> None:
 def append_jsonl(path: str, row: dict) -> None:
     """Appends one line by rewriting the file atomically (files are small)."""
     write_jsonl_atomic(path, read_jsonl(path) + [row])
+
+
+ABANDONED_PREFIX = "abandoned-attempt-"
+
+
+def set_aside_lost_epochs(model_dir: str, epochs_done: int, selection_metric: str) -> Optional[str]:
+    """Keeps the logs of epochs the checkpoints no longer hold, before training redoes them.
+
+    The epoch-end checkpoint is written before an epoch's metrics, so
+    `metrics.jsonl` or `run_log.jsonl` reaching past `epochs_done` (the epoch
+    of the checkpoint restored, 0 without one) means the checkpoints were lost
+    or deleted. Both files are copied whole into a new
+    `<model_dir>/abandoned-attempt-<n>/`; the files in place keep the rows up
+    to `epochs_done`, which the checkpoint continues. `best.keras` moves there
+    too when its epoch (the best on validation `selection_metric`) is one of
+    the lost ones.
+
+    Returns:
+      The folder the files went to, or None when no row was past `epochs_done`.
+    """
+    paths = [os.path.join(model_dir, name) for name in (METRICS, RUN_LOG)]
+    rows = [read_jsonl(p) for p in paths]
+    if all(r["epoch"] <= epochs_done for file_rows in rows for r in file_rows):
+        return None
+    n = 1
+    while os.path.exists(os.path.join(model_dir, f"{ABANDONED_PREFIX}{n}")):
+        n += 1
+    folder = os.path.join(model_dir, f"{ABANDONED_PREFIX}{n}")
+    tmp = f"{folder}.tmp-{os.getpid()}"
+    os.makedirs(tmp)
+    for path, file_rows in zip(paths, rows):
+        if file_rows:
+            write_jsonl_atomic(os.path.join(tmp, os.path.basename(path)), file_rows)
+    os.rename(tmp, folder)  # the copies appear complete or not at all
+    for path, file_rows in zip(paths, rows):
+        if file_rows:
+            write_jsonl_atomic(path, [r for r in file_rows if r["epoch"] <= epochs_done])
+    best = os.path.join(model_dir, BEST_MODEL)
+    if os.path.exists(best) and rows[0] and select(rows[0], selection_metric)["epoch"] > epochs_done:
+        os.replace(best, os.path.join(folder, BEST_MODEL))
+    return folder
 
 
 def _is_measured_output(path: str) -> bool:

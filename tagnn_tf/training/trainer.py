@@ -230,6 +230,13 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
             + (f", {int(batches_var.numpy())} batches of epoch {int(epoch_var.numpy()) + 1})"
                if int(batches_var.numpy()) else ")"))
     if chief:
+        lost_to = run_files.set_aside_lost_epochs(model_dir, int(epoch_var.numpy()), tc.selection_metric)
+        if lost_to:
+            log(f"WARNING: the logs of {model_dir} reach past the checkpoint"
+                f" ({'epoch ' + str(int(epoch_var.numpy())) if latest else 'none'} in {chief_ckpt_dir}):"
+                f" checkpoints were lost or deleted. Their logs are kept in {lost_to};"
+                f" training redoes epochs {int(epoch_var.numpy()) + 1} onwards.")
+    if chief:
         # One entry per (re)start, so a resumed run records every commit and machine it ran on.
         info_path = os.path.join(model_dir, run_files.RUN_INFO)
         info = {"sessions": []}
