@@ -199,7 +199,17 @@ def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
     assert "| Yoochoose1/64 | tagnn | 2 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] |  |  |" in section
     assert ("| Yoochoose1/64 | avg (stale: rerun the script) | 1 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] | "
             "-4.00 [-4.50, -3.50] (0.00) | +0.25 [-0.12, 0.50] (0.80) |") in section
-    assert "Finished since (not in the table until the script is rerun): yoochoose1_64/local." in section
+    # Rescoring needs every run's best.keras; none is here, so the note names all three.
+    assert ("Finished since (not in the table until the script is rerun): yoochoose1_64/local. The script rescores "
+            "each finished run of the dataset from its `best.keras`, which is not committed; it is not on the "
+            "machine that wrote this report for: yoochoose1_64/tagnn, yoochoose1_64/local, yoochoose1_64/avg.\n"
+            ) in section
+    for name in ("tagnn", "local"):
+        (results / "yoochoose1_64" / name / "best.keras").write_text("model")
+    section = open(write_report(str(results), str(tmp_path / "data.md"))).read().split("## Test-set uncertainty")[1]
+    assert ("Finished since (not in the table until the script is rerun): yoochoose1_64/local. The script rescores "
+            "each finished run of the dataset from its `best.keras`, which is not committed; it is not on the "
+            "machine that wrote this report for: yoochoose1_64/avg.\n") in section
     # A dataset rescored alone later carries its own stamp; the older entry keeps the file's.
     uncertainty = json.load(open(results / "test_uncertainty.json"))
     uncertainty["datasets"]["diginetica"] = {"reference": "tagnn", "runs": {}, "git_commit": "fedcba9876543",

@@ -65,6 +65,7 @@ def load_run(run_dir: str) -> Optional[dict]:
                        for name in os.listdir(run_dir) if name.startswith(run_files.ABANDONED_PREFIX))
     return {"history": history, "summary": summary, "finished": finished, "config": config,
             "running": not finished and live_claim(run_dir) is not None,
+            "has_model": os.path.exists(os.path.join(run_dir, run_files.BEST_MODEL)),
             # (folder, its epochs) of attempts whose checkpoints were lost.
             "abandoned": abandoned,
             "train_seconds": sum(r["seconds"] for r in history),
@@ -412,7 +413,13 @@ def uncertainty_lines(uncertainty: Optional[dict], finished: Dict[tuple, dict]) 
     missing = [f"{d}/{n}" for d, n in finished if n not in uncertainty["datasets"].get(d, {}).get("runs", {})]
     lines.append("")
     if missing:
-        lines += ["Finished since (not in the table until the script is rerun): " + ", ".join(missing) + ".", ""]
+        # The script rescores every finished run of a dataset from its `best.keras`, which is not committed.
+        datasets = {m.split("/")[0] for m in missing}
+        absent = [f"{d}/{n}" for (d, n), run in finished.items() if d in datasets and not run["has_model"]]
+        lines += ["Finished since (not in the table until the script is rerun): " + ", ".join(missing) + "."
+                  + (" The script rescores each finished run of the dataset from its `best.keras`, which is not "
+                     "committed; it is not on the machine that wrote this report for: " + ", ".join(absent) + "."
+                     if absent else ""), ""]
     return lines
 
 
