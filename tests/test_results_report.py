@@ -44,6 +44,10 @@ def test_paper_numbers_come_from_the_tagnn_row(tmp_path):
     (tmp_path / "README.md").write_text(DATA_README)
     assert paper_numbers(str(tmp_path / "README.md")) == {
         "diginetica": {"hr@20": 51.31, "mrr@20": 18.03}, "yoochoose1_64": {"hr@20": 71.02, "mrr@20": 31.12}}
+    assert paper_numbers(str(tmp_path / "README.md"), "SR-GNN") == {
+        "diginetica": {"hr@20": 50.73, "mrr@20": 17.59}, "yoochoose1_64": {"hr@20": 70.57, "mrr@20": 30.94}}
+    with pytest.raises(ValueError, match="no NARM row"):
+        paper_numbers(str(tmp_path / "README.md"), "NARM")
 
 
 def test_report_rows_follow_validation_selection(tmp_path):
@@ -116,6 +120,9 @@ def test_figure2_ordering_is_judged_on_finished_runs(tmp_path):
             "MRR@20: local 32.00 > tagnn 31.00 > local-att 30.00 > att 29.00 > avg 20.00: does not hold "
             "(best is local, not tagnn).") in text
     assert "- Yoochoose1/64 (final): HR@20 71.00 vs >= 70.7 met, MRR@20 31.00 vs >= 30.9 met." in text
+    # local-att is SR-GNN's architecture: 70.00 - 70.57 = -0.57, 30.00 - 30.94 = -0.94 (DATA_README's SR-GNN row).
+    assert ("- Yoochoose1/64: `local-att` HR@20 / MRR@20 70.00 / 30.00 (final); SR-GNN as published (AAAI 2019, "
+            "the SR-GNN row of the data README) 70.57 / 30.94: -0.57 / -0.94.\n\nPaper numbers:") in text
     # One epoch per run, so the three selection rules agree.
     assert "| Yoochoose1/64 | local | 60.00 / 32.00 (1) | 60.00 (1) / 32.00 (1) | 60.00 (1) / 32.00 (1) |" in text
     assert "- Diginetica: not judged yet; unfinished: local, avg, att, local-att, tagnn." in text

@@ -33,16 +33,16 @@ def _read_jsonl(path: str) -> List[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def paper_numbers(data_readme: str) -> Dict[str, Dict[str, float]]:
-    """{dataset: {"hr@20": .., "mrr@20": ..}} from the TAGNN row of the published-results table."""
+def paper_numbers(data_readme: str, model: str = "TAGNN") -> Dict[str, Dict[str, float]]:
+    """{dataset: {"hr@20": .., "mrr@20": ..}} from `model`'s row of the published-results table."""
     with open(data_readme) as f:
         text = f.read()
-    row = re.search(r"^\|\s*TAGNN[^|]*\|([^\n]*)$", text, re.M)
+    row = re.search(rf"^\|\s*{re.escape(model)}[^|]*\|([^\n]*)$", text, re.M)
     if row is None:
-        raise ValueError(f"{data_readme}: no TAGNN row in the published results table")
+        raise ValueError(f"{data_readme}: no {model} row in the published results table")
     values = [float(v) for v in re.findall(r"[0-9]+\.[0-9]+", row.group(1))]
     if len(values) != 4:
-        raise ValueError(f"{data_readme}: the TAGNN row should hold 4 numbers. Received: {values}")
+        raise ValueError(f"{data_readme}: the {model} row should hold 4 numbers. Received: {values}")
     return {"diginetica": {"hr@20": values[0], "mrr@20": values[1]},
             "yoochoose1_64": {"hr@20": values[2], "mrr@20": values[3]}}
 
@@ -247,6 +247,22 @@ def ordering_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, di
     return lines
 
 
+def _srgnn_lines(runs: Dict[tuple, dict], srgnn: Optional[Dict[str, Dict[str, float]]]) -> List[str]:
+    """`local-att` (SR-GNN's architecture, trained here like every variant) next to SR-GNN's published numbers."""
+    lines = []
+    for dataset in TARGETS if srgnn else ():
+        run, published = runs.get((dataset, "local-att")), srgnn[dataset]
+        if run is None:
+            continue
+        t = run["summary"]["test"]
+        lines.append(f"- {DATASET_TITLES[dataset]}: `local-att` HR@20 / MRR@20 {_fmt(t['hr@20'])} / "
+                     f"{_fmt(t['mrr@20'])} ({_progress(run)}); SR-GNN as published (AAAI 2019, the SR-GNN row "
+                     f"of the data README) {_fmt(published['hr@20'])} / {_fmt(published['mrr@20'])}: "
+                     f"{t['hr@20'] - published['hr@20']:+.2f} / {t['mrr@20'] - published['mrr@20']:+.2f}.")
+    return ["", "The `local-att` variant is SR-GNN's architecture (L+Att, no target attention), trained "
+            "here with the same schedule and budget as every variant:", "", *lines] if lines else []
+
+
 def _seed_scale_lines(tagnn: Optional[dict], diagnostics: Dict[tuple, dict], dataset: str) -> List[str]:
     """For scale: finished seed replicas of `tagnn` minus `tagnn` (training randomness)."""
     lines = []
@@ -448,7 +464,7 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
            started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None,
-           uncertainty: Optional[dict] = None) -> str:
+           uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -487,10 +503,11 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "`avg`, `att`, `local-att`, `tagnn`):",
         "",
         *ordering_lines(runs, diagnostics),
+        *_srgnn_lines(runs, srgnn),
         "",
         "Paper numbers: the TAGNN row of `../shared/data/README.md` (the paper reports HR@20 as P@20 "
         "and no @10 figures). The ablation variants have no published numbers on this data (the "
-        "paper's Figure 2 is a bar chart).",
+        "paper's Figure 2 is a bar chart), except `local-att`, which is SR-GNN's architecture.",
         "",
         *(["![Figure 2 style ablation](figure2_ablation.png)", "", "![Training curves](training_curves.png)", ""]
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
@@ -566,6 +583,10 @@ def write_report(results_dir: str, data_readme: str) -> str:
     started = {(d, n) for d, n in PAPER_SUITE + DIAGNOSTICS_SUITE
                if os.path.isdir(os.path.join(results_dir, d, n))}
     paper = paper_numbers(data_readme)
+    try:
+        srgnn = paper_numbers(data_readme, "SR-GNN")
+    except ValueError:  # a data README without that row: the comparison is left out
+        srgnn = None
     if runs:
         _plots(runs, results_dir, paper)
     path = os.path.join(results_dir, "README.md")
@@ -575,5 +596,5 @@ def write_report(results_dir: str, data_readme: str) -> str:
         with open(os.path.join(results_dir, UNCERTAINTY_FILE)) as f:
             uncertainty = json.load(f)
     run_files.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
-                                             uncertainty))
+                                             uncertainty, srgnn))
     return path
