@@ -72,14 +72,17 @@ def test_report_rows_follow_validation_selection(tmp_path):
                sessions=[{"git_commit": "abc123", "machine": {"cpu_count": 2, "usable_cpus": 1}}])
     _write_run(str(results / "diginetica" / "local" / "abandoned-attempt-1"),
                _epochs((40, 12, 38, 11), (41, 13, 39, 12), (42, 13, 40, 12)), finished=False)
-    os.makedirs(results / "diginetica" / "tagnn")  # started, no epoch yet
+    os.makedirs(results / "diginetica" / "tagnn")  # started, stopped before its first epoch ended
+    os.makedirs(results / "diginetica" / "att")  # started, no epoch yet, still training (its lock is held here)
+    assert claim_run(str(results / "diginetica" / "att")) is None
     readme = write_report(str(results), str(tmp_path / "data.md"))
     text = open(readme).read()
     # ΔHR@20 = 70.50 - 71.02 = -0.52; ΔMRR@20 = 30.00 - 31.12 = -1.12; 3 x 1800 s = 1.50 h.
     assert ("| Yoochoose1/64 | tagnn | finished | 3 | 2 | 60.50 | 70.50 | 29.00 | 30.00 | 71.02 | 31.12 | "
             "-0.52 | -1.12 | 71.50 / 30.00 | 1.50 |") in text
     assert "| Diginetica | avg | running | 1 | 1 | 28.00 | 38.00 | 10.00 | 11.00 | - | - | - | - | 38.00 / 11.00 | 1.00 |" in text
-    assert "| Diginetica | tagnn | started, no epoch finished yet |" in text
+    assert "| Diginetica | tagnn | stopped before its first epoch ended |" in text
+    assert "| Diginetica | att | started, no epoch finished yet |" in text
     assert "- `yoochoose1_64/tagnn`: 2 process(es): abc123 on 2 cores, def456 on 1 core;" in text
     assert "| Diginetica | local | stopped after epoch 2 | 2 | 2 |" in text
     assert ("- `diginetica/local`: 1 process(es): abc123 on 1 core; examples/s per epoch [300.0, 300.0]; "
@@ -203,6 +206,11 @@ def test_test_set_uncertainty_section_flags_stale_and_missing_runs(tmp_path):
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     section = text[text.index("## Test-set uncertainty"):]
     assert "Computed at commit 0123456789 on 2026-11-30T22:00:00Z." in section
+    # tagnn's 69.00 / 29.00 miss both targets (70.7 / 30.9); both lie above its intervals, as do the paper's.
+    assert ("- Yoochoose1/64 (final): HR@20 69.00 vs >= 70.7 missed, MRR@20 29.00 vs >= 30.9 missed.\n"
+            "  - the missed target against the test-set 95% interval of this run (bootstrap over the test examples, "
+            "section below): HR@20 [68.50, 69.50]: the target 70.7 is above it, the paper's 71.02 above it; "
+            "MRR@20 [28.75, 29.25]: the target 30.9 is above it, the paper's 31.12 above it.\n") in text
     assert "| Yoochoose1/64 | tagnn | 2 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] |  |  |" in section
     assert ("| Yoochoose1/64 | avg (stale: rerun the script) | 1 | 69.00 [68.50, 69.50] | 29.00 [28.75, 29.25] | "
             "-4.00 [-4.50, -3.50] (0.00) | +0.25 [-0.12, 0.50] (0.80) |") in section
@@ -240,3 +248,26 @@ def test_another_seed_of_tagnn_is_judged_against_the_same_targets(tmp_path):
             "  - the same configuration with another seed (`tagnn-seed2`, diagnostics; so far: 2 epochs, "
             "stopped): HR@20 70.90 vs >= 70.7 met so far, MRR@20 30.95 vs >= 30.9 met so far.\n"
             "- Diginetica: no finished epoch yet.") in text
+
+
+def test_a_missed_target_is_placed_against_the_runs_test_interval(tmp_path):
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    _write_run(str(results / "yoochoose1_64" / "tagnn"), _epochs((60, 25, 70.8, 30.8), (59, 25, 71.0, 31.0)),
+               finished=True)
+    uncertainty = {"git_commit": "0123456789abc", "machine": {"time": "2026-11-30T22:00:00Z"}, "datasets": {
+        "yoochoose1_64": {"reference": "tagnn", "runs": {"tagnn": {
+            "selected_epoch": 1, "hr@20": 70.8, "hr@20_ci95": [70.4, 71.2],
+            "mrr@20": 30.8, "mrr@20_ci95": [30.5, 31.0]}}}}}
+    json.dump(uncertainty, open(results / "test_uncertainty.json", "w"))
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    # Only MRR@20 is missed (30.80 < 30.9; HR@20 70.80 >= 70.7): 30.5 <= 30.9 <= 31.0, and 31.12 > 31.0.
+    assert ("- Yoochoose1/64 (final): HR@20 70.80 vs >= 70.7 met, MRR@20 30.80 vs >= 30.9 missed.\n"
+            "  - the missed target against the test-set 95% interval of this run (bootstrap over the test examples, "
+            "section below): MRR@20 [30.50, 31.00]: the target 30.9 is inside it, the paper's 31.12 above it.\n"
+            "- Diginetica: no finished epoch yet.") in text
+    # An interval of another epoch than the one selected now says nothing about the target.
+    uncertainty["datasets"]["yoochoose1_64"]["runs"]["tagnn"]["selected_epoch"] = 2
+    json.dump(uncertainty, open(results / "test_uncertainty.json", "w"))
+    text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
+    assert "the missed target against" not in text

@@ -191,9 +191,31 @@ def _progress(run: dict) -> str:
     return f"so far: {epochs} epoch{'s' * (epochs != 1)}, {'still training' if run['running'] else 'stopped'}"
 
 
-def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict]] = None) -> List[str]:
+def _missed_target_interval(run: dict, target: Dict[str, float], row: Optional[dict], paper: Dict[str, float]) -> str:
+    """For a finished run's missed targets: where each one lies against the
+    run's test-set 95% interval (`row`: its `test_uncertainty.json` entry)."""
+    if row is None or not run["finished"] or row["selected_epoch"] != run["summary"]["selected_epoch"]:
+        return ""
+    test, parts = run["summary"]["test"], []
+    for m, threshold in target.items():
+        if test[m] >= threshold:
+            continue
+        lo, hi = row[f"{m}_ci95"]
+        where = lambda v: "inside" if lo <= v <= hi else ("above" if v > hi else "below")
+        parts.append(f"{m.upper()} {_interval((lo, hi))}: the target {threshold} is {where(threshold)} it, "
+                     f"the paper's {_fmt(paper[m])} {where(paper[m])} it")
+    if not parts:
+        return ""
+    return ("  - the missed target against the test-set 95% interval of this run (bootstrap over the test "
+            "examples, section below): " + "; ".join(parts) + ".")
+
+
+def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict]] = None,
+                 uncertainty: Optional[dict] = None, paper: Optional[Dict[str, Dict[str, float]]] = None) -> List[str]:
     """One line per dataset: the `tagnn` run's selected test metrics against
-    `TARGETS`, then one sub-line per other-seed replica of it in `diagnostics`."""
+    `TARGETS`, where a missed target lies against its test-set interval (from
+    `uncertainty` and `paper`, when given), then one sub-line per other-seed
+    replica of it in `diagnostics`."""
     lines = []
     for dataset, target in TARGETS.items():
         title = DATASET_TITLES[dataset]
@@ -202,6 +224,9 @@ def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict
             lines.append(f"- {title}: no finished epoch yet.")
             continue
         lines.append(f"- {title} ({_progress(run)}): {_target_checks(run, target)}.")
+        if uncertainty is not None and paper is not None:
+            row = uncertainty["datasets"].get(dataset, {}).get("runs", {}).get("tagnn")
+            lines += [line for line in [_missed_target_interval(run, target, row, paper[dataset])] if line]
         for name in SEED_REPLICAS:
             replica = (diagnostics or {}).get((dataset, name))
             if replica is not None:
@@ -313,10 +338,15 @@ GAP_SUSPECTS = (
 )
 
 
-def run_status(run: Optional[dict], was_started: bool) -> str:
-    """A run's status as the tables show it: "running" only while a live runner holds it."""
+def run_status(run: Optional[dict], started: Optional[bool]) -> str:
+    """A run's status as the tables show it: "running" only while a live runner holds it.
+
+    `started` matters only for a run without a finished epoch: None when its
+    folder does not exist, else whether a live runner holds it."""
     if run is None:
-        return "started, no epoch finished yet" if was_started else "not started"
+        if started is None:
+            return "not started"
+        return "started, no epoch finished yet" if started else "stopped before its first epoch ended"
     if run["finished"]:
         return "finished"
     return "running" if run["running"] else f"stopped after epoch {run['history'][-1]['epoch']}"
@@ -343,7 +373,7 @@ def diagnostics_lines(diagnostics: Dict[tuple, dict], runs: Dict[tuple, dict],
     measured = {**runs, **diagnostics}
     for suspect, name, how in GAP_SUSPECTS:
         key = ("yoochoose1_64", name)
-        status = f" Status: {run_status(measured.get(key), key in started)}" if name else ""
+        status = f" Status: {run_status(measured.get(key), started.get(key))}" if name else ""
         if name and key in measured:
             status += _against_tagnn(measured[key], measured.get(("yoochoose1_64", "tagnn")))
         lines.append(f"- {suspect}: {how}{status}{'.' if name else ''}")
@@ -444,7 +474,7 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
     for dataset, name in suite:
         run = runs.get((dataset, name))
         title = DATASET_TITLES[dataset]
-        status = run_status(run, (dataset, name) in started)
+        status = run_status(run, started.get((dataset, name)))
         if run is None:
             lines.append(f"| {title} | {name} | {status} | | | | | | | | | | | | |")
             continue
@@ -463,7 +493,7 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 
 
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
-           started=frozenset(), diagnostics: Optional[Dict[tuple, dict]] = None,
+           started: Optional[Dict[tuple, bool]] = None, diagnostics: Optional[Dict[tuple, dict]] = None,
            uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None) -> str:
     lines = [
         "# Measured runs",
@@ -484,12 +514,13 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         "",
         *TABLE_HEADER,
     ]
+    started = started or {}  # (dataset, config) of each run folder: whether a live runner holds it
     lines += _table_rows(runs, paper, PAPER_SUITE, started)
     lines += [
         "",
         "Targets (issue 6; `tagnn`, test metrics of the validation-selected epoch):",
         "",
-        *target_lines(runs, diagnostics),
+        *target_lines(runs, diagnostics, uncertainty, paper),
         "",
         "Test HR@20 / MRR@20 under three model-selection rules (epoch in brackets). The targets use the "
         "first, decided before the runs: one epoch per run, chosen on validation HR@20 (early stopping "
@@ -580,8 +611,8 @@ def write_report(results_dir: str, data_readme: str) -> str:
         run = load_run(os.path.join(results_dir, folder))
         if run is not None:
             extra.append((folder, text, run))
-    started = {(d, n) for d, n in PAPER_SUITE + DIAGNOSTICS_SUITE
-               if os.path.isdir(os.path.join(results_dir, d, n))}
+    started = {(d, n): live_claim(os.path.join(results_dir, d, n)) is not None
+               for d, n in PAPER_SUITE + DIAGNOSTICS_SUITE if os.path.isdir(os.path.join(results_dir, d, n))}
     paper = paper_numbers(data_readme)
     try:
         srgnn = paper_numbers(data_readme, "SR-GNN")
