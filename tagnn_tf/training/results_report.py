@@ -128,7 +128,8 @@ def _plots(runs: Dict[tuple, dict], out_dir: str, paper: Dict[str, Dict[str, flo
         if names:
             ax.set_ylim(0, ax.get_ylim()[1] * 1.15)  # room for the legend above the bars
             ax.legend(fontsize=8, ncol=2, loc="upper right")
-    fig.text(0.01, 0.01, "* unfinished (training or stopped): best validation epoch so far", fontsize=7)
+    if not all(run["finished"] for run in runs.values()):
+        fig.text(0.01, 0.01, "* unfinished (training or stopped): best validation epoch so far", fontsize=7)
     fig.tight_layout()
     path = os.path.join(out_dir, "figure2_ablation.png")
     fig.savefig(path, dpi=110)
