@@ -192,23 +192,24 @@ def _progress(run: dict) -> str:
     return f"so far: {epochs} epoch{'s' * (epochs != 1)}, {'still training' if run['running'] else 'stopped'}"
 
 
-def _missed_target_interval(run: dict, target: Dict[str, float], row: Optional[dict], paper: Dict[str, float]) -> str:
-    """For a finished run's missed targets: where each one lies against the
-    run's test-set 95% interval (`row`: its `test_uncertainty.json` entry)."""
+def _missed_target_interval(run: dict, target: Dict[str, float], row: Optional[dict],
+                            paper: Dict[str, float]) -> List[str]:
+    """For a finished run's missed targets: a line placing each one against the
+    run's test-set 95% interval (`row`: its `test_uncertainty.json` entry), or none."""
     if row is None or not run["finished"] or row["selected_epoch"] != run["summary"]["selected_epoch"]:
-        return ""
+        return []
+
+    def where(value: float, lo: float, hi: float) -> str:
+        return "inside" if lo <= value <= hi else ("above" if value > hi else "below")
+
     test, parts = run["summary"]["test"], []
     for m, threshold in target.items():
-        if test[m] >= threshold:
-            continue
-        lo, hi = row[f"{m}_ci95"]
-        where = lambda v: "inside" if lo <= v <= hi else ("above" if v > hi else "below")
-        parts.append(f"{m.upper()} {_interval((lo, hi))}: the target {threshold} is {where(threshold)} it, "
-                     f"the paper's {_fmt(paper[m])} {where(paper[m])} it")
-    if not parts:
-        return ""
-    return ("  - the missed target against the test-set 95% interval of this run (bootstrap over the test "
-            "examples, section below): " + "; ".join(parts) + ".")
+        if test[m] < threshold:
+            lo, hi = row[f"{m}_ci95"]
+            parts.append(f"{m.upper()} {_interval((lo, hi))}: the target {threshold} is {where(threshold, lo, hi)} "
+                         f"it, the paper's {_fmt(paper[m])} {where(paper[m], lo, hi)} it")
+    return ["  - the missed target against the test-set 95% interval of this run (bootstrap over the test "
+            "examples, section below): " + "; ".join(parts) + "."] if parts else []
 
 
 def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict]] = None,
@@ -227,7 +228,7 @@ def target_lines(runs: Dict[tuple, dict], diagnostics: Optional[Dict[tuple, dict
         lines.append(f"- {title} ({_progress(run)}): {_target_checks(run, target)}.")
         if uncertainty is not None and paper is not None:
             row = uncertainty["datasets"].get(dataset, {}).get("runs", {}).get("tagnn")
-            lines += [line for line in [_missed_target_interval(run, target, row, paper[dataset])] if line]
+            lines += _missed_target_interval(run, target, row, paper[dataset])
         for name in SEED_REPLICAS:
             replica = (diagnostics or {}).get((dataset, name))
             if replica is not None:
