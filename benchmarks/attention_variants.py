@@ -82,7 +82,7 @@ def main(argv):
     from tagnn_tf.models import build_model
 
     splits = load_splits(DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir))
-    model = build_model(ModelConfig(num_items=splits.num_items), seed=1)
+    model = build_model(ModelConfig(), splits.num_items, seed=1)
     key_kernel = model.target_attention.key_kernel
     cand = tf.Variable(np.asarray(model.embedding.embeddings)[1:])
     batches = list(pipeline.train_dataset(splits.train, 100, seed=5).take(FLAGS.batches))

@@ -58,7 +58,7 @@ def main(argv):
     results = []
     for name in FLAGS.datasets:
         splits = load_splits(DataConfig(dataset=name, data_dir=FLAGS.data_dir))
-        model = build_model(ModelConfig(num_items=splits.num_items), seed=1)
+        model = build_model(ModelConfig(), splits.num_items, seed=1)
         steps = DistributedSteps(model, None, tf.distribute.get_strategy(), 0.0)
         evaluate_examples(steps, splits.test.take(list(range(2000))), config)  # tracing
         # The trainer's own entry point once (the figure users see) ...

@@ -58,7 +58,7 @@ def _throughput_processes(cores_per_process, workdir: str, tag: str) -> list:
 def main(argv):
     del argv
     from benchmarks import measure
-    from tagnn_tf.training.run_files import git_commit, machine_info
+    from tagnn_tf.run_directory import git_commit, machine_info
 
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:

@@ -80,7 +80,7 @@ def run_setting(name, strategy, num_devices, processes):
 def main(argv):
     del argv
     from benchmarks import measure
-    from tagnn_tf.training import run_files
+    from tagnn_tf import run_directory
 
     settings = [("one_device", "default", 0, 1), ("mirrored_2_logical_cpus", "mirrored", 2, 1),
                 ("multi_worker_2_processes", "multi_worker", 0, 2)]
@@ -94,8 +94,8 @@ def main(argv):
         r["ratio_to_one_device"] = round(r["examples_per_sec"] / base, 3)
         print(f"{r['setting']}: ratio {r['ratio_to_one_device']}")
     measure.write_json(FLAGS.json_out, {"dataset": FLAGS.dataset, "global_batch": 100, "steps_timed": FLAGS.steps,
-                                        "rows": rows, "git_commit": run_files.git_commit(),
-                                        "machine": run_files.machine_info()})
+                                        "rows": rows, "git_commit": run_directory.git_commit(),
+                                        "machine": run_directory.machine_info()})
 
 
 if __name__ == "__main__":

@@ -78,9 +78,9 @@ def run():
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
-    from tagnn_tf.serving.serving_function import pad_sessions as pad
+    from tagnn_tf.serving.session_recommender import pad_sessions as pad
     from tagnn_tf.serving.tflite_export import convert_savedmodel
-    from tagnn_tf.training import run_files
+    from tagnn_tf import run_directory
 
     splits = load_splits(DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir))
     test = splits.test
@@ -89,11 +89,11 @@ def run():
     if model_dir is None:
         model_dir = os.path.join(work, "run")
         os.makedirs(model_dir)
-        config = ExperimentConfig(model=ModelConfig(num_items=splits.num_items),
-                                  data=DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir))
+        config = ExperimentConfig(data=DataConfig(dataset="diginetica", data_dir=FLAGS.data_dir,
+                                                  num_items=splits.num_items))
         with open(os.path.join(model_dir, "config.json"), "w") as f:
             f.write(config.to_json())
-        build_model(config.model, seed=1).save(os.path.join(model_dir, "best.keras"))
+        build_model(config.model, splits.num_items, seed=1).save(os.path.join(model_dir, "best.keras"))
     version_dir = export_savedmodel(model_dir, os.path.join(work, "export"), warmup_sessions=[test.prefix(0)])
     signature = tf.saved_model.load(version_dir).signatures["serving_default"]
 
@@ -157,7 +157,7 @@ def run():
 
     measure.write_json(FLAGS.json_out, {
         "num_items": splits.num_items, "model_dir": FLAGS.model_dir, "rows": rows, "rounds": FLAGS.rounds,
-        "git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
+        "git_commit": run_directory.git_commit(), "machine": run_directory.machine_info(),
         "peak_rss_gb": round(measure.peak_rss_gb(), 2)})
     if FLAGS.readme and FLAGS.json_out:
         with open(FLAGS.json_out) as f:

@@ -49,7 +49,7 @@ def main(argv):
     from tagnn_tf.training.trainer import make_optimizer
 
     splits = load_splits(DataConfig(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir))
-    model = build_model(ModelConfig(num_items=splits.num_items), seed=1)
+    model = build_model(ModelConfig(), splits.num_items, seed=1)
     optimizer = make_optimizer(TrainConfig())
     optimizer.build(model.trainable_variables)
     ds = pipeline.train_dataset(splits.train, 100, seed=3)

@@ -44,6 +44,7 @@ def measure_dataset(name: str) -> dict:
 
     from benchmarks import measure
     from benchmarks.naive_tagnn import naive_scores
+    from tagnn_tf.layers import SessionPreprocessor
     from tagnn_tf.config import DataConfig, ModelConfig, TrainConfig, replace_fields
     from tagnn_tf.data import pipeline
     from tagnn_tf.data.datasets import load_splits
@@ -51,9 +52,9 @@ def measure_dataset(name: str) -> dict:
     from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
 
     splits = load_splits(DataConfig(dataset=name, data_dir=FLAGS.data_dir))
-    config = ModelConfig(num_items=splits.num_items)
+    config = ModelConfig()
     strategy = tf.distribute.get_strategy()
-    model = build_model(config, seed=1)
+    model = build_model(config, splits.num_items, seed=1)
     train_config = replace_fields(TrainConfig(), {"micro_batches": FLAGS.micro_batches})
     optimizer = make_optimizer(train_config)
     optimizer.build(model.trainable_variables)
@@ -98,7 +99,9 @@ def measure_dataset(name: str) -> dict:
     }
 
     if FLAGS.naive_steps:
-        small = pipeline.train_dataset(splits.train, FLAGS.naive_batch_size, seed=12)
+        # The naive formulation reads the per-click view (alias, click mask).
+        small = pipeline.train_dataset(splits.train, FLAGS.naive_batch_size, seed=12,
+                                       preprocessor=SessionPreprocessor(with_click_alias=True))
         small_batches = list(small.take(FLAGS.naive_steps + 1))
         small_spec = small.element_spec
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 
 from absl import app, flags
 
@@ -31,6 +32,34 @@ def resolve_version(path: str) -> str:
     return os.path.join(path, max(versions, key=int))
 
 
+# TensorFlow's native start-up notices (written to the stderr descriptor before
+# any log level applies). `tagnn_tf.runtime` filters the same lines for the
+# library's binaries; this client stays free of `tagnn_tf`, so it has its own copy.
+_NOTICES = ("absl::InitializeLog()", "oneDNN custom operations are on", "Could not find cuda drivers",
+            "This TensorFlow binary is optimized", "To enable the following instructions:")
+
+
+def import_tensorflow():
+    """TensorFlow, imported with its start-up notices left out of stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            no_driver = not os.path.exists("/dev/nvidiactl")
+            for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not any(n in line for n in _NOTICES) and not (no_driver and "failed call to cuInit" in line):
+                    sys.stderr.write(line)
+    return tf
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -38,8 +67,7 @@ def main(argv):
         items = [[int(x) for x in FLAGS.session]]
     except ValueError:
         sys.exit(f"error: --session must be comma-separated integers. Received: {','.join(FLAGS.session)}")
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     version = resolve_version(FLAGS.saved_model)
     loaded = tf.saved_model.load(version)
     request = tf.constant(items, tf.int64)

@@ -1,19 +1,14 @@
-"""What the absl binaries share: turning a user error into one clear line."""
+"""What the absl binaries share: a user's mistake is one clear line, a bug a traceback."""
 
 from __future__ import annotations
 
 import sys
 
-from tagnn_tf.data.safe_pickle import DataFileError
+from tagnn_tf.errors import CommandError, InputError
 
-
-class CommandError(Exception):
-    """A failure whose message says all the user needs (e.g. which runs failed
-    and where their logs are)."""
-
-
-# Bad data, bad flags, a wrong model dir, a diverging run: one line, exit code 1.
-USER_ERRORS = (DataFileError, ValueError, KeyError, FloatingPointError, CommandError)
+# Bad input (flags, data, run directories), a diverging run, a failed suite:
+# one line, exit code 1. Anything else is a defect and keeps its traceback.
+USER_ERRORS = (InputError, FloatingPointError, CommandError)
 
 
 def run_or_exit(fn, *args, **kwargs):

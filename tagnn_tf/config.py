@@ -8,37 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Optional
 
-VARIANTS = ("tagnn", "local", "avg", "att", "local_att")
-READOUTS = ("paper", "official")
-GLOBAL_ATTENTIONS = ("none", "softmax")
-PADDINGS = ("masked", "official")
+from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, PADDINGS, READOUTS, VARIANTS, check_choice,
+                                check_positive)
+from tagnn_tf.errors import InputError
+
 LR_SCHEDULES = ("paper", "official")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 STRATEGIES = ("default", "mirrored", "multi_worker")
-
-
-def check_choice(name: str, value: Any, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
-
-
-def check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"`{name}` must be {bound}. Received: {name}={value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """TAGNN architecture.
 
+    The catalogue size is not here: it is a fact of the data
+    (`DataConfig.num_items`), passed to `build_model` beside this config.
+
     Attributes:
-      num_items: catalogue size N (item ids 1..N; 0 is padding). Derived from
-        the data by the trainer.
       hidden_size: d, embedding and node-vector width (paper: 100).
       gnn_steps: T, gated-graph propagation steps (paper: 1).
       variant: readout of Fig. 2: `tagnn` (target + local + global), `local`
@@ -56,7 +44,6 @@ class ModelConfig:
         node, both with value 0. Not exportable.
     """
 
-    num_items: int = 1
     hidden_size: int = 100
     gnn_steps: int = 1
     variant: str = "tagnn"
@@ -65,7 +52,6 @@ class ModelConfig:
     padding: str = "masked"
 
     def __post_init__(self):
-        check_positive("num_items", self.num_items)
         check_positive("hidden_size", self.hidden_size)
         check_positive("gnn_steps", self.gnn_steps)
         check_choice("variant", self.variant, VARIANTS)
@@ -85,8 +71,10 @@ class DataConfig:
       valid_portion: share of training examples held out (seeded) for model
         selection.
       split_seed: seed of the validation split.
-      num_items: catalogue size override; 0 = derive from the data (max id).
-        A value below the largest id in the data is an error.
+      num_items: catalogue size N (item ids 1..N; 0 is padding), the single
+        home of this fact. 0 = derive from the data (its largest id); a value
+        below the largest id in the data is an error. The trainer writes the
+        resolved size into the run's `config.json`.
       synthetic_*: parameters of the built-in generator.
     """
 
@@ -101,9 +89,9 @@ class DataConfig:
 
     def __post_init__(self):
         if not self.dataset:
-            raise ValueError("`dataset` must be a non-empty name. Received: dataset=''")
+            raise InputError("`dataset` must be a non-empty name. Received: dataset=''")
         if not 0.0 < self.valid_portion < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"`valid_portion` must be in (0, 1). Received: valid_portion={self.valid_portion!r}")
         check_positive("num_items", self.num_items, allow_zero=True)
         check_positive("synthetic_num_items", self.synthetic_num_items)
@@ -229,9 +217,15 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
+        model, data = dict(d.get("model", {})), dict(d.get("data", {}))
+        # Runs written before the catalogue size had one home recorded it as
+        # `model.num_items` (resolved) beside `data.num_items` (0 = derive).
+        legacy = model.pop("num_items", None)
+        if legacy is not None and not data.get("num_items"):
+            data["num_items"] = legacy
         return cls(
-            model=_from_fields(ModelConfig, d.get("model", {})),
-            data=_from_fields(DataConfig, d.get("data", {})),
+            model=_from_fields(ModelConfig, model),
+            data=_from_fields(DataConfig, data),
             train=_from_fields(TrainConfig, d.get("train", {})),
         )
 
@@ -240,7 +234,7 @@ def _from_fields(klass, values: dict):
     names = {f.name for f in dataclasses.fields(klass)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"Unknown {klass.__name__} fields {unknown}. Known: {sorted(names)}")
+        raise InputError(f"Unknown {klass.__name__} fields {unknown}. Known: {sorted(names)}")
     return klass(**values)
 
 

@@ -8,16 +8,13 @@ from absl import flags
 
 from tagnn_tf.config import DataConfig, DistributeConfig, ExperimentConfig, ModelConfig, TrainConfig
 
-# ModelConfig.num_items is derived from the data; DataConfig.num_items overrides it.
-_SKIP = {(ModelConfig, "num_items")}
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
 
 
 def _fields(sections=_SECTIONS):
     for section, klass in sections:
         for f in dataclasses.fields(klass):
-            if (klass, f.name) not in _SKIP:
-                yield section, klass, f
+            yield section, klass, f
 
 
 def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:

@@ -1,8 +1,11 @@
 """Shared fixtures. Tests that need ../shared/data fail (not skip) when
-TAGNN_REQUIRE_DATA=1 (as in CI) and the data is missing."""
+TAGNN_REQUIRE_DATA=1 (as in CI) and the data is missing.
+
+`tagnn_tf` is imported as installed (`pip install -e .`, done by `make
+install`); pytest.ini puts this folder on the path for the test helpers.
+"""
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -11,9 +14,6 @@ import pytest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get("TAGNN_DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 def require_data(*parts: str) -> str:

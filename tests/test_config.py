@@ -39,7 +39,7 @@ def test_official_schedule_decays_one_epoch_early():
 
 
 def test_json_round_trip():
-    c = ExperimentConfig(model=ModelConfig(num_items=7, variant="avg"), data=DataConfig(dataset="diginetica"),
+    c = ExperimentConfig(model=ModelConfig(variant="avg"), data=DataConfig(dataset="diginetica", num_items=7),
                          train=TrainConfig(epochs=4))
     back = ExperimentConfig.from_dict(json.loads(c.to_json()))
     assert back == c

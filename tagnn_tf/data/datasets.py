@@ -6,7 +6,7 @@ import dataclasses
 import os
 
 from tagnn_tf.config import DataConfig
-from tagnn_tf.data.safe_pickle import DataFileError
+from tagnn_tf.errors import DataFileError
 from tagnn_tf.data.sessions import (SessionExamples, check_catalogue, load_test_examples,
                                     load_train_examples, split_validation)
 from tagnn_tf.data.synthetic import synthetic_dataset
@@ -31,7 +31,7 @@ def load_splits(config: DataConfig) -> DatasetSplits:
 
     Raises:
       DataFileError: missing or invalid data files.
-      ValueError: `config.num_items` below an id present in the data.
+      InputError: `config.num_items` below an id present in the data.
     """
     if config.dataset == SYNTHETIC:
         train_all, test, _ = synthetic_dataset(config.synthetic_num_items, config.synthetic_num_sessions,

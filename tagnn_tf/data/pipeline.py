@@ -1,7 +1,8 @@
 """tf.data input pipelines: shuffled, length-bucketed, densified in graph.
 
-Sessions are gathered as ragged rows and densified per batch by
-`session_graph.densify`, so a batch pads to its own longest session. Training
+Sessions are gathered as ragged rows and turned into session graphs per batch
+by a `SessionPreprocessor` (the layer the serving model owns too), so a batch
+pads to its own longest session. Training
 datasets are built from a `tf.distribute.InputContext` (sharded per input
 pipeline, per-replica batch size) and can be passed to
 `strategy.distribute_datasets_from_function`.
@@ -14,8 +15,9 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf.data.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.errors import InputError
+from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 
 
 # Batch assembly is ~7 ms against a ~200 ms step, so two threads and two
@@ -40,9 +42,9 @@ def _ragged_constant(examples: SessionExamples) -> tf.RaggedTensor:
         tf.constant(examples.values, tf.int32), tf.constant(examples.row_splits, tf.int64), validate=False)
 
 
-def _to_model_batch(sessions: tf.RaggedTensor, indices: tf.Tensor, labels: tf.Tensor, padded_length: int = 0):
-    rows = tf.gather(sessions, indices)
-    features = densify(rows)
+def _to_model_batch(preprocessor: SessionPreprocessor, sessions: tf.RaggedTensor, indices: tf.Tensor,
+                    labels: tf.Tensor, padded_length: int = 0):
+    features = preprocessor(tf.gather(sessions, indices))
     if padded_length:  # ModelConfig.padding="official"
         features["padded_length"] = tf.fill(tf.shape(indices), tf.constant(padded_length, tf.int32))
     return features, tf.gather(labels, indices)
@@ -90,7 +92,8 @@ def _local_slices(global_batches: list, input_context: Optional[tf.distribute.In
 def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
                   window_batches: int = 20,
                   input_context: Optional[tf.distribute.InputContext] = None,
-                  skip_batches: int = 0, padded_length: int = 0) -> tf.data.Dataset:
+                  skip_batches: int = 0, padded_length: int = 0,
+                  preprocessor: Optional[SessionPreprocessor] = None) -> tf.data.Dataset:
     """One epoch of shuffled training batches `(features, labels)`.
 
     Every input pipeline plans the same global batches (`plan_global_batches`),
@@ -108,6 +111,8 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
         run resumed inside an epoch).
       padded_length: > 0 adds the `padded_length` feature (the model's
         `padding="official"`).
+      preprocessor: builds each batch's session graphs (default: a plain
+        `SessionPreprocessor()`).
     """
     batches = _local_slices(
         plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)[skip_batches:],
@@ -115,13 +120,15 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
-    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels, padded_length),
+    preprocessor = preprocessor or SessionPreprocessor()
+    return _finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
                           num_parallel_calls=INPUT_THREADS, deterministic=True))
 
 
 def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int = 0,
                  input_context: Optional[tf.distribute.InputContext] = None,
-                 max_clicks: int = 0, autotune: bool = False, padded_length: int = 0) -> tf.data.Dataset:
+                 max_clicks: int = 0, autotune: bool = False, padded_length: int = 0,
+                 preprocessor: Optional[SessionPreprocessor] = None) -> tf.data.Dataset:
     """Batches for evaluation, in length order (metrics are order-free sums).
 
     Args:
@@ -135,12 +142,12 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
         sessions come in smaller batches.
       autotune: use tf.data's autotuned parallelism and prefetch instead of
         the fixed settings (`INPUT_THREADS`); kept for comparison only.
-      padded_length: as in `train_dataset`.
+      padded_length, preprocessor: as in `train_dataset`.
     """
     n = len(examples) if not max_examples else min(max_examples, len(examples))
     replicas = input_context.num_replicas_in_sync if input_context is not None else 1
     if n < replicas:
-        raise ValueError(f"Cannot evaluate {n} examples on {replicas} replicas")
+        raise InputError(f"Cannot evaluate {n} examples on {replicas} replicas")
     # Global batches first (each at least one example per replica), then every
     # pipeline keeps its replicas' slices: the same step count everywhere.
     order = np.argsort(examples.lengths[:n], kind="stable")
@@ -163,6 +170,7 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     threads = tf.data.AUTOTUNE if autotune else INPUT_THREADS
-    return _finish(ds.map(lambda idx: _to_model_batch(sessions, idx, labels, padded_length),
+    preprocessor = preprocessor or SessionPreprocessor()
+    return _finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
                           num_parallel_calls=threads), autotune)
 

@@ -25,7 +25,7 @@ import os
 import pickle
 from typing import Callable, Dict, List, Optional, Tuple
 
-from tagnn_tf.data.safe_pickle import DataFileError
+from tagnn_tf.errors import DataFileError, InputError
 
 DIGINETICA_HEADER = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
 YOOCHOOSE_FIELDS = 4  # session_id,timestamp,item_id,category
@@ -132,7 +132,7 @@ def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessR
       skip_malformed: skip (and count) malformed lines instead of failing.
     """
     if fmt not in ("diginetica", "yoochoose"):
-        raise ValueError(f"`fmt` must be 'diginetica' or 'yoochoose'. Received: fmt={fmt!r}")
+        raise InputError(f"`fmt` must be 'diginetica' or 'yoochoose'. Received: fmt={fmt!r}")
     sess_clicks, sess_date, skipped = _read_clicks(path, fmt, skip_malformed)
 
     for s in [s for s, c in sess_clicks.items() if len(c) == 1]:

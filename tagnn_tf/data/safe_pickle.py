@@ -10,9 +10,7 @@ import io
 import os
 import pickle
 
-
-class DataFileError(ValueError):
-    """A data file is missing, unreadable or holds invalid records."""
+from tagnn_tf.errors import DataFileError
 
 
 class _NoClassUnpickler(pickle.Unpickler):

@@ -13,12 +13,14 @@ import tensorflow as tf
 _ROW_STRIDE = 1 << 32
 
 
-def densify(sessions: tf.RaggedTensor) -> dict:
+def densify(sessions: tf.RaggedTensor, with_click_alias: bool = False) -> dict:
     """Builds the session graphs of a batch.
 
     Args:
       sessions: int RaggedTensor `[batch, (clicks)]` of item ids in click order.
         Every row must be non-empty.
+      with_click_alias: also return `alias` and `click_mask` (the per-click
+        view; the model does not read it).
 
     Returns:
       A dict of dense tensors, U = the batch's largest number of unique items,
@@ -32,8 +34,10 @@ def densify(sessions: tf.RaggedTensor) -> dict:
         adj_out: float32 `[batch, U, U]`, `adj_out[i, j] = M[i, j] / outdeg(i)`,
           M the binary transition matrix of consecutive clicks.
         last_node: int32 `[batch]` node index of the last click.
-        alias: int32 `[batch, L]` node index of each click (0 where padded).
-        click_mask: float32 `[batch, L]` 1 for real clicks.
+        alias: int32 `[batch, L]` node index of each click (0 where padded);
+          only with `with_click_alias`.
+        click_mask: float32 `[batch, L]` 1 for real clicks; only with
+          `with_click_alias`.
     """
     sessions = tf.cast(sessions, tf.int64)
     batch = tf.cast(sessions.nrows(), tf.int32)
@@ -78,14 +82,15 @@ def densify(sessions: tf.RaggedTensor) -> dict:
     padded_alias = tf.concat([alias_flat, tf.zeros([1], tf.int32)], axis=0)
     last_node = tf.where(lengths > 0, tf.gather(padded_alias, tf.maximum(last_pos, 0)), 0)
 
-    alias = sessions.with_values(alias_flat).to_tensor()
-    click_mask = tf.sequence_mask(lengths, tf.shape(alias)[1], dtype=tf.float32)
-    return {
+    features = {
         "items": items,
         "node_counts": node_counts,
         "adj_in": adj_in,
         "adj_out": adj_out,
         "last_node": last_node,
-        "alias": alias,
-        "click_mask": click_mask,
     }
+    if with_click_alias:
+        alias = sessions.with_values(alias_flat).to_tensor()
+        features["alias"] = alias
+        features["click_mask"] = tf.sequence_mask(lengths, tf.shape(alias)[1], dtype=tf.float32)
+    return features

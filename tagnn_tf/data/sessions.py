@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from tagnn_tf.data.safe_pickle import DataFileError, load_restricted_pickle
+from tagnn_tf.data.safe_pickle import load_restricted_pickle
+from tagnn_tf.errors import DataFileError, InputError
 
 ALL_TRAIN_SEQ = "all_train_seq.txt"
 TRAIN = "train.txt"
@@ -128,7 +129,7 @@ def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
 def split_validation(examples: SessionExamples, portion: float, seed: int):
     """Seeded random split: returns (train, valid) with `portion` in valid."""
     if not 0.0 < portion < 1.0:
-        raise ValueError(f"`portion` must be in (0, 1). Received: portion={portion!r}")
+        raise InputError(f"`portion` must be in (0, 1). Received: portion={portion!r}")
     order = np.random.default_rng(seed).permutation(len(examples))
     n_valid = int(round(len(examples) * portion))
     return examples.take(np.sort(order[n_valid:])), examples.take(np.sort(order[:n_valid]))
@@ -170,10 +171,10 @@ def check_catalogue(num_items: int, *parts: Optional[SessionExamples]) -> int:
     """Returns the catalogue size: `num_items` if > 0, else the largest id.
 
     Raises:
-      ValueError: `num_items` is smaller than an id present in the data.
+      InputError: `num_items` is smaller than an id present in the data.
     """
     hi = max(p.max_item_id() for p in parts if p is not None)
     if num_items and num_items < hi:
-        raise ValueError(
+        raise InputError(
             f"Catalogue size num_items={num_items} is smaller than the largest item id {hi} in the data")
     return num_items or hi

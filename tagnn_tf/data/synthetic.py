@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from tagnn_tf import item_ids
 from tagnn_tf.data.sessions import SessionExamples, augment
+from tagnn_tf.errors import InputError
 
 
 def generate_sessions(num_items: int, num_sessions: int, seed: int, successors: int = 4,
                       follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0):
     """Returns a list of sessions (lists of item ids in 1..num_items, length >= 2)."""
     if num_items < successors + 1:
-        raise ValueError(f"`num_items` must be > successors={successors}. Received: num_items={num_items}")
+        raise InputError(f"`num_items` must be > successors={successors}. Received: num_items={num_items}")
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, num_items + 1) ** zipf_a
     popularity /= popularity.sum()
@@ -51,6 +53,6 @@ def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: 
 def popularity_baseline(train: SessionExamples, test: SessionExamples, k: int = 20) -> float:
     """HR@k (%) of always recommending the k most frequent training labels."""
     counts = np.bincount(train.labels)
-    counts[0] = -1
+    counts[item_ids.PADDING_ID] = -1  # padding is never recommended
     top = np.argsort(-counts, kind="stable")[:k]
     return 100.0 * float(np.isin(test.labels, top).mean())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.config import check_positive
+from tagnn_tf.arguments import check_positive
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import matmul_last
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.config import GLOBAL_ATTENTIONS, READOUTS, VARIANTS, check_choice, check_positive
+from tagnn_tf.arguments import GLOBAL_ATTENTIONS, READOUTS, VARIANTS, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import masked_log_weights, matmul_last
 

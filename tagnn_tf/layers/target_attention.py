@@ -6,9 +6,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tagnn_tf.config import check_positive
+from tagnn_tf.arguments import check_positive
 from tagnn_tf.layers.initializers import uniform_init
-from tagnn_tf.layers.tensor_ops import in_serving_trace
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -40,6 +39,9 @@ class TargetAttention(keras.layers.Layer):
         model transposes them once for this and its base scores).
       sink_counts: optional `[batch]` padded clicks that take part in the
         softmax with logit 0 and value 0 (the official code's padding).
+      sorted_segments: per-session reductions with the sorted segment ops
+        (fastest on CPU; training) or the unsorted ones (TFLite builtins;
+        exports). Both are exact.
 
     Returns:
       `[batch, N]` target term of the score of each candidate.
@@ -60,13 +62,14 @@ class TargetAttention(keras.layers.Layer):
         if self.value_projection:
             self.value_kernel = self.add_weight(name="value_kernel", shape=(d, d), initializer=init)
 
-    def call(self, nodes, node_counts, candidates_t, sink_counts=None):
+    def call(self, nodes, node_counts, candidates_t, sink_counts=None, sorted_segments=True):
         rows, keys, values, log_counts = self.project(nodes, node_counts)
         # Two [T, d] x [d, N] products (separate GEMMs: slicing one stacked
         # [2T, N] product costs two extra copies of it).
         logits = ops.matmul(keys, candidates_t)  # [T, N]
         value_scores = ops.matmul(values, candidates_t)  # [T, N]
-        return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0], sink_counts)
+        return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0], sink_counts,
+                           sorted_segments)
 
     def project(self, nodes, node_counts):
         """The batch's T real nodes: (session of each `[T]`, keys `[T, d]`, values `[T, d]`, log counts `[T]`)."""
@@ -82,14 +85,16 @@ class TargetAttention(keras.layers.Layer):
         values = ops.matmul(real, self.value_kernel) if self.value_projection else real
         return rows, keys, values, log_counts
 
-    def attend(self, logits, value_scores, rows, log_counts, batch, sink_counts=None):
+    def attend(self, logits, value_scores, rows, log_counts, batch, sink_counts=None, sorted_segments=True):
         """`[batch, N]` target term from the keys' and values' products with the candidates `[T, N]`.
 
         `sink_counts` `[batch]`: padded clicks of each session that take part
         in the softmax with logit 0 (`ModelConfig.padding="official"`).
+        `sorted_segments`: as in `call`.
         """
         sinks = () if sink_counts is None else (sink_counts,)
-        return segment_attention(logits + ops.expand_dims(log_counts, -1), value_scores, rows, batch, *sinks)
+        attention = segment_attention if sorted_segments else segment_attention_unsorted_max
+        return attention(logits + ops.expand_dims(log_counts, -1), value_scores, rows, batch, *sinks)
 
     def get_config(self):
         config = super().get_config()
@@ -101,17 +106,34 @@ class TargetAttention(keras.layers.Layer):
 def _segment_reduce(reduce_fn, data, segment_ids, num_segments):
     """Sorted segment reduction padded to `num_segments` rows (trailing empty
     sessions get zeros); sorted kernels are ~3x faster than unsorted on CPU."""
-    if reduce_fn is ops.segment_max and in_serving_trace():
-        return ops.segment_max(data, segment_ids, num_segments=num_segments, sorted=False)
     out = reduce_fn(data, segment_ids, sorted=True)
     return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
 
 
-@ops.custom_gradient
-def segment_attention(logits, values, segment_ids, num_segments, *sink_counts):
+def _unsorted_segment_max(data, segment_ids, num_segments):
+    """The unsorted segment max: a TFLite builtin (the sorted one has no TFLite kernel)."""
+    return ops.segment_max(data, segment_ids, num_segments=num_segments, sorted=False)
+
+
+def _sorted_segment_max(data, segment_ids, num_segments):
+    return _segment_reduce(ops.segment_max, data, segment_ids, num_segments)
+
+
+def _make_segment_attention(segment_max):
+    """`segment_attention` with the given segment max (sorted or unsorted; both exact)."""
+
+    @ops.custom_gradient
+    def attention(logits, values, segment_ids, num_segments, *sink_counts):
+        return _segment_attention(segment_max, logits, values, segment_ids, num_segments, *sink_counts)
+
+    return attention
+
+
+def _segment_attention(segment_max, logits, values, segment_ids, num_segments, *sink_counts):
     """`out[b, t] = Σ_{u in b} softmax_u(logits[u, t]) values[u, t]` (eq. 6-7 scored).
 
     Args:
+      segment_max: `(data, segment_ids, num_segments) -> [B, N]` maxima.
       logits: `[T, N]` attention logits of each real node for each candidate.
       values: `[T, N]` the candidate's score through each node.
       segment_ids: int32 `[T]` session of each node, sorted.
@@ -129,7 +151,7 @@ def segment_attention(logits, values, segment_ids, num_segments, *sink_counts):
     gradient is written out: with `w` the softmax weights and `g` the upstream
     gradient, `d values = w g` and `d logits = w g (values - out)`.
     """
-    shift = _segment_reduce(ops.segment_max, logits, segment_ids, num_segments)
+    shift = segment_max(logits, segment_ids, num_segments)
     for sink in sink_counts:
         shift = ops.where(ops.expand_dims(ops.greater(sink, 0), -1), ops.maximum(shift, 0.0), shift)
     exp = ops.exp(logits - ops.take(shift, segment_ids, axis=0))
@@ -147,3 +169,8 @@ def segment_attention(logits, values, segment_ids, num_segments, *sink_counts):
         return (d_logits, d_values, None, None) + (None,) * len(sink_counts)
 
     return out, grad
+
+
+# Training (sorted segment max, fastest on CPU) and exports (unsorted, a TFLite builtin).
+segment_attention = _make_segment_attention(_sorted_segment_max)
+segment_attention_unsorted_max = _make_segment_attention(_unsorted_segment_max)

@@ -1,39 +1,6 @@
 """Small tensor helpers shared by the TAGNN layers (keras.ops only)."""
 
-import contextlib
-
 import keras
-
-_SERVING_TRACE = {"on": False, "stacked": True}
-
-
-@contextlib.contextmanager
-def serving_trace(stacked_scoring: bool = True):
-    """Functions traced inside take the serving path.
-
-    It uses the unsorted segment max (a TFLite builtin; the sorted one, faster
-    for training, has no TFLite kernel) and, with `stacked_scoring`, one
-    stacked `[B + 2T, d] x [d, N]` scoring GEMM: one pass over the candidate
-    table, which dominates small requests in TensorFlow. TFLite copies every
-    slice of the stacked product, so its trace uses `stacked_scoring=False`
-    (three separate GEMMs, as in training). Every path computes the same
-    scores.
-    """
-    before = dict(_SERVING_TRACE)
-    _SERVING_TRACE.update(on=True, stacked=stacked_scoring)
-    try:
-        yield
-    finally:
-        _SERVING_TRACE.update(before)
-
-
-def in_serving_trace() -> bool:
-    return _SERVING_TRACE["on"]
-
-
-def stacked_scoring() -> bool:
-    """Whether the scores are one stacked GEMM (inside `serving_trace()` only)."""
-    return _SERVING_TRACE["on"] and _SERVING_TRACE["stacked"]
 
 
 def masked_log_weights(node_counts, dtype="float32"):

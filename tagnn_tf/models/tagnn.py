@@ -5,12 +5,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tagnn_tf.config import ModelConfig
+from tagnn_tf import item_ids
+from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, PADDINGS, READOUTS, SCORING_MODES, VARIANTS, check_choice,
+                                check_positive)
 from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
-from tagnn_tf.layers.tensor_ops import stacked_scoring
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
@@ -29,23 +30,36 @@ class TAGNN(keras.Model):
     session, as in the official code): the `padded_length - clicks` padded
     positions then take part in the target and global softmaxes.
 
-    Output: logits `[batch, num_items]`; column i scores item id i + 1 (item 0
-    is padding and never a candidate), eq. 11: `z_t = s_t^T v_t`.
+    Output: logits `[batch, num_items]` in the column order of
+    `tagnn_tf.item_ids` (padding is never a candidate), eq. 11:
+    `z_t = s_t^T v_t`.
 
-    Args mirror `ModelConfig` (num_items, hidden_size, gnn_steps, variant,
-    readout, global_attention, padding) plus an initializer `seed`.
+    Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
+    (hidden_size, gnn_steps, variant, readout, global_attention, padding) and
+    an initializer `seed`.
     """
 
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
                  seed=None, **kwargs):
         super().__init__(**kwargs)
-        # Validates every argument with a clear message.
-        self.model_config = ModelConfig(num_items=num_items, hidden_size=hidden_size, gnn_steps=gnn_steps,
-                                        variant=variant, readout=readout, global_attention=global_attention,
-                                        padding=padding)
+        check_positive("num_items", num_items)
+        check_positive("hidden_size", hidden_size)
+        check_positive("gnn_steps", gnn_steps)
+        check_choice("variant", variant, VARIANTS)
+        check_choice("readout", readout, READOUTS)
+        check_choice("global_attention", global_attention, GLOBAL_ATTENTIONS)
+        check_choice("padding", padding, PADDINGS)
+        self.num_items = num_items
+        self.hidden_size = hidden_size
+        self.gnn_steps = gnn_steps
+        self.variant = variant
+        self.readout_form = readout
+        self.global_attention = global_attention
+        self.padding = padding
         self.seed = seed
-        self.embedding = keras.layers.Embedding(num_items + 1, hidden_size,
+        # Row i embeds item id i; the rows before the first id are padding.
+        self.embedding = keras.layers.Embedding(num_items + item_ids.FIRST_ITEM_ID, hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
         self.gnn = GatedGraphCell(hidden_size, gnn_steps, seed=seed, name="gated_graph")
@@ -56,15 +70,22 @@ class TAGNN(keras.Model):
             self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
                                                     seed=seed, name="target_attention")
 
-    def call(self, inputs, candidates_t=None):
+    def call(self, inputs, candidates_t=None, scoring_mode="train"):
         """Scores `[batch, num_items]`.
 
-        `candidates_t` optionally gives the `[hidden, num_items]` transpose of
-        the item embeddings (rows 1..N) precomputed; exported serving
-        signatures keep it as a frozen variable instead of transposing the
-        table on every request. Training leaves it None.
+        Args:
+          inputs: the dict described above.
+          candidates_t: optionally the `[hidden, num_items]` transpose of the
+            candidate embeddings (`candidate_table_t()`) precomputed; exported
+            serving signatures keep it as a frozen variable instead of
+            transposing the table on every request. Training leaves it None.
+          scoring_mode: how the scores are computed, one of
+            `tagnn_tf.arguments.SCORING_MODES` (`train`, `serve`, `tflite`);
+            every mode gives the same scores. `padding="official"` always
+            scores as `train`.
         """
-        official_padding = self.model_config.padding == "official"
+        check_choice("scoring_mode", scoring_mode, SCORING_MODES)
+        official_padding = self.padding == "official"
         missing = [k for k in MODEL_INPUTS + (("padded_length",) if official_padding else ()) if k not in inputs]
         if missing:
             raise ValueError(f"TAGNN inputs lack {missing}. Received keys: {sorted(inputs)}")
@@ -80,32 +101,42 @@ class TAGNN(keras.Model):
             sink_node = self.gnn(self.embedding(ops.zeros((1, 1), "int32")), no_edges, no_edges)[0, 0]
         session = self.readout(nodes, counts, inputs["last_node"], sink_counts, sink_node)
         if candidates_t is None:
-            candidates_t = ops.transpose(self.embedding.embeddings[1:])  # [hidden, N]
+            candidates_t = self.candidate_table_t()
         if self.target_attention is None:
             return ops.matmul(session, candidates_t)
-        if official_padding or not stacked_scoring():
-            return ops.matmul(session, candidates_t) + self.target_attention(nodes, counts, candidates_t,
-                                                                              sink_counts)
-        # TF serving: one GEMM for the base scores, keys and values (one pass
-        # over the [d, N] table, which dominates small requests).
+        if official_padding or scoring_mode != "serve":
+            return ops.matmul(session, candidates_t) + self.target_attention(
+                nodes, counts, candidates_t, sink_counts, sorted_segments=(scoring_mode == "train"))
+        # serve: one GEMM for the base scores, keys and values (one pass over
+        # the [d, N] table, which dominates small requests).
         rows, keys, values, log_counts = self.target_attention.project(nodes, counts)
         batch, real = ops.shape(session)[0], ops.shape(keys)[0]
         stacked = ops.matmul(ops.concatenate([session, keys, values], axis=0), candidates_t)
         return stacked[:batch] + self.target_attention.attend(
-            stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch)
+            stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
+
+    def candidate_table_t(self):
+        """`[hidden, num_items]`: the candidates' embeddings, transposed, in score-column order."""
+        return ops.transpose(item_ids.candidate_rows(self.embedding.embeddings))
 
     def get_config(self):
         config = super().get_config()
-        c = self.model_config
-        config.update({"num_items": c.num_items, "hidden_size": c.hidden_size, "gnn_steps": c.gnn_steps,
-                       "variant": c.variant, "readout": c.readout, "global_attention": c.global_attention,
-                       "padding": c.padding, "seed": self.seed})
+        config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "gnn_steps": self.gnn_steps,
+                       "variant": self.variant, "readout": self.readout_form,
+                       "global_attention": self.global_attention, "padding": self.padding, "seed": self.seed})
         return config
 
 
-def build_model(config: ModelConfig, seed=None) -> TAGNN:
-    """A TAGNN from its config, with weights built."""
-    model = TAGNN(num_items=config.num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
+def build_model(config, num_items: int, seed=None) -> TAGNN:
+    """A TAGNN with weights built.
+
+    Args:
+      config: a `tagnn_tf.config.ModelConfig` (the architecture).
+      num_items: the catalogue size N (`DataConfig.num_items`, resolved from
+        the data).
+      seed: initializer seed.
+    """
+    model = TAGNN(num_items=num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
                   variant=config.variant, readout=config.readout, global_attention=config.global_attention,
                   padding=config.padding, seed=seed)
     model(example_inputs(padded_length=3 if config.padding == "official" else 0))

@@ -1,16 +1,19 @@
 """SavedModel export in the TF Serving layout (`<export_dir>/<version>/`).
 
-Signatures (see `serving_function.serve` for the request rules):
+Signatures (the computation of `SessionRecommender`; request rules in
+`SessionPreprocessor`):
   serving_default(session_items int64 [batch, max_len]) -> scores, top_k_ids,
     top_k_scores (k = the export's `k`, default 20), used_item_count,
     invalid_item_count.
   top_k(session_items, k int32 scalar) -> the same without `scores` (small
     responses, e.g. for REST clients), k from the request.
-  tflite_default(session_items) -> the outputs of serving_default, traced
-    with separate scoring GEMMs: the graph `tflite_export` converts (TFLite
-    copies the slices of serving_default's stacked GEMM).
+  tflite_default(session_items) -> the outputs of serving_default, with the
+    scoring mode `tflite` (separate scoring GEMMs, TFLite builtins): the graph
+    `tflite_export` converts (TFLite copies the slices of serving_default's
+    stacked GEMM).
 `assets.extra/tf_serving_warmup_requests` holds PredictionLog records that TF
-Serving replays on load; `assets.extra/tagnn_export.json` describes the export.
+Serving replays on load; `assets.extra/tagnn_export.json` describes the export,
+each signature's `SessionRecommender` config (scoring mode included) among it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import List, Optional, Sequence
 import keras
 import tensorflow as tf
 
-from tagnn_tf.layers.tensor_ops import serving_trace
-from tagnn_tf.serving.serving_function import DEFAULT_K, INPUT_NAME, pad_sessions, serve
-from tagnn_tf.training import run_files
+from tagnn_tf import item_ids, run_directory
+from tagnn_tf.errors import InputError
+from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
+from tagnn_tf.serving.session_recommender import DEFAULT_K, INPUT_NAME, SessionRecommender, pad_sessions
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 EXPORT_INFO = "tagnn_export.json"
@@ -42,34 +46,38 @@ def next_version(export_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_K) -> keras.export.ExportArchive:
-    """An ExportArchive with the `serving_default` and `top_k` signatures."""
-    num_items = model.model_config.num_items
-    if not 1 <= k <= num_items:
-        raise ValueError(f"`k` must be in [1, num_items={num_items}]. Received: k={k}")
+def serving_models(model: keras.Model, max_session_length: int, k: int = DEFAULT_K) -> dict:
+    """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights)."""
     if max_session_length < 1:
-        raise ValueError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
+        raise InputError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
+    preprocessor = SessionPreprocessor(model.num_items, max_session_length, name="session_preprocessor")
+    serve = SessionRecommender(model, preprocessor, k, scoring_mode="serve", name="recommender")
+    tflite = SessionRecommender(model, preprocessor, k, scoring_mode="tflite", name="tflite_recommender")
+    return {"serving_default": serve, "top_k": serve, TFLITE_SIGNATURE: tflite}
+
+
+def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_K) -> keras.export.ExportArchive:
+    """An ExportArchive with the `serving_default`, `top_k` and `tflite_default` signatures."""
+    recommenders = serving_models(model, max_session_length, k)
     items_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
     # The transposed candidate table, frozen: requests skip a [N, d] transpose.
-    candidates_t = tf.Variable(tf.transpose(model.embedding.embeddings[1:]), trainable=False,
-                               name="serving_candidates_t")
+    candidates_t = tf.Variable(model.candidate_table_t(), trainable=False, name="serving_candidates_t")
     archive = keras.export.ExportArchive()
     archive.track(model)
 
-    # Traced inside serving_trace() whenever the archive traces them:
-    # TFLite-builtin ops, and one stacked scoring GEMM except for TFLite.
-    def traced_serve(session_items, top_k=k, stacked_scoring=True):
-        with serving_trace(stacked_scoring):
-            return serve(model, session_items, top_k, max_session_length, candidates_t)
+    def serving_default(session_items):
+        return recommenders["serving_default"](session_items, candidates_t=candidates_t)
 
     def top_k(session_items, k):
-        out = traced_serve(session_items, k)
+        out = recommenders["top_k"](session_items, k=k, candidates_t=candidates_t)
         return {name: value for name, value in out.items() if name != "scores"}  # small responses
 
-    archive.add_endpoint("serving_default", traced_serve, input_signature=[items_spec])
+    def tflite_default(session_items):
+        return recommenders[TFLITE_SIGNATURE](session_items, candidates_t=candidates_t)
+
+    archive.add_endpoint("serving_default", serving_default, input_signature=[items_spec])
     archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
-    archive.add_endpoint(TFLITE_SIGNATURE, lambda session_items: traced_serve(session_items, stacked_scoring=False),
-                         input_signature=[items_spec])
+    archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[items_spec])
     return archive
 
 
@@ -106,9 +114,8 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     overwritten.
     """
     from tagnn_tf.data.datasets import load_splits
-    from tagnn_tf.training.evaluation import load_run
 
-    config, model = load_run(model_dir)
+    config, model = run_directory.load_run(model_dir)
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)
         if max_session_length == 0:
@@ -126,11 +133,15 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
         for record in warmup_records(warmup_sessions):
             writer.write(record)
-    info = {"num_items": model.model_config.num_items, "max_session_length": max_session_length, "k": k,
-            "input": INPUT_NAME, "score_column_i_is_item_id": "i + 1", "model": config.model.__dict__,
-            "source_model": os.path.abspath(os.path.join(model_dir, run_files.BEST_MODEL)),
-            "git_commit": run_files.git_commit()}
-    run_files.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)
+    info = {"num_items": model.num_items, "max_session_length": max_session_length, "k": k,
+            "input": INPUT_NAME, "score_column_i_is_item_id": f"i + {item_ids.FIRST_ITEM_ID}",
+            "model": config.model.__dict__,
+            "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
+                                  "max_session_length": r.preprocessor.max_session_length}
+                           for name, r in serving_models(model, max_session_length, k).items()},
+            "source_model": os.path.abspath(os.path.join(model_dir, run_directory.BEST_MODEL)),
+            "git_commit": run_directory.git_commit()}
+    run_directory.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)
     if os.path.exists(final):  # another export took this version meanwhile
         raise FileExistsError(f"{final} appeared during the export; rerun to take the next version")
     os.rename(tmp, final)

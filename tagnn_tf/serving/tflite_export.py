@@ -14,6 +14,7 @@ import os
 
 import tensorflow as tf
 
+from tagnn_tf.errors import InputError
 from tagnn_tf.serving.savedmodel_export import TFLITE_SIGNATURE
 
 QUANTIZATIONS = ("none", "float16", "dynamic_range")
@@ -33,14 +34,14 @@ def convert_savedmodel(version_dir: str, output_path: str, quantization: str = "
         signature is called `serving_default` either way.
     """
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"`quantization` must be one of {list(QUANTIZATIONS)}. Received: {quantization!r}")
+        raise InputError(f"`quantization` must be one of {list(QUANTIZATIONS)}. Received: {quantization!r}")
     if not os.path.exists(os.path.join(version_dir, "saved_model.pb")):
-        raise ValueError(f"{version_dir} is not a SavedModel version folder (no saved_model.pb)")
+        raise InputError(f"{version_dir} is not a SavedModel version folder (no saved_model.pb)")
     loaded = tf.saved_model.load(version_dir)
     if not signature:
         signature = TFLITE_SIGNATURE if TFLITE_SIGNATURE in loaded.signatures else "serving_default"
     if signature not in loaded.signatures:
-        raise ValueError(f"{version_dir} has no signature {signature!r}. It has: {sorted(loaded.signatures)}")
+        raise InputError(f"{version_dir} has no signature {signature!r}. It has: {sorted(loaded.signatures)}")
     converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.signatures[signature]], loaded)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization != "none":

@@ -11,6 +11,9 @@ from typing import Dict, Sequence
 
 import tensorflow as tf
 
+from tagnn_tf import item_ids
+from tagnn_tf.errors import InputError
+
 CUTOFFS = (10, 20)
 
 
@@ -18,14 +21,14 @@ def target_ranks(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """1-based rank of each label among the logits.
 
     Args:
-      logits: `[batch, num_items]`, column i = item id i + 1.
+      logits: `[batch, num_items]`, columns as in `tagnn_tf.item_ids`.
       labels: `[batch]` item ids in 1..num_items.
 
     Returns:
       int32 `[batch]`.
     """
     logits = tf.cast(logits, tf.float32)
-    target = tf.gather(logits, tf.cast(labels, tf.int32) - 1, axis=1, batch_dims=1)
+    target = tf.gather(logits, item_ids.id_to_column(tf.cast(labels, tf.int32)), axis=1, batch_dims=1)
     above = tf.reduce_sum(tf.cast(logits > tf.expand_dims(target, 1), tf.int32), axis=1)
     return above + 1
 
@@ -45,5 +48,5 @@ def finalize(sums: Dict[str, float]) -> Dict[str, float]:
     """Percentages from accumulated sums (`hr@K`, `mrr@K`)."""
     n = float(sums["count"])
     if n <= 0:
-        raise ValueError("No examples were evaluated")
+        raise InputError("No examples were evaluated")
     return {k: round(100.0 * float(v) / n, 4) for k, v in sorted(sums.items()) if k != "count"}

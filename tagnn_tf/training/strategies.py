@@ -12,6 +12,7 @@ import os
 import tensorflow as tf
 
 from tagnn_tf.config import DistributeConfig
+from tagnn_tf.errors import InputError
 
 
 def make_strategy(config: DistributeConfig) -> tf.distribute.Strategy:
@@ -29,7 +30,7 @@ def make_strategy(config: DistributeConfig) -> tf.distribute.Strategy:
         if gpus:
             count = config.num_devices or len(gpus)
             if count > len(gpus):
-                raise ValueError(f"`num_devices`={count} but this host has {len(gpus)} GPUs")
+                raise InputError(f"`num_devices`={count} but this host has {len(gpus)} GPUs")
             return tf.distribute.MirroredStrategy([f"/gpu:{i}" for i in range(count)])
         count = max(config.num_devices, 1)
         if count > 1:
@@ -39,13 +40,13 @@ def make_strategy(config: DistributeConfig) -> tf.distribute.Strategy:
     # multi_worker
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise ValueError("`strategy`=multi_worker needs the TF_CONFIG environment variable "
+        raise InputError("`strategy`=multi_worker needs the TF_CONFIG environment variable "
                          "(cluster and this task; see README, Scaling out)")
     try:
         tf_config = json.loads(raw)
         tf_config["cluster"], tf_config["task"]["type"], tf_config["task"]["index"]
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"TF_CONFIG must be JSON with cluster and task.type/task.index. Received: {raw!r}") from e
+        raise InputError(f"TF_CONFIG must be JSON with cluster and task.type/task.index. Received: {raw!r}") from e
     implementation = (tf.distribute.experimental.CommunicationImplementation.AUTO
                       if tf.config.list_physical_devices("GPU")
                       else tf.distribute.experimental.CommunicationImplementation.RING)

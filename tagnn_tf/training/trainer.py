@@ -6,37 +6,37 @@ MultiWorkerMirroredStrategy: the step is `strategy.run` inside a
 datasets come from `distribute_datasets_from_function`. (Keras 3's
 `model.fit` fails under MultiWorkerMirroredStrategy in this stack.)
 
-A run directory holds: config.json (resolved config), run_info.json (git
-commit, machine), metrics.jsonl (one line per epoch, percentages),
-run_log.jsonl (lr, loss, speed, memory per epoch), checkpoints/ (at every
-epoch end and every `checkpoint_every_steps` batches; a rerun resumes from the
-last, inside an epoch if need be), best.keras (best epoch on validation),
-result.json (selected epoch, plus the official code's best-on-test numbers),
-tensorboard/.
+`Trainer` reads as the steps of a run (Model Garden's task + controller
+split): `__init__` sets up or resumes (`RunCheckpoints`), `run` is the epoch
+loop, `train_epoch` trains one epoch and checkpoints inside it,
+`finish_epoch` evaluates, selects and writes the epoch's files, and
+`write_result` summarises. The files it writes are listed in
+`tagnn_tf.run_directory`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import shutil
 import sys
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tagnn_tf import item_ids, run_directory
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
+from tagnn_tf.errors import InputError
 from tagnn_tf.models.tagnn import build_model
-from tagnn_tf.training import ranking_metrics, run_files
+from tagnn_tf.training import ranking_metrics
+from tagnn_tf.training.checkpointing import RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
 
 Log = Callable[[str], None]
@@ -91,7 +91,8 @@ class DistributedSteps:
                 part_labels = labels[k * size:(k + 1) * size]
             with tf.GradientTape() as tape:
                 logits = model(part, training=True)
-                per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(part_labels - 1, logits)
+                per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(item_ids.id_to_column(part_labels),
+                                                                             logits)
                 part_loss = tf.reduce_sum(per_example) / global_batch
             part_grads = [tf.convert_to_tensor(g) for g in tape.gradient(part_loss, variables)]
             grads = part_grads if grads is None else [a + b for a, b in zip(grads, part_grads)]
@@ -136,7 +137,7 @@ def slice_batch(features: dict, start, stop) -> dict:
 def padded_length(model, examples: SessionExamples) -> int:
     """The length the official code pads `examples` to (their longest session)
     when the model copies its padding (`padding="official"`); 0 otherwise."""
-    return int(examples.lengths.max()) if model.model_config.padding == "official" else 0
+    return int(examples.lengths.max()) if model.padding == "official" else 0
 
 
 def eval_batches(model, examples: SessionExamples, config: TrainConfig, input_context=None) -> tf.data.Dataset:
@@ -158,201 +159,229 @@ def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config
     return ranking_metrics.finalize(sums)
 
 
-def _check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
-    path = os.path.join(model_dir, run_files.CONFIG)
-    if not os.path.exists(path):
+def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
+    """Refuses to continue a run in `model_dir` trained with another configuration.
+
+    Only `epochs`, `patience` and `checkpoint_every_steps` may change between
+    a run and its resumption.
+    """
+    if not os.path.exists(os.path.join(model_dir, run_directory.CONFIG)):
         return
-    with open(path) as f:
-        old = ExperimentConfig.from_dict(json.load(f))
+    old = run_directory.read_config(model_dir)
     ignore = {"epochs", "patience", "checkpoint_every_steps"}
     a = {k: v for k, v in dataclasses.asdict(old.train).items() if k not in ignore}
     b = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in ignore}
     if old.model != config.model or old.data != config.data or a != b:
-        raise ValueError(
-            f"{model_dir} holds a run with a different configuration ({path}); use a new --model_dir "
-            "or the same flags to resume")
+        raise InputError(
+            f"{model_dir} holds a run with a different configuration "
+            f"({os.path.join(model_dir, run_directory.CONFIG)}); use a new --model_dir or the same flags to resume")
 
 
-def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
-          log: Log = _print, splits: Optional[DatasetSplits] = None) -> dict:
-    """Trains (or resumes) a run in `model_dir`; returns the result summary.
+def resolve_catalogue(config: ExperimentConfig, splits: DatasetSplits) -> ExperimentConfig:
+    """`config` with `data.num_items` set to the catalogue size of the loaded data."""
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, num_items=splits.num_items))
+
+
+@dataclasses.dataclass
+class EpochStats:
+    """What training one epoch measured."""
+
+    epoch: int
+    lr: float
+    seconds: float
+    train_loss: float
+    examples: int
+
+
+class Trainer:
+    """One training run in `model_dir`: set up or resumed on construction, trained by `run()`.
 
     Data are loaded and validated before anything is written. Rerunning with
     the same `model_dir` and config resumes from the last checkpoint (an epoch
     end, or inside an epoch every `checkpoint_every_steps` batches).
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    splits = splits or load_splits(config.data)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, num_items=splits.num_items))
-    tc = config.train
-    _check_resume_config(model_dir, config)
-    log(f"data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test examples, "
-        f"{splits.num_items} items; popularity baseline test HR@20 "
-        f"{popularity_baseline(splits.train, splits.test):.2f}")
 
-    os.makedirs(model_dir, exist_ok=True)
-    if chief:
-        run_files.write_text_atomic(os.path.join(model_dir, run_files.CONFIG), config.to_json() + "\n")
+    def __init__(self, config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
+                 log: Log = _print, splits: Optional[DatasetSplits] = None):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.chief = is_chief(self.strategy)
+        self.model_dir = model_dir
+        self.log = log
+        self.splits = splits or load_splits(config.data)
+        self.config = resolve_catalogue(config, self.splits)
+        self.train_config = self.config.train
+        check_resume_config(model_dir, self.config)
+        log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
+            f"examples, {self.splits.num_items} items; popularity baseline test HR@20 "
+            f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")
 
-    keras.utils.set_random_seed(tc.seed)
-    with strategy.scope():
-        model = build_model(config.model, seed=tc.seed)
-        optimizer = make_optimizer(tc)
-        optimizer.build(model.trainable_variables)
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_seconds")
-        # Progress inside the unfinished epoch `epoch + 1` (all 0 at an epoch end).
-        batches_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_done")
-        partial_seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="partial_seconds")
-        partial_loss_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="partial_loss_sum")
-    core = dict(model=model, optimizer=optimizer, epoch=epoch_var, epoch_seconds=seconds_var)
-    ckpt = tf.train.Checkpoint(**core, batches_done=batches_var, partial_seconds=partial_seconds_var,
-                               partial_loss_sum=partial_loss_var)
-    # Every worker restores from the chief's checkpoints; only the chief's
-    # saves are kept (other workers take part in the collective save into a
-    # temporary folder that is deleted right after).
-    chief_ckpt_dir = os.path.join(model_dir, run_files.CHECKPOINTS)
-    if chief:  # copies left by workers killed during a save
-        for name in os.listdir(model_dir):
-            if name.startswith(".worker-tmp-"):
-                shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
-    ckpt_dir = chief_ckpt_dir if chief else os.path.join(model_dir, f".worker-tmp-{os.getpid()}")
-    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
-    latest = tf.train.latest_checkpoint(chief_ckpt_dir)
-    if latest:
-        # Model, optimizer and epoch must all be in the checkpoint; the
-        # in-epoch progress is absent from epoch-end checkpoints of earlier
-        # versions and then stays 0.
-        tf.train.Checkpoint(**core).restore(latest).assert_existing_objects_matched().expect_partial()
-        ckpt.restore(latest).expect_partial()
-        log(f"resumed from {latest} (epoch {int(epoch_var.numpy())} done"
-            + (f", {int(batches_var.numpy())} batches of epoch {int(epoch_var.numpy()) + 1})"
-               if int(batches_var.numpy()) else ")"))
-    if chief:
-        lost_to = run_files.set_aside_lost_epochs(model_dir, int(epoch_var.numpy()), tc.selection_metric)
+        os.makedirs(model_dir, exist_ok=True)
+        if self.chief:
+            run_directory.write_text_atomic(self._path(run_directory.CONFIG), self.config.to_json() + "\n")
+        tc = self.train_config
+        keras.utils.set_random_seed(tc.seed)
+        with self.strategy.scope():
+            self.model = build_model(self.config.model, self.config.data.num_items, seed=tc.seed)
+            self.optimizer = make_optimizer(tc)
+            self.optimizer.build(self.model.trainable_variables)
+            self.progress = TrainingProgress()
+        self.checkpoints = RunCheckpoints(model_dir, self.model, self.optimizer, self.progress, self.chief)
+        self._resume()
+        self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches)
+        done = self.progress.values().epoch
+        self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS))
+                                    if r["epoch"] <= done]
+        self.writer = (tf.summary.create_file_writer(self._path(run_directory.TENSORBOARD)) if self.chief
+                       else None)
+        self.num_batches = math.ceil(len(self.splits.train) / tc.batch_size)
+        if tc.steps_per_epoch:
+            self.num_batches = min(self.num_batches, tc.steps_per_epoch)
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.model_dir, name)
+
+    def _resume(self) -> None:
+        """Restores the newest checkpoint, sets aside logs it does not cover, records this start."""
+        latest = self.checkpoints.restore_latest()
+        progress = self.progress.values()
+        if latest:
+            log_inside = (f", {progress.batches_done} batches of epoch {progress.epoch + 1})"
+                          if progress.batches_done else ")")
+            self.log(f"resumed from {latest} (epoch {progress.epoch} done" + log_inside)
+        if not self.chief:
+            return
+        lost_to = set_aside_lost_epochs(self.model_dir, progress.epoch, self.train_config.selection_metric)
         if lost_to:
-            log(f"WARNING: the logs of {model_dir} reach past the checkpoint"
-                f" ({'epoch ' + str(int(epoch_var.numpy())) if latest else 'none'} in {chief_ckpt_dir}):"
-                f" checkpoints were lost or deleted. Their logs are kept in {lost_to};"
-                f" training redoes epochs {int(epoch_var.numpy()) + 1} onwards.")
-    if chief:
+            self.log(f"WARNING: the logs of {self.model_dir} reach past the checkpoint"
+                     f" ({'epoch ' + str(progress.epoch) if latest else 'none'} in {self.checkpoints.chief_dir}):"
+                     f" checkpoints were lost or deleted. Their logs are kept in {lost_to};"
+                     f" training redoes epochs {progress.epoch + 1} onwards.")
         # One entry per (re)start, so a resumed run records every commit and machine it ran on.
-        info_path = os.path.join(model_dir, run_files.RUN_INFO)
+        info_path = self._path(run_directory.RUN_INFO)
         info = {"sessions": []}
         if os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
+            info = run_directory.read_json(info_path)
             if "sessions" not in info:  # a single-session file from an earlier version
                 info = {"sessions": [info]}
-        info["sessions"].append({"git_commit": run_files.git_commit(), "machine": run_files.machine_info(),
-                                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                                 "epochs_done_at_start": int(epoch_var.numpy()),
-                                 "batches_done_at_start": int(batches_var.numpy())})
-        run_files.write_json_atomic(info_path, info)
+        info["sessions"].append({"git_commit": run_directory.git_commit(), "machine": run_directory.machine_info(),
+                                 "strategy": type(self.strategy).__name__,
+                                 "replicas": self.strategy.num_replicas_in_sync,
+                                 "epochs_done_at_start": progress.epoch,
+                                 "batches_done_at_start": progress.batches_done})
+        run_directory.write_json_atomic(info_path, info)
 
-    steps = DistributedSteps(model, optimizer, strategy, tc.l2, tc.micro_batches)
-    metrics_path = os.path.join(model_dir, run_files.METRICS)
-    history = [r for r in run_files.read_jsonl(metrics_path) if r["epoch"] <= int(epoch_var.numpy())]
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, run_files.TENSORBOARD)) if chief else None
+    def run(self) -> dict:
+        """The epoch loop, with early stopping; returns the result summary."""
+        tc = self.train_config
+        # A crash between the checkpoint and the metrics line: evaluate that epoch now.
+        progress = self.progress.values()
+        if progress.epoch and (not self.history or self.history[-1]["epoch"] < progress.epoch):
+            self.finish_epoch(progress.epoch, progress.epoch_seconds)
+        epoch = progress.epoch
+        while epoch < tc.epochs and not (self.history and
+                                         bad_epochs(self.history, tc.selection_metric) >= tc.patience):
+            epoch += 1
+            stats = self.train_epoch(epoch)
+            self.write_epoch_log(stats)
+            self.finish_epoch(epoch, stats.seconds)
+        return self.write_result()
 
-    def finish_epoch(epoch: int, seconds: float) -> None:
-        val = evaluate_examples(steps, splits.valid, tc)
-        test = evaluate_examples(steps, splits.test, tc)
-        row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
-        improved = not history or val[tc.selection_metric] > select(history, tc.selection_metric)["val"][
-            tc.selection_metric]
-        history.append(row)
-        log(f"epoch {epoch}: {seconds:.1f}s  val {_fmt(val)}  test {_fmt(test)}"
-            + ("  (best so far)" if improved else ""))
-        if chief:
-            if improved:
-                tmp = os.path.join(model_dir, "best.tmp.keras")
-                model.save(tmp)
-                os.replace(tmp, os.path.join(model_dir, run_files.BEST_MODEL))
-            run_files.write_jsonl_atomic(metrics_path, history)
-            with writer.as_default(step=epoch):
-                for split, values in (("val", val), ("test", test)):
-                    for k, v in values.items():
-                        tf.summary.scalar(f"{split}/{k}", v)
-            writer.flush()
-
-    # A crash between the checkpoint and the metrics line: evaluate that epoch now.
-    done = int(epoch_var.numpy())
-    if done and (not history or history[-1]["epoch"] < done):
-        finish_epoch(done, float(seconds_var.numpy()))
-
-    num_batches = math.ceil(len(splits.train) / tc.batch_size)
-    if tc.steps_per_epoch:
-        num_batches = min(num_batches, tc.steps_per_epoch)
-
-    def save(global_batches: int) -> None:
-        # Numbered by global batch count; every worker takes part (collective
-        # save), only the chief's copy is kept.
-        manager.save(checkpoint_number=global_batches)
-        if not chief:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-
-    epoch = int(epoch_var.numpy())
-    while epoch < tc.epochs and not (history and bad_epochs(history, tc.selection_metric) >= tc.patience):
-        epoch += 1
+    def train_epoch(self, epoch: int) -> EpochStats:
+        """Trains epoch `epoch` (from where a resumed run left it), checkpointing inside and at its end."""
+        tc = self.train_config
         lr = tc.learning_rate_at(epoch)
-        optimizer.learning_rate.assign(lr)
+        self.optimizer.learning_rate.assign(lr)
         epoch_seed = tc.seed * 1000 + epoch
+        progress = self.progress.values()
         # A run resumed inside this epoch skips the batches it already trained on
         # (the epoch's batch order depends only on `epoch_seed`).
-        skip = min(int(batches_var.numpy()), num_batches)
-        prior_seconds, prior_loss_sum = float(partial_seconds_var.numpy()), float(partial_loss_var.numpy())
-        dist = strategy.distribute_datasets_from_function(
-            lambda ctx: pipeline.train_dataset(splits.train, tc.batch_size, epoch_seed,
-                                               tc.shuffle_window_batches, input_context=ctx, skip_batches=skip,
-                                               padded_length=padded_length(model, splits.train)))
-        log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
-        bar = keras.utils.Progbar(num_batches, stateful_metrics=["loss"], unit_name="batch",
+        skip = min(progress.batches_done, self.num_batches)
+        train = self.splits.train
+        official_length = padded_length(self.model, train)
+        dist = self.strategy.distribute_datasets_from_function(
+            lambda ctx: pipeline.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
+                                               input_context=ctx, skip_batches=skip, padded_length=official_length))
+        self.log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
+        bar = keras.utils.Progbar(self.num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)
         start = time.time()
         losses = []
         for step, batch in enumerate(dist, start=skip):
-            if step >= num_batches:
+            if step >= self.num_batches:
                 break
-            loss = float(steps.train(batch, dist.element_spec))
+            loss = float(self.steps.train(batch, dist.element_spec))
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at epoch {epoch}, step {step + 1}")
             losses.append(loss)
             bar.update(step + 1, values=[("loss", float(np.mean(losses[-100:])))])
-            if tc.checkpoint_every_steps and (step + 1) % tc.checkpoint_every_steps == 0 and step + 1 < num_batches:
-                batches_var.assign(step + 1)
-                partial_seconds_var.assign(prior_seconds + time.time() - start)
-                partial_loss_var.assign(prior_loss_sum + math.fsum(losses))
-                save((epoch - 1) * num_batches + step + 1)
-        seconds = prior_seconds + time.time() - start
-        train_loss = (prior_loss_sum + math.fsum(losses)) / (skip + len(losses))
-        examples = min(len(splits.train), num_batches * tc.batch_size)
-        epoch_var.assign(epoch)
-        seconds_var.assign(seconds)
-        for v in (batches_var, partial_seconds_var, partial_loss_var):
-            v.assign(tf.zeros_like(v))
-        save(epoch * num_batches)
-        if chief:
-            run_files.append_jsonl(os.path.join(model_dir, run_files.RUN_LOG), {
-                "epoch": epoch, "lr": lr, "train_loss": round(train_loss, 5),
-                "train_seconds": round(seconds, 2), "examples_per_sec": round(examples / seconds, 1),
-                "peak_rss_gb": run_files.peak_rss_gb()})
-            with writer.as_default(step=epoch):
-                tf.summary.scalar("train/loss", train_loss)
-                tf.summary.scalar("train/learning_rate", lr)
-                tf.summary.scalar("train/examples_per_sec", examples / seconds)
-        finish_epoch(epoch, seconds)
+            if (tc.checkpoint_every_steps and (step + 1) % tc.checkpoint_every_steps == 0
+                    and step + 1 < self.num_batches):
+                self.progress.mark_inside_epoch(step + 1, progress.partial_seconds + time.time() - start,
+                                                progress.partial_loss_sum + math.fsum(losses))
+                self.checkpoints.save((epoch - 1) * self.num_batches + step + 1)
+        seconds = progress.partial_seconds + time.time() - start
+        train_loss = (progress.partial_loss_sum + math.fsum(losses)) / (skip + len(losses))
+        self.progress.mark_epoch_end(epoch, seconds)
+        self.checkpoints.save(epoch * self.num_batches)
+        return EpochStats(epoch=epoch, lr=lr, seconds=seconds, train_loss=train_loss,
+                          examples=min(len(train), self.num_batches * tc.batch_size))
 
-    result = summarize(history, tc.selection_metric)
-    if chief:
-        result["model_dir"] = os.path.abspath(model_dir)
-        result["best_model"] = os.path.join(os.path.abspath(model_dir), run_files.BEST_MODEL)
-        result["peak_rss_gb_this_process"] = run_files.peak_rss_gb()
-        run_files.write_json_atomic(os.path.join(model_dir, run_files.RESULT), result)
-    log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
-        f"test {_fmt(result['test'])}")
-    return result
+    def write_epoch_log(self, stats: EpochStats) -> None:
+        """The epoch's `run_log.jsonl` line and TensorBoard training scalars (chief only)."""
+        if not self.chief:
+            return
+        rate = stats.examples / stats.seconds
+        run_directory.append_jsonl(self._path(run_directory.RUN_LOG), {
+            "epoch": stats.epoch, "lr": stats.lr, "train_loss": round(stats.train_loss, 5),
+            "train_seconds": round(stats.seconds, 2), "examples_per_sec": round(rate, 1),
+            "peak_rss_gb": run_directory.peak_rss_gb()})
+        with self.writer.as_default(step=stats.epoch):
+            tf.summary.scalar("train/loss", stats.train_loss)
+            tf.summary.scalar("train/learning_rate", stats.lr)
+            tf.summary.scalar("train/examples_per_sec", rate)
+
+    def finish_epoch(self, epoch: int, seconds: float) -> None:
+        """Evaluates epoch `epoch`, and (chief) writes its metrics and, if it is the best so far, `best.keras`."""
+        tc = self.train_config
+        val = evaluate_examples(self.steps, self.splits.valid, tc)
+        test = evaluate_examples(self.steps, self.splits.test, tc)
+        row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
+        improved = (not self.history
+                    or val[tc.selection_metric] > select(self.history, tc.selection_metric)["val"][tc.selection_metric])
+        self.history.append(row)
+        self.log(f"epoch {epoch}: {seconds:.1f}s  val {_fmt(val)}  test {_fmt(test)}"
+                 + ("  (best so far)" if improved else ""))
+        if not self.chief:
+            return
+        if improved:
+            tmp = self._path("best.tmp.keras")
+            self.model.save(tmp)
+            os.replace(tmp, self._path(run_directory.BEST_MODEL))
+        run_directory.write_jsonl_atomic(self._path(run_directory.METRICS), self.history)
+        with self.writer.as_default(step=epoch):
+            for split, values in (("val", val), ("test", test)):
+                for k, v in values.items():
+                    tf.summary.scalar(f"{split}/{k}", v)
+        self.writer.flush()
+
+    def write_result(self) -> dict:
+        """The selected epoch's summary; the chief writes it as `result.json`."""
+        tc = self.train_config
+        result = summarize(self.history, tc.selection_metric)
+        if self.chief:
+            # Relative to the run directory, so a committed run reads the same on every machine.
+            result["best_model"] = run_directory.BEST_MODEL
+            result["peak_rss_gb_this_process"] = run_directory.peak_rss_gb()
+            run_directory.write_json_atomic(self._path(run_directory.RESULT), result)
+        self.log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
+                 f"test {_fmt(result['test'])}")
+        return result
+
+
+def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
+          log: Log = _print, splits: Optional[DatasetSplits] = None) -> dict:
+    """Trains (or resumes) a run in `model_dir`; returns the result summary (see `Trainer`)."""
+    return Trainer(config, model_dir, strategy, log, splits).run()
 
 
 def _fmt(m: Dict[str, float]) -> str:

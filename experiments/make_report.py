@@ -1,0 +1,25 @@
+"""Regenerate results/README.md and its plots from the run logs: `python -m experiments.make_report`."""
+
+import os
+
+from absl import app, flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_string("results_dir", os.path.join(ROOT, "results"), "Folder of the run folders.")
+flags.DEFINE_string("data_readme", os.path.join(ROOT, "..", "shared", "data", "README.md"),
+                    "The data README with the published results table.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from experiments.results_report import write_report
+    from tagnn_tf.cli import run_or_exit
+
+    print(f"wrote {run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme)}")
+
+
+if __name__ == "__main__":
+    app.run(main)

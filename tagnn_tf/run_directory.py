@@ -1,0 +1,186 @@
+"""What a run directory holds, and how its files are read and written.
+
+A run directory (`--model_dir`) is written by the trainer and read by
+evaluation, export and the experiment reports:
+
+  config.json      the resolved `ExperimentConfig`
+  run_info.json    one entry per (re)start: git commit, machine, strategy
+  metrics.jsonl    one line per epoch: validation and test metrics (%)
+  run_log.jsonl    one line per epoch: learning rate, loss, speed, memory
+  result.json      the selected epoch and its metrics (written at the end)
+  best.keras       the model of the selected epoch
+  checkpoints/     tf.train checkpoints (epoch ends and inside epochs)
+  tensorboard/     event files
+  abandoned-attempt-<n>/  logs of epochs whose checkpoints were lost
+
+Files are replaced atomically, so a crash never leaves a half-written one.
+Paths stored inside the files are relative to the run directory. This module
+needs TensorFlow only to load `best.keras`; training and serving both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from typing import List, Optional
+
+from tagnn_tf.config import ExperimentConfig
+from tagnn_tf.errors import DataFileError
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+RUN_LOG = "run_log.jsonl"
+RUN_INFO = "run_info.json"
+RESULT = "result.json"
+EVALUATION = "evaluation.json"
+BEST_MODEL = "best.keras"
+CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
+# Logs of epochs whose checkpoints were lost: `abandoned-attempt-<n>/`.
+ABANDONED_PREFIX = "abandoned-attempt-"
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_jsonl(path: str) -> List[dict]:
+    """The rows of a JSONL file ([] when it does not exist).
+
+    A torn last line (a crash while appending in a version that appended in
+    place) ends the file: it and anything after it are ignored.
+    """
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+    return rows
+
+
+def write_jsonl_atomic(path: str, rows: List[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def append_jsonl(path: str, row: dict) -> None:
+    """Appends one line by rewriting the file atomically (files are small)."""
+    write_jsonl_atomic(path, read_jsonl(path) + [row])
+
+
+def read_config(model_dir: str) -> ExperimentConfig:
+    """The `ExperimentConfig` of a run.
+
+    Raises:
+      DataFileError: no `config.json` in `model_dir`.
+    """
+    path = os.path.join(model_dir, CONFIG)
+    if not os.path.exists(path):
+        raise DataFileError(f"{path}: not found; is {model_dir!r} a model dir written by trainers.train?")
+    return ExperimentConfig.from_dict(read_json(path))
+
+
+def load_run(model_dir: str):
+    """(config, model) of a finished or running training run: `config.json` and `best.keras`.
+
+    Raises:
+      DataFileError: either file is missing.
+    """
+    config = read_config(model_dir)
+    model_path = os.path.join(model_dir, BEST_MODEL)
+    if not os.path.exists(model_path):
+        raise DataFileError(f"{model_path}: not found; is {model_dir!r} a model dir written by trainers.train?")
+    import keras
+
+    import tagnn_tf.models  # noqa: F401  (registers the model's classes for loading)
+
+    return config, keras.saving.load_model(model_path)
+
+
+# Files whose change makes a checkout "dirty": the code. Run outputs (logs,
+# JSON, reports, plots) change while runs train and do not.
+_CODE_SUFFIXES = (".py", ".c", ".h", ".cc", ".toml", ".cfg", ".ini")
+_CODE_NAMES = ("Makefile", "requirements.txt")
+
+
+def _is_code(path: str) -> bool:
+    return path.endswith(_CODE_SUFFIXES) or os.path.basename(path) in _CODE_NAMES
+
+
+def git_commit(repo_dir: Optional[str] = None) -> str:
+    """HEAD of the repository holding `repo_dir` (default: this package), with
+    "-dirty" when a tracked code file differs from it (staged or not; data,
+    logs and reports written by runs do not count); "unknown" outside a git
+    checkout."""
+    here = repo_dir or os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        commit = out.stdout.strip() or "unknown"
+        changed = subprocess.run(["git", "diff", "HEAD", "--name-only"], cwd=here, capture_output=True, text=True,
+                                 timeout=10).stdout.splitlines()
+        return commit + ("-dirty" if any(_is_code(p) for p in changed) else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_info() -> dict:
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        # Cores this process may run on (fewer than cpu_count when pinned).
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": mem_gb,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def peak_rss_gb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)

@@ -1,0 +1,107 @@
+"""The served model: raw item-id requests in, catalogue scores and top-k out.
+
+`SessionRecommender` is a `keras.Model` (keras-hub's task pattern) that owns
+the `SessionPreprocessor` (request cleaning + session graphs) and the trained
+`TAGNN`; the exported signatures call it. Request rules are the
+preprocessor's; a row left with no valid click gets `scores` all 0,
+`top_k_ids` all 0 (no recommendation) and `top_k_scores` all 0, with
+`used_item_count` 0.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tagnn_tf import item_ids
+from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
+from tagnn_tf.errors import InputError
+from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
+
+DEFAULT_K = 20
+INPUT_NAME = "session_items"
+OUTPUT_NAMES = ("scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count")
+
+
+def pad_sessions(sessions, width=None) -> np.ndarray:
+    """int64 `[len(sessions), width]` request, right-padded with 0 (width: the longest session)."""
+    width = max((len(s) for s in sessions), default=0) if width is None else width
+    out = np.zeros((len(sessions), width), np.int64)
+    for i, s in enumerate(sessions):
+        out[i, :len(s)] = s
+    return out
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class SessionRecommender(keras.Model):
+    """Preprocessor + TAGNN + top-k: what the serving signatures compute.
+
+    Args:
+      model: a built `TAGNN` with `padding="masked"`.
+      preprocessor: a `SessionPreprocessor` with the model's `num_items` and a
+        `max_session_length`.
+      k: default number of recommendations.
+      scoring_mode: how `model` computes its scores (`tagnn_tf.arguments.
+        SCORING_MODES`): `serve` for TensorFlow signatures, `tflite` for the
+        graph converted to TFLite. Both give the same scores; the choice is
+        recorded in `get_config()` and in the export's `tagnn_export.json`.
+
+    Call args:
+      session_items: int `[batch, max_len]` item ids, 0 = padding.
+      k: optional number of recommendations (python int or int32 scalar
+        tensor), clipped to `[1, num_items]`; default the constructor's.
+      candidates_t: optional precomputed `[hidden, N]` transposed candidate
+        embeddings (see `TAGNN.call`).
+
+    Returns:
+      scores float32 `[batch, N]` (columns as in `tagnn_tf.item_ids`),
+      top_k_ids int64 `[batch, k]` (item ids, best first), top_k_scores float32
+      `[batch, k]`, used_item_count and invalid_item_count int32 `[batch]`.
+    """
+
+    def __init__(self, model, preprocessor: SessionPreprocessor, k: int = DEFAULT_K, scoring_mode: str = "serve",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if model.padding != "masked":
+            raise InputError("Only models with padding='masked' can be served: padding='official' is a training "
+                             "diagnostic whose scores depend on a split-wide padded length. Received: "
+                             f"padding={model.padding!r}")
+        if preprocessor.num_items != model.num_items:
+            raise InputError(f"The preprocessor's num_items must be the model's ({model.num_items}). Received: "
+                             f"num_items={preprocessor.num_items}")
+        check_positive("max_session_length", preprocessor.max_session_length)
+        if not 1 <= k <= model.num_items:
+            raise InputError(f"`k` must be in [1, num_items={model.num_items}]. Received: k={k}")
+        check_choice("scoring_mode", scoring_mode, SCORING_MODES)
+        self.model = model
+        self.preprocessor = preprocessor
+        self.k = k
+        self.scoring_mode = scoring_mode
+
+    def call(self, session_items, k=None, candidates_t=None):
+        features = self.preprocessor(session_items)
+        scores = tf.cast(self.model(features, candidates_t=candidates_t, scoring_mode=self.scoring_mode),
+                         tf.float32)
+        empty = tf.expand_dims(features["empty_session"], 1)
+        scores = tf.where(empty, tf.zeros_like(scores), scores)
+        k = tf.clip_by_value(tf.cast(self.k if k is None else k, tf.int32), 1, self.model.num_items)
+        top_scores, top_columns = tf.math.top_k(scores, k)
+        top_ids = tf.where(empty, tf.zeros_like(top_columns), item_ids.column_to_id(top_columns))
+        return {"scores": scores, "top_k_ids": tf.cast(top_ids, tf.int64), "top_k_scores": top_scores,
+                "used_item_count": features["used_item_count"],
+                "invalid_item_count": features["invalid_item_count"]}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"model": keras.saving.serialize_keras_object(self.model),
+                       "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                       "k": self.k, "scoring_mode": self.scoring_mode})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("model", "preprocessor"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

@@ -1,0 +1,249 @@
+"""SavedModel export: signatures, request rules, warmup records, versions.
+
+The export is reloaded in a subprocess (`savedmodel_client.py`) that never
+imports `tagnn_tf`, so the artefact is checked to be self-contained.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
+from tagnn_tf.data.datasets import load_splits
+from conftest import ROOT
+from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers import SessionPreprocessor
+from tagnn_tf.models import build_model
+from tagnn_tf.serving import SessionRecommender
+from tagnn_tf.serving.savedmodel_export import export_savedmodel, next_version
+from tagnn_tf.serving.session_recommender import pad_sessions as pad
+from tagnn_tf.serving.tflite_export import convert_savedmodel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAX_LEN = 20
+
+
+def keras_scores(model, sessions):
+    ragged = tf.ragged.constant(sessions, dtype=tf.int64)
+    return model(densify(ragged)).numpy()
+
+
+def test_request_cleaning_rules():
+    # N = 10, keep 3: row 0 drops -1 and 99 (invalid: 2) and the padding 0s,
+    # keeps [3, 7]; row 1 is all padding (empty, placeholder item 1); row 2
+    # keeps its last 3 clicks [3, 4, 5]; row 3 keeps [2] after a middle 0.
+    items = tf.constant([[3, 0, 7, -1, 99], [0, 0, 0, 0, 0], [1, 2, 3, 4, 5], [0, 0, 2, 0, 0]], tf.int64)
+    sessions, used, invalid, empty = SessionPreprocessor(num_items=10, max_session_length=3).clean_requests(items)
+    assert sessions.to_list() == [[3, 7], [1], [3, 4, 5], [2]]
+    assert used.numpy().tolist() == [2, 0, 3, 1]
+    assert invalid.numpy().tolist() == [2, 0, 0, 0]
+    assert empty.numpy().tolist() == [False, True, False, False]
+
+
+@pytest.fixture(scope="module")
+def exported(shared_data, tmp_path_factory):
+    """An export of a (randomly initialised) Diginetica-sized model, reloaded by the client."""
+    root = tmp_path_factory.mktemp("serving")
+    splits = load_splits(DataConfig(dataset="diginetica", data_dir=shared_data))
+    num_items = splits.num_items
+    model = build_model(ModelConfig(), num_items, seed=5)
+    model_dir = root / "run"
+    model_dir.mkdir()
+    config = ExperimentConfig(data=DataConfig(dataset="diginetica", data_dir=shared_data, num_items=num_items))
+    (model_dir / "config.json").write_text(config.to_json())
+    model.save(str(model_dir / "best.keras"))
+
+    lengths = splits.test.lengths
+    picks = [int(np.flatnonzero(lengths == n)[0]) for n in (1, 2, 3, 5, 8, 13, 20) if (lengths == n).any()]
+    real = [splits.test.prefix(i) for i in picks + list(range(40))]
+    long_session = [int(x) for x in np.resize(np.concatenate([splits.test.prefix(i) for i in range(30)]), 30)]
+    bad = [[real[3][0], -4, real[3][1], num_items + 5] + real[3][2:], [], [0, 0, real[2][0], 0]]
+    requests = {
+        "req_real": pad(real), "req_k5": pad(real), "k_k5": np.array(5),
+        "req_bad": pad(bad, width=12), "req_long": pad([long_session, real[0]]),
+        "req_zero_width": np.zeros((2, 0), np.int64),
+    }
+    export_dir = root / "exports"
+    path = export_savedmodel(str(model_dir), str(export_dir), max_session_length=MAX_LEN,
+                             warmup_sessions=real[:3], log=lambda *_: None)
+    tflite = convert_savedmodel(path, str(root / "tagnn.tflite"))
+    np.savez(root / "requests.npz", **requests)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "savedmodel_client.py"), path,
+                           str(root / "requests.npz"), str(root / "out.npz"), tflite],
+                          cwd=str(root), env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"model": model, "out": dict(np.load(root / "out.npz")), "path": path, "export_dir": str(export_dir),
+            "model_dir": str(model_dir), "real": real, "bad": bad, "long": long_session,
+            "num_items": num_items}
+
+
+def test_exported_scores_equal_keras_on_real_sessions(exported):
+    out, real = exported["out"], exported["real"]
+    ref = keras_scores(exported["model"], real)
+    assert out["real__scores"].shape == (len(real), exported["num_items"])
+    assert np.abs(out["real__scores"] - ref).max() < 1e-5
+    # top_k_ids are item ids (column + 1), best first, and match Keras's top 20.
+    expected_ids = np.argsort(-ref, axis=1, kind="stable")[:, :20] + 1
+    assert (out["real__top_k_ids"] == expected_ids).mean() > 0.99  # float ties may reorder
+    np.testing.assert_allclose(out["real__top_k_scores"], np.take_along_axis(ref, expected_ids - 1, 1), atol=1e-5)
+    assert out["real__used_item_count"].tolist() == [len(s) for s in real]
+    assert not out["real__invalid_item_count"].any()
+
+
+def test_client_never_imported_tagnn_tf(exported):
+    # The client process could import tagnn_tf (it is installed), so its
+    # absence from sys.modules means loading and serving the export never needed it.
+    assert bool(exported["out"]["tagnn_tf_importable"])
+    assert not bool(exported["out"]["imported_tagnn_tf"])
+
+
+def test_signatures_names(exported):
+    inputs = json.loads(str(exported["out"]["signature_inputs"]))
+    outputs = json.loads(str(exported["out"]["signature_outputs"]))
+    assert inputs == {"serving_default": ["session_items"], "top_k": ["k", "session_items"],
+                      "tflite_default": ["session_items"]}
+    expected = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count"])
+    assert outputs == {"serving_default": expected, "top_k": [o for o in expected if o != "scores"],
+                       "tflite_default": expected}
+
+
+@pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
+def test_tflite_default_signature_equals_serving_default(exported, name):
+    # The same computation with three scoring GEMMs instead of one stacked GEMM.
+    out = exported["out"]
+    np.testing.assert_array_equal(out[f"tflite_default__{name}__top_k_ids"], out[f"{name}__top_k_ids"])
+    for key in ("scores", "top_k_scores"):
+        assert np.abs(out[f"tflite_default__{name}__{key}"] - out[f"{name}__{key}"]).max(initial=0) < 1e-5
+
+
+def test_top_k_signature_takes_k(exported):
+    out = exported["out"]
+    assert out["k5__top_k_ids"].shape == (len(exported["real"]), 5)
+    np.testing.assert_array_equal(out["k5__top_k_ids"], out["real__top_k_ids"][:, :5])
+
+
+def test_bad_requests_are_cleaned_not_fatal(exported):
+    out, bad, model = exported["out"], exported["bad"], exported["model"]
+    for key in ("scores", "top_k_scores"):
+        assert np.isfinite(out[f"bad__{key}"]).all()
+    n = exported["num_items"]
+    cleaned = [[i for i in s if 1 <= i <= n] for s in bad]
+    assert out["bad__invalid_item_count"].tolist() == [2, 0, 0]
+    assert out["bad__used_item_count"].tolist() == [len(c) for c in cleaned]
+    ref = keras_scores(model, [cleaned[0], cleaned[2]])
+    np.testing.assert_allclose(out["bad__scores"][[0, 2]], ref, atol=1e-5)
+    # The all-padding row: no recommendation, zeros, no NaN.
+    assert not out["bad__scores"][1].any() and not out["bad__top_k_ids"][1].any()
+    assert not out["zero_width__used_item_count"].any() and not out["zero_width__top_k_ids"].any()
+
+
+def test_long_sessions_keep_their_most_recent_clicks(exported):
+    out = exported["out"]
+    assert out["long__used_item_count"].tolist()[0] == MAX_LEN
+    ref = keras_scores(exported["model"], [exported["long"][-MAX_LEN:]])
+    np.testing.assert_allclose(out["long__scores"][0], ref[0], atol=1e-5)
+
+
+def test_wrong_dtype_is_refused(exported):
+    assert bool(exported["out"]["int32_refused"])
+
+
+def test_warmup_records_replay(exported):
+    shapes = json.loads(str(exported["out"]["warmup_shapes"]))
+    n = exported["num_items"]
+    assert shapes == [["tagnn", [1, shapes[0][1][1]], [1, n]], ["tagnn", [3, shapes[1][1][1]], [3, n]]]
+
+
+def test_versions_increase_and_are_never_overwritten(exported):
+    export_dir = exported["export_dir"]
+    assert os.path.basename(exported["path"]) == "1"
+    assert next_version(export_dir) == 2
+    second = export_savedmodel(exported["model_dir"], export_dir, max_session_length=MAX_LEN,
+                               warmup_sessions=[[1, 2]], log=lambda *_: None)
+    assert os.path.basename(second) == "2"
+    assert sorted(os.listdir(export_dir)) == ["1", "2"]
+    info = json.load(open(os.path.join(second, "assets.extra", "tagnn_export.json")))
+    assert info["max_session_length"] == MAX_LEN and info["num_items"] == exported["num_items"]
+    # Each signature's computation is recorded: one stacked GEMM for TF, separate GEMMs for TFLite.
+    assert {name: sig["scoring_mode"] for name, sig in info["signatures"].items()} == {
+        "serving_default": "serve", "top_k": "serve", "tflite_default": "tflite"}
+
+
+def signature_tensor_names(version_dir: str, signature: str = "serving_default") -> dict:
+    from tensorflow.python.tools import saved_model_utils
+
+    sig = saved_model_utils.get_meta_graph_def(version_dir, "serve").signature_def[signature]
+    return {**{k: v.name for k, v in sig.inputs.items()}, **{k: v.name for k, v in sig.outputs.items()}}
+
+
+def test_c_api_client_matches_python(exported, tmp_path):
+    """export/c_client/tagnn_client.c, built with gcc against the wheel's C API."""
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed: the C client cannot be built here")
+    tf_dir = os.path.dirname(tf.__file__)
+    binary = str(tmp_path / "tagnn_client")
+    source = os.path.join(ROOT, "export", "c_client", "tagnn_client.c")
+    subprocess.run(["gcc", source, "-o", binary, f"-I{tf_dir}/include", f"-L{tf_dir}",
+                    "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{tf_dir}"],
+                   check=True, capture_output=True, timeout=300)
+    names = signature_tensor_names(exported["path"])
+    session = exported["real"][4]
+    proc = subprocess.run([binary, exported["path"], names["session_items"], names["top_k_ids"],
+                           names["top_k_scores"], *map(str, session)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split() for line in proc.stdout.strip().splitlines()]
+    assert [int(r[0]) for r in rows] == list(range(1, 21))
+    np.testing.assert_array_equal([int(r[1]) for r in rows], exported["out"]["real__top_k_ids"][4])
+    np.testing.assert_allclose([float(r[2]) for r in rows], exported["out"]["real__top_k_scores"][4], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
+def test_tflite_builtins_model_matches_savedmodel(exported, name):
+    """Requests of several batch sizes and lengths through the LiteRT interpreter."""
+    out = exported["out"]
+    np.testing.assert_array_equal(out[f"tflite__{name}__top_k_ids"], out[f"{name}__top_k_ids"])
+    for key in ("scores", "top_k_scores"):
+        assert np.abs(out[f"tflite__{name}__{key}"] - out[f"{name}__{key}"]).max() < 1e-4
+    for key in ("used_item_count", "invalid_item_count"):
+        np.testing.assert_array_equal(out[f"tflite__{name}__{key}"], out[f"{name}__{key}"])
+
+
+def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
+    with pytest.raises(ValueError, match="not a SavedModel"):
+        convert_savedmodel(str(tmp_path), str(tmp_path / "x.tflite"))
+
+
+def test_tflite_conversion_refuses_an_unknown_signature(exported, tmp_path):
+    with pytest.raises(ValueError, match="no signature 'nope'.*serving_default"):
+        convert_savedmodel(exported["path"], str(tmp_path / "x.tflite"), signature="nope")
+
+
+def test_official_padding_diagnostic_is_not_servable():
+    model = build_model(ModelConfig(hidden_size=4, padding="official"), 10)
+    with pytest.raises(ValueError, match="Received: padding='official'"):
+        SessionRecommender(model, SessionPreprocessor(10, 5), k=3)
+
+
+def test_recommender_records_its_scoring_mode_and_refuses_bad_arguments():
+    model = build_model(ModelConfig(hidden_size=4), 10, seed=0)
+    preprocessor = SessionPreprocessor(10, 5)
+    config = SessionRecommender(model, preprocessor, k=3, scoring_mode="tflite").get_config()
+    assert (config["scoring_mode"], config["k"]) == ("tflite", 3)
+    assert config["preprocessor"]["config"]["max_session_length"] == 5
+    clone = SessionRecommender.from_config(config)
+    assert (clone.scoring_mode, clone.k, clone.model.num_items) == ("tflite", 3, 10)
+    with pytest.raises(ValueError, match="Received: k=11"):
+        SessionRecommender(model, preprocessor, k=11)
+    with pytest.raises(ValueError, match="Received: num_items=9"):
+        SessionRecommender(model, SessionPreprocessor(9, 5))
+    with pytest.raises(ValueError, match="Received: scoring_mode='fast'"):
+        SessionRecommender(model, preprocessor, k=3, scoring_mode="fast")
