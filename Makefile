@@ -14,12 +14,13 @@ export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.ma
 .PHONY: demo test install clean
 
 # The pinned dependencies, then this repository's `tagnn_tf` as an editable
-# package (pyproject.toml), so `import tagnn_tf` works from any folder.
+# package (pyproject.toml), so `import tagnn_tf` works from any folder
+# (PYTHONWARNINGS: setuptools warns about every editable install of a flat layout).
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
