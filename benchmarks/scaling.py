@@ -46,7 +46,7 @@ train(cfg, sys.argv[1], strategy=strategy, log=lambda m: None)
 
 def run_setting(name, strategy, num_devices, processes):
     model_dir = tempfile.mkdtemp(prefix=f"tagnn_scaling_{name}_")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     ports = []
     for _ in range(processes if processes > 1 else 0):

@@ -23,7 +23,7 @@ def generate_sessions(num_items: int, num_sessions: int, seed: int, successors: 
     popularity = 1.0 / np.arange(1, num_items + 1) ** zipf_a
     popularity /= popularity.sum()
     # Item ids are a random permutation of popularity ranks.
-    ids = rng.permutation(num_items) + 1
+    ids = item_ids.column_to_id(rng.permutation(num_items))
     succ = rng.choice(num_items, size=(num_items, successors))  # uniform: transitions, not popularity, predict
     succ_p = rng.dirichlet(np.full(successors, 0.7), size=num_items)
     sessions = []
