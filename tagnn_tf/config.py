@@ -217,6 +217,11 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
+        if not isinstance(d, dict):
+            raise InputError(f"expected a JSON object with sections model, data, train. Received: {type(d).__name__}")
+        for section in ("model", "data", "train"):
+            if not isinstance(d.get(section, {}), dict):
+                raise InputError(f"section `{section}` must be an object. Received: {d[section]!r}")
         model, data = dict(d.get("model", {})), dict(d.get("data", {}))
         # Runs written before the catalogue size had one home recorded it as
         # `model.num_items` (resolved) beside `data.num_items` (0 = derive).

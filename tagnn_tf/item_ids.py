@@ -7,6 +7,8 @@ tensor scores item id j + 1. Every conversion goes through this module.
 
 PADDING_ID = 0
 FIRST_ITEM_ID = 1
+# Item ids are int32 inside the model (embedding lookups, session graphs).
+MAX_ITEM_ID = 2**31 - 1
 
 
 def id_to_column(item_ids):

@@ -29,7 +29,7 @@ import time
 from typing import List, Optional
 
 from tagnn_tf.config import ExperimentConfig
-from tagnn_tf.errors import DataFileError
+from tagnn_tf.errors import DataFileError, InputError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -95,19 +95,47 @@ def read_config(model_dir: str) -> ExperimentConfig:
     """The `ExperimentConfig` of a run.
 
     Raises:
-      DataFileError: no `config.json` in `model_dir`.
+      DataFileError: no `config.json` in `model_dir`, or one that is not a
+        valid configuration (the message names the file and the field).
     """
     path = os.path.join(model_dir, CONFIG)
     if not os.path.exists(path):
         raise DataFileError(f"{path}: not found; is {model_dir!r} a model dir written by trainers.train?")
-    return ExperimentConfig.from_dict(read_json(path))
+    try:
+        raw = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataFileError(f"{path}: not valid JSON ({e})") from None
+    try:
+        return ExperimentConfig.from_dict(raw)
+    except InputError as e:
+        raise DataFileError(f"{path}: {e}") from None
+
+
+# `config.json` fields that must equal the saved model's constructor arguments.
+_MODEL_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding")
+
+
+def check_model_matches_config(config: ExperimentConfig, model, config_path: str) -> None:
+    """Refuses a `config.json` that does not describe the saved model.
+
+    Raises:
+      DataFileError: naming `config_path` and the first field that differs.
+    """
+    saved = model.get_config()
+    fields = [(f"model.{name}", getattr(config.model, name), name) for name in _MODEL_FIELDS]
+    fields.append(("data.num_items", config.data.num_items, "num_items"))
+    for field, value, name in fields:
+        if saved.get(name) != value:
+            raise DataFileError(f"{config_path}: {field}={value!r} but the saved model has {name}="
+                                f"{saved.get(name)!r}; the file does not describe this run's best.keras")
 
 
 def load_run(model_dir: str):
     """(config, model) of a finished or running training run: `config.json` and `best.keras`.
 
     Raises:
-      DataFileError: either file is missing.
+      DataFileError: either file is missing, or `config.json` is invalid or
+        does not describe `best.keras`.
     """
     config = read_config(model_dir)
     model_path = os.path.join(model_dir, BEST_MODEL)
@@ -117,7 +145,9 @@ def load_run(model_dir: str):
 
     import tagnn_tf.models  # noqa: F401  (registers the model's classes for loading)
 
-    return config, keras.saving.load_model(model_path)
+    model = keras.saving.load_model(model_path)
+    check_model_matches_config(config, model, os.path.join(model_dir, CONFIG))
+    return config, model
 
 
 # Files whose change makes a checkout "dirty": the code. Run outputs (logs,

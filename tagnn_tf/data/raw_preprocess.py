@@ -44,6 +44,8 @@ class PreprocessResult:
     skipped_lines: int = 0
     fractions: Dict[str, Tuple[List[List[int]], Tuple[List[List[int]], List[int]]]] = dataclasses.field(
         default_factory=dict)
+    # Yoochoose fractions left out because they would hold no example: name -> reason.
+    empty_fractions: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _diginetica_date(text: str) -> float:
@@ -63,9 +65,16 @@ def _read_clicks(path: str, fmt: str, skip_malformed: bool):
     skipped = 0
     cur_id, cur_date = None, None
     parse_date: Callable[[str], float] = _diginetica_date if fmt == "diginetica" else _yoochoose_date
-    with open(path, "r", encoding="utf-8", newline="") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
+    with open(path, "rb") as f:  # bytes: a line that is not UTF-8 is a malformed line, named
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                if skip_malformed:
+                    skipped += 1
+                    continue
+                raise DataFileError(f"{path}:{lineno}: malformed line (not UTF-8: byte 0x{raw[e.start]:02x} at "
+                                    f"column {e.start + 1}): {raw[:120]!r}") from None
             if fmt == "diginetica" and lineno == 1:
                 header = tuple(line.split(";"))
                 if header != DIGINETICA_HEADER:
@@ -187,6 +196,8 @@ def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessR
         for name, denom in (("yoochoose1_4", 4), ("yoochoose1_64", 64)):
             n = len(prefixes) // denom
             if n == 0:
+                result.empty_fractions[name] = (f"{len(prefixes)} training examples: their most recent 1/{denom} "
+                                                "holds none")
                 continue
             result.fractions[name] = (
                 train_seqs[owner[-n]:],
@@ -238,4 +249,6 @@ def run_preprocess(path: str, fmt: str, out_dir: str, skip_malformed: bool = Fal
             f"examples, {len(result.test_examples[1])} test examples, {result.num_items} items")
         for folder in folders:
             log(f"wrote {folder}")
+        for name, reason in sorted(result.empty_fractions.items()):
+            log(f"did not write {os.path.join(out_dir, name)}: {reason}")
     return result

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from tagnn_tf import item_ids
 from tagnn_tf.data.safe_pickle import load_restricted_pickle
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -57,11 +58,28 @@ class SessionExamples:
 
     @classmethod
     def from_lists(cls, prefixes: Sequence[Sequence[int]], labels: Sequence[int]) -> "SessionExamples":
+        """Examples from python lists of item ids.
+
+        Raises:
+          InputError: an id outside `[1, item_ids.MAX_ITEM_ID]` (they are int32
+            in the model; a larger one would wrap silently).
+        """
         lengths = np.fromiter((len(p) for p in prefixes), dtype=np.int64, count=len(prefixes))
         splits = np.zeros(len(prefixes) + 1, dtype=np.int64)
         np.cumsum(lengths, out=splits[1:])
-        values = np.fromiter((v for p in prefixes for v in p), dtype=np.int64, count=int(splits[-1]))
-        return cls(values.astype(np.int32), splits, np.asarray(labels, dtype=np.int64).astype(np.int32))
+        values = _item_ids_int32((v for p in prefixes for v in p), int(splits[-1]), "prefix")
+        return cls(values, splits, _item_ids_int32(labels, len(labels), "label"))
+
+
+def _item_ids_int32(ids, count: int, what: str) -> np.ndarray:
+    try:
+        wide = np.fromiter(ids, dtype=np.int64, count=count)
+    except (OverflowError, ValueError, TypeError) as e:
+        raise InputError(f"a {what} item id is not an integer in [1, {item_ids.MAX_ITEM_ID}] ({e})") from None
+    bad = np.flatnonzero((wide < item_ids.FIRST_ITEM_ID) | (wide > item_ids.MAX_ITEM_ID))
+    if bad.size:
+        raise InputError(f"{what} item id {int(wide[bad[0]])} is outside [1, {item_ids.MAX_ITEM_ID}]")
+    return wide.astype(np.int32)
 
 
 def _bad(source: str, what: str, index: int, record) -> DataFileError:
@@ -72,8 +90,12 @@ def _bad(source: str, what: str, index: int, record) -> DataFileError:
 
 
 def _is_id(v) -> bool:
-    # bool is an int subclass; numpy ints are accepted too.
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+    # bool is an int subclass; numpy ints are accepted too. Ids are int32 in the model.
+    return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and item_ids.FIRST_ITEM_ID <= v <= item_ids.MAX_ITEM_ID)
+
+
+_ID_RULE = f"an integer in [1, {item_ids.MAX_ITEM_ID}]"
 
 
 def validate_sessions(sessions, source: str, min_length: int = 1) -> None:
@@ -91,7 +113,7 @@ def validate_sessions(sessions, source: str, min_length: int = 1) -> None:
             raise _bad(source, f"session shorter than {min_length}", i, s)
         for v in s:
             if not _is_id(v):
-                raise _bad(source, "item id is not an integer >= 1", i, s)
+                raise _bad(source, f"item id is not {_ID_RULE}", i, s)
 
 
 def validate_examples(data, source: str) -> tuple:
@@ -108,7 +130,7 @@ def validate_examples(data, source: str) -> tuple:
             f"{source}: {len(prefixes)} prefixes but {len(labels)} labels (they must pair up)")
     for i, y in enumerate(labels):
         if not _is_id(y):
-            raise _bad(source, "label is not an integer >= 1", i, y)
+            raise _bad(source, f"label is not {_ID_RULE}", i, y)
     return prefixes, labels
 
 

@@ -72,6 +72,17 @@ def test_yoochoose_protocol_by_hand(tmp_path, header):
     # Most recent quarter of the 8 training examples: the last 2, with the session they come from.
     assert r.fractions["yoochoose1_4"] == ([[1, 3, 2, 1]], ([[1, 3], [1]], [2, 3]))
     assert "yoochoose1_64" not in r.fractions  # 8 // 64 == 0 examples
+    assert r.empty_fractions == {"yoochoose1_64": "8 training examples: their most recent 1/64 holds none"}
+
+
+def test_yoochoose_binary_says_which_fraction_it_did_not_write(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "trainers.preprocess", "--format=yoochoose",
+                          f"--input={_yoochoose_file(tmp_path)}", f"--output_dir={tmp_path / 'out'}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["yoochoose1_4"]
+    assert (f"did not write {tmp_path / 'out' / 'yoochoose1_64'}: 8 training examples: their most recent 1/64 "
+            "holds none") in out.stdout
 
 
 def test_malformed_line_is_an_error_with_its_number(tmp_path):
@@ -79,6 +90,23 @@ def test_malformed_line_is_an_error_with_its_number(tmp_path):
     path.write_text("session_id;user_id;item_id;timeframe;eventdate\n1;NA;5;10;2016-05-09\n1;NA;6;abc;2016-05-09\n")
     with pytest.raises(DataFileError, match=r"views.csv:3: malformed line"):
         preprocess(str(path), "diginetica")
+
+
+def test_a_byte_that_is_not_utf8_names_file_and_line_and_can_be_skipped(tmp_path):
+    rows = ["session_id;user_id;item_id;timeframe;eventdate"]
+    for s in range(1, 7):
+        day = "2016-05-09" if s == 6 else "2016-05-01"
+        rows += [f"{s};NA;1;{s * 10};{day}", f"{s};NA;2;{s * 10 + 1};{day}"]
+    data = ("\n".join(rows) + "\n").encode().replace(b"3;NA;1;30", b"3;NA;\xff;30")  # line 6
+    path = tmp_path / "views.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataFileError, match=r"views.csv:6: malformed line \(not UTF-8: byte 0xff at column 6\)"):
+        preprocess(str(path), "diginetica")
+    r = preprocess(str(path), "diginetica", skip_malformed=True)
+    assert r.skipped_lines == 1
+    # Session 3 kept only its second click, so it is too short: 4 training sessions remain.
+    assert r.train_sessions == [[1, 2]] * 4
+    assert r.test_examples == ([[1]], [2])
 
 
 def test_skip_malformed_counts_and_reports(tmp_path):

@@ -32,11 +32,15 @@ def _dump(folder, name, obj):
 
 
 @pytest.mark.parametrize("sessions,fragment", [
-    ([[1, 2], [3, 0]], "item id is not an integer >= 1 at record 1: [3, 0]"),
+    ([[1, 2], [3, 0]], "item id is not an integer in [1, 2147483647] at record 1: [3, 0]"),
+    # Ids the model cannot hold (int32) are refused, not wrapped: 4294967301 would load as 5.
+    ([[1, 2], [3, 4294967301, 9]], "item id is not an integer in [1, 2147483647] at record 1: [3, 4294967301, 9]"),
+    ([[3, 2**31]], "at record 0"),
+    ([[3, 2**64 + 5]], "at record 0"),
     ([[1, 2], [-4, 2]], "at record 1: [-4, 2]"),
     ([[1, 2], [5]], "session shorter than 2 at record 1"),
     ([[1, 2], []], "session shorter than 2 at record 1"),
-    ([[1, "7"]], "item id is not an integer >= 1 at record 0"),
+    ([[1, "7"]], "item id is not an integer in [1, 2147483647] at record 0"),
     ([[1, 2.5]], "at record 0"),
     ([[1, True]], "at record 0"),
     ({"a": 1}, "expected a list of sessions"),
@@ -50,7 +54,9 @@ def test_bad_sessions_name_file_and_record(tmp_path, sessions, fragment):
 
 @pytest.mark.parametrize("data,fragment", [
     (([[1], [2]], [2]), "2 prefixes but 1 labels"),
-    (([[1], [2]], [2, 0]), "label is not an integer >= 1 at record 1"),
+    (([[1], [2]], [2, 0]), "label is not an integer in [1, 2147483647] at record 1"),
+    (([[1], [2]], [2, 2**31]), "label is not an integer in [1, 2147483647] at record 1"),
+    (([[1], [2**32 + 1]], [2, 3]), "item id is not an integer in [1, 2147483647] at record 1"),
     (([[1], []], [2, 3]), "session shorter than 1 at record 1"),
     ([[1]], "expected a (prefixes, labels) pair"),
 ])
@@ -81,3 +87,14 @@ def test_catalogue_is_derived_and_checked():
 def test_missing_dir():
     with pytest.raises(DataFileError, match="data directory not found"):
         S.load_train_examples("/nonexistent/dir")
+
+
+@pytest.mark.parametrize("prefixes,labels,fragment", [
+    ([[3, 4294967301, 9]], [2], "prefix item id 4294967301 is outside"),
+    ([[3]], [2**31], "label item id 2147483648 is outside"),
+    ([[2**64 + 5]], [1], "a prefix item id is not an integer"),
+    ([[0]], [1], "prefix item id 0 is outside"),
+])
+def test_examples_refuse_ids_the_model_cannot_hold(prefixes, labels, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        S.SessionExamples.from_lists(prefixes, labels)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -188,6 +189,14 @@ def test_bad_data_fails_before_writing(tmp_path):
     too_small = ExperimentConfig(data=DataConfig(num_items=10, **SMALL))
     with pytest.raises(ValueError, match="num_items=10 is smaller than the largest item id"):
         train(too_small, model_dir, log=_quiet)
+    # An id the model cannot hold (int32) is refused at load time, naming the file and record.
+    folder = tmp_path / "data" / "huge"
+    folder.mkdir(parents=True)
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps([[3, 4, 9], [3, 4294967301, 9]]))
+    (folder / "test.txt").write_bytes(pickle.dumps(([[3]], [4])))
+    huge = ExperimentConfig(data=DataConfig(dataset="huge", data_dir=str(tmp_path / "data")))
+    with pytest.raises(DataFileError, match=r"all_train_seq.txt: item id is not an integer in .* at record 1"):
+        train(huge, model_dir, log=_quiet)
     assert not os.path.exists(model_dir)
 
 
@@ -232,6 +241,28 @@ def test_train_binary_errors_are_clear(tmp_path, args, fragment):
     assert out.returncode != 0 and fragment in out.stderr, out.stderr[-2000:]
     assert not os.path.exists(tmp_path / "x")
     # One line: no traceback, and none of TensorFlow's start-up notices.
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("not json at all", "config.json: not valid JSON"),
+    ("[1, 2]", "config.json: expected a JSON object with sections model, data, train. Received: list"),
+    ("null", "config.json: expected a JSON object with sections model, data, train. Received: NoneType"),
+    ('{"model": [1]}', "config.json: section `model` must be an object"),
+    ("{}", "config.json: data.num_items=0 but the saved model has num_items=300"),
+    ('{"model": {"hidden_size": 64}, "data": {"num_items": 300}}',
+     "config.json: model.hidden_size=64 but the saved model has hidden_size=100"),
+    ('{"model": {"variant": "avg"}, "data": {"num_items": 300}}',
+     "config.json: model.variant='avg' but the saved model has variant='tagnn'"),
+])
+def test_evaluate_refuses_a_config_that_does_not_describe_the_model(two_epoch_run, tmp_path, text, fragment):
+    import shutil
+
+    model_dir, _ = two_epoch_run
+    shutil.copy(os.path.join(model_dir, "best.keras"), tmp_path / "best.keras")
+    (tmp_path / "config.json").write_text(text)
+    out = _binary("trainers.evaluate", f"--model_dir={tmp_path}")
+    assert out.returncode == 1 and fragment in out.stderr, out.stderr[-2000:]
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
 
 
