@@ -12,9 +12,10 @@ import os
 import re
 from typing import Dict, List, Optional
 
-from experiments.suite import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE, live_claim
+from experiments.suite import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
 from tagnn_tf import run_directory
 from tagnn_tf.errors import InputError
+from tagnn_tf.run_lock import live_claim
 from tagnn_tf.training.model_selection import summarize
 
 METRICS = ("hr@10", "hr@20", "mrr@10", "mrr@20")

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf import item_ids, run_directory
+from tagnn_tf import item_ids, run_directory, run_lock
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
@@ -198,11 +198,14 @@ class Trainer:
 
     Data are loaded and validated before anything is written. Rerunning with
     the same `model_dir` and config resumes from the last checkpoint (an epoch
-    end, or inside an epoch every `checkpoint_every_steps` batches).
+    end, or inside an epoch every `checkpoint_every_steps` batches). The chief
+    holds `model_dir`'s lock (`tagnn_tf.run_lock`) from set-up until `close()`,
+    so a second trainer on the same directory is refused (`hold_lock=False`:
+    the caller holds it already).
     """
 
     def __init__(self, config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
-                 log: Log = _print, splits: Optional[DatasetSplits] = None):
+                 log: Log = _print, splits: Optional[DatasetSplits] = None, hold_lock: bool = True):
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
         self.model_dir = model_dir
@@ -216,9 +219,30 @@ class Trainer:
             f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")
 
         os.makedirs(model_dir, exist_ok=True)
+        self._holds_lock = False
+        if self.chief and hold_lock:
+            holder = run_lock.claim_run(model_dir)
+            if holder:
+                raise InputError(f"{model_dir} is {holder}: two trainers must not share a --model_dir (wait for "
+                                 "it to finish, or use another --model_dir)")
+            self._holds_lock = True
+        try:
+            self._set_up()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Releases `model_dir`'s lock (when this trainer took it)."""
+        if self._holds_lock:
+            run_lock.release_run(self.model_dir)
+            self._holds_lock = False
+
+    def _set_up(self) -> None:
+        """Writes the config, builds model and optimizer, restores the newest checkpoint."""
+        model_dir, tc = self.model_dir, self.train_config
         if self.chief:
             run_directory.write_text_atomic(self._path(run_directory.CONFIG), self.config.to_json() + "\n")
-        tc = self.train_config
         keras.utils.set_random_seed(tc.seed)
         with self.strategy.scope():
             self.model = build_model(self.config.model, self.config.data.num_items, seed=tc.seed)
@@ -379,9 +403,13 @@ class Trainer:
 
 
 def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
-          log: Log = _print, splits: Optional[DatasetSplits] = None) -> dict:
+          log: Log = _print, splits: Optional[DatasetSplits] = None, hold_lock: bool = True) -> dict:
     """Trains (or resumes) a run in `model_dir`; returns the result summary (see `Trainer`)."""
-    return Trainer(config, model_dir, strategy, log, splits).run()
+    trainer = Trainer(config, model_dir, strategy, log, splits, hold_lock)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()
 
 
 def _fmt(m: Dict[str, float]) -> str:

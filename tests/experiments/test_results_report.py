@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from experiments.suite import claim_run
+from tagnn_tf.run_lock import claim_run
 from experiments.results_report import paper_numbers, write_report
 
 DATA_README = """# data

@@ -345,3 +345,28 @@ def test_official_padding_diagnostic_trains_and_reevaluates(tmp_path):
     model = keras.saving.load_model(str(tmp_path / "m" / "best.keras"))
     splits = load_splits(config.data)
     assert padded_length(model, splits.test) == max(len(splits.test.prefix(i)) for i in range(len(splits.test)))
+
+
+def test_a_second_trainer_on_the_same_dir_is_refused_until_the_first_is_gone(tmp_path):
+    from tagnn_tf.errors import InputError
+    from tagnn_tf.run_lock import LOCK_FILE
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # Another live process holds the run (as a first trainer does while it trains).
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from tagnn_tf.run_lock import claim_run; "
+                               "assert claim_run(sys.argv[1]) is None; print('held', flush=True); time.sleep(300)",
+                               str(model_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        short = _config(epochs=1, steps_per_epoch=3, max_eval_examples=100)
+        with pytest.raises(InputError, match=f"being trained by process {holder.pid}: two trainers must not share"):
+            train(short, str(model_dir), log=_quiet)
+        assert sorted(os.listdir(model_dir)) == [LOCK_FILE]  # nothing written beside the holder's lock
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    # The holder is gone: its lock is stale, taken over, and released at the end.
+    result = train(short, str(model_dir), log=_quiet)
+    assert result["selected_epoch"] == 1
+    assert not (model_dir / LOCK_FILE).exists()
