@@ -66,14 +66,15 @@ def test_runs_write_trainer_files_and_finished_runs_are_skipped(shared_data, tmp
 
 
 def test_a_failed_run_is_logged_and_the_next_one_still_trains(tmp_path, monkeypatch):
-    from tagnn_tf.errors import DataFileError
-    from tagnn_tf.training import trainer
     from experiments.suite import SuiteError
+    from tagnn_tf.errors import DataFileError
     from tagnn_tf.run_lock import LOCK_FILE
+    from tagnn_tf.training import trainer
 
     calls = []
 
-    def fake_train(config, run_dir, log):
+    def fake_train(config, run_dir, log, hold_lock):
+        assert not hold_lock  # the runner holds the run's lock itself
         calls.append(os.path.basename(run_dir))
         if config.model.variant == "local":
             raise FloatingPointError("loss became nan at epoch 2, step 7")
@@ -89,7 +90,7 @@ def test_a_failed_run_is_logged_and_the_next_one_still_trains(tmp_path, monkeypa
     assert not list(tmp_path.glob(f"*/*/{LOCK_FILE}"))  # claims released
 
     # Missing data stops the suite at once: every later run would fail the same way.
-    def no_data(config, run_dir, log):
+    def no_data(config, run_dir, log, hold_lock):
         calls.append(os.path.basename(run_dir))
         raise DataFileError("data directory not found: d/yoochoose1_64")
 
