@@ -11,16 +11,24 @@ folder that is deleted right after).
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
+import re
 import shutil
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
 from tagnn_tf import run_directory
+from tagnn_tf.errors import InputError
 from tagnn_tf.training.model_selection import select
 
 _WORKER_TMP_PREFIX = ".worker-tmp-"
+_INDEX = re.compile(r"ckpt-([0-9]+)\.index")
+# Checkpoints that failed to restore are moved here (kept for inspection, never read).
+UNREADABLE = "unreadable"
+# What reading a truncated, corrupted or half-deleted checkpoint raises.
+_UNREADABLE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError)
 
 
 class TrainingProgress(tf.Module):
@@ -67,7 +75,15 @@ class ProgressValues:
 
 
 class RunCheckpoints:
-    """Saves and restores `model`, `optimizer` and `progress` in `<model_dir>/checkpoints/`."""
+    """Saves and restores `model`, `optimizer` and `progress` in `<model_dir>/checkpoints/`.
+
+    Restoring tries the checkpoints on disk newest first and takes the first
+    that restores completely, so a damaged or half-deleted newest checkpoint
+    falls back to the one before it. The chief moves the ones that fail into
+    `checkpoints/unreadable/` and rewrites the checkpoint state to list only
+    intact ones, so that the two kept (`max_to_keep=2`) are restorable and the
+    one resumed from is deleted only after a newer save is complete.
+    """
 
     def __init__(self, model_dir: str, model, optimizer, progress: TrainingProgress, chief: bool):
         self.chief = chief
@@ -83,24 +99,73 @@ class RunCheckpoints:
                 if name.startswith(_WORKER_TMP_PREFIX):
                     shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
         self._dir = self.chief_dir if chief else os.path.join(model_dir, f"{_WORKER_TMP_PREFIX}{os.getpid()}")
-        self._manager = tf.train.CheckpointManager(self._checkpoint, self._dir, max_to_keep=2)
+        self._manager = None  # created at the first save, after the state is repaired
 
-    def restore_latest(self) -> Optional[str]:
-        """Restores the chief's newest checkpoint; returns its path (None: no checkpoint)."""
-        latest = tf.train.latest_checkpoint(self.chief_dir)
-        if latest:
-            # Model, optimizer and epoch must all be in the checkpoint; the
-            # in-epoch progress is absent from epoch-end checkpoints of earlier
-            # versions and then stays 0.
-            tf.train.Checkpoint(**self._core).restore(latest).assert_existing_objects_matched().expect_partial()
-            self._checkpoint.restore(latest).expect_partial()
-        return latest
+    def _restore(self, path: str) -> None:
+        # Model, optimizer and epoch must all be in the checkpoint; the in-epoch
+        # progress is absent from epoch-end checkpoints of earlier versions and
+        # then stays 0.
+        tf.train.Checkpoint(**self._core).restore(path).assert_existing_objects_matched().expect_partial()
+        self._checkpoint.restore(path).expect_partial()
+
+    def restore_latest(self) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+        """Restores the newest of the chief's checkpoints that restores completely.
+
+        Returns:
+          (its path or None when there is no checkpoint, [(path, why) of each
+          newer checkpoint that failed]); the chief has moved those into
+          `checkpoints/unreadable/`.
+
+        Raises:
+          InputError: checkpoints exist but none restores (nothing is moved:
+            a run that cannot read any of its checkpoints stops rather than
+            starting again).
+        """
+        failed = []
+        restored = None
+        for path in checkpoint_paths(self.chief_dir):
+            try:
+                self._restore(path)
+                restored = path
+                break
+            except _UNREADABLE_ERRORS as e:
+                failed.append((path, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]))
+        if failed and restored is None:
+            raise InputError(f"none of the checkpoints in {self.chief_dir} restores: "
+                             + "; ".join(f"{os.path.basename(p)}: {why}" for p, why in failed)
+                             + ". Move the folder aside to train this run again from epoch 1.")
+        if self.chief and failed:
+            unreadable = os.path.join(self.chief_dir, UNREADABLE)
+            os.makedirs(unreadable, exist_ok=True)
+            for path, _ in failed:
+                for name in glob.glob(glob.escape(path) + ".*"):
+                    os.replace(name, os.path.join(unreadable, os.path.basename(name)))
+            # The state lists the intact ones only, so the manager keeps (and
+            # later deletes) restorable checkpoints.
+            # (Timestamps: without them the manager treats the listed ones as
+            # preserved forever.)
+            intact = [os.path.abspath(p) for p in reversed(checkpoint_paths(self.chief_dir))]  # oldest first
+            tf.compat.v1.train.update_checkpoint_state(
+                self.chief_dir, intact[-1], intact,
+                all_model_checkpoint_timestamps=[os.path.getmtime(p + ".index") for p in intact],
+                last_preserved_timestamp=0.0)
+        return restored, failed
 
     def save(self, global_batches: int) -> None:
         """Saves as `ckpt-<global_batches>`; every worker takes part (collective save)."""
+        if self._manager is None:
+            self._manager = tf.train.CheckpointManager(self._checkpoint, self._dir, max_to_keep=2)
         self._manager.save(checkpoint_number=global_batches)
         if not self.chief:
             shutil.rmtree(self._dir, ignore_errors=True)
+            self._manager = None
+
+
+def checkpoint_paths(directory: str) -> List[str]:
+    """The `<directory>/ckpt-<n>` prefixes whose index file exists, newest (largest n) first."""
+    names = os.listdir(directory) if os.path.isdir(directory) else []
+    numbers = sorted((int(m.group(1)) for m in map(_INDEX.fullmatch, names) if m), reverse=True)
+    return [os.path.join(directory, f"ckpt-{n}") for n in numbers]
 
 
 def set_aside_lost_epochs(model_dir: str, epochs_done: int, selection_metric: str) -> Optional[str]:

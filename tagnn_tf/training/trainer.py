@@ -36,7 +36,7 @@ from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
 from tagnn_tf.models.tagnn import build_model
 from tagnn_tf.training import ranking_metrics
-from tagnn_tf.training.checkpointing import RunCheckpoints, TrainingProgress, set_aside_lost_epochs
+from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
 
 Log = Callable[[str], None]
@@ -266,8 +266,13 @@ class Trainer:
 
     def _resume(self) -> None:
         """Restores the newest checkpoint, sets aside logs it does not cover, records this start."""
-        latest = self.checkpoints.restore_latest()
+        latest, failed = self.checkpoints.restore_latest()
         progress = self.progress.values()
+        for path, why in failed:
+            self.log(f"WARNING: checkpoint {path} could not be restored ({why})"
+                     + (f"; moved into {os.path.join(self.checkpoints.chief_dir, UNREADABLE)}" if self.chief else ""))
+        if failed:
+            self.log(f"WARNING: resuming from {latest}, the newest checkpoint that restores")
         if latest:
             log_inside = (f", {progress.batches_done} batches of epoch {progress.epoch + 1})"
                           if progress.batches_done else ")")

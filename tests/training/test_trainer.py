@@ -370,3 +370,62 @@ def test_a_second_trainer_on_the_same_dir_is_refused_until_the_first_is_gone(tmp
     result = train(short, str(model_dir), log=_quiet)
     assert result["selected_epoch"] == 1
     assert not (model_dir / LOCK_FILE).exists()
+
+
+@pytest.fixture(scope="module")
+def checkpointed_reference(tmp_path_factory):
+    """An uninterrupted 2-epoch run of 20 batches per epoch, checkpointed every 5 batches."""
+    model_dir = str(tmp_path_factory.mktemp("reference") / "m")
+    train(_config(epochs=2, steps_per_epoch=20, checkpoint_every_steps=5), model_dir, log=_quiet)
+    return run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "corrupt", "delete"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, checkpointed_reference, damage):
+    model_dir = str(tmp_path / "m")
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    train(_config(epochs=1, steps_per_epoch=20, checkpoint_every_steps=5), model_dir, log=_quiet)
+    # Epoch 1 kept ckpt-15 (inside it) and ckpt-20 (its end); damage the newest.
+    assert sorted(n for n in os.listdir(ckpt_dir) if n.endswith(".index")) == ["ckpt-15.index", "ckpt-20.index"]
+    data = os.path.join(ckpt_dir, "ckpt-20.data-00000-of-00001")
+    if damage == "truncate":
+        with open(data, "r+b") as f:
+            f.truncate(os.path.getsize(data) // 2)
+    elif damage == "corrupt":
+        with open(os.path.join(ckpt_dir, "ckpt-20.index"), "r+b") as f:
+            f.write(b"\0" * 64)
+    else:
+        for name in os.listdir(ckpt_dir):
+            if name.startswith("ckpt-20."):
+                os.remove(os.path.join(ckpt_dir, name))
+    messages = []
+    train(_config(epochs=2, steps_per_epoch=20, checkpoint_every_steps=5), model_dir, log=messages.append)
+    assert any(m.startswith("resumed from") and "ckpt-15 (epoch 0 done, 15 batches of epoch 1)" in m
+               for m in messages), messages
+    if damage != "delete":
+        assert any("ckpt-20 could not be restored" in m for m in messages), messages
+        assert sorted(os.listdir(os.path.join(ckpt_dir, "unreadable")))[0].startswith("ckpt-20.")
+    # The epoch-1 logs the lost checkpoint covered are kept aside, and the run
+    # ends exactly as the uninterrupted one (the same batches from the same state).
+    assert [r["epoch"] for r in run_directory.read_jsonl(
+        os.path.join(model_dir, "abandoned-attempt-1", "metrics.jsonl"))] == [1]
+    rows = run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+    assert [r["test"] for r in rows] == [r["test"] for r in checkpointed_reference]
+    assert sorted(n for n in os.listdir(ckpt_dir) if n.endswith(".index")) == ["ckpt-35.index", "ckpt-40.index"]
+
+
+def test_a_run_none_of_whose_checkpoints_restores_stops_and_moves_nothing(tmp_path):
+    from tagnn_tf.errors import InputError
+
+    model_dir = str(tmp_path / "m")
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    config = _config(epochs=1, steps_per_epoch=10, checkpoint_every_steps=5, max_eval_examples=100)
+    train(config, model_dir, log=_quiet)
+    for name in ("ckpt-5.index", "ckpt-10.index"):
+        with open(os.path.join(ckpt_dir, name), "r+b") as f:
+            f.write(b"\0" * 64)
+    before = sorted(os.listdir(ckpt_dir))
+    with pytest.raises(InputError, match="none of the checkpoints in .* restores: ckpt-10: .*; ckpt-5: "):
+        train(dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=2)), model_dir, log=_quiet)
+    assert sorted(os.listdir(ckpt_dir)) == before
+    assert [r["epoch"] for r in run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))] == [1]
