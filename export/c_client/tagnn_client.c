@@ -7,6 +7,11 @@
  * serving_default_session_items:0 and StatefulPartitionedCall:2. Prints one line
  * per recommendation: "<rank> <item id> <score>". Exit status 1 on any error.
  *
+ * Before the call it checks what the export defines as a request: the input
+ * tensor is int64 of rank 2 ([batch, length]; this client sends [1, n]) and the
+ * outputs are rank 2, so a wrong tensor name fails with a clear message instead
+ * of a kernel error.
+ *
  * Build (TF = the installed `tensorflow` Python package folder):
  *   gcc tagnn_client.c -o tagnn_client -I$TF/include -L$TF \
  *       -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$TF
@@ -45,7 +50,14 @@ int main(int argc, char **argv) {
   }
   const int64_t num_clicks = argc - 5;
   int64_t *items = malloc(sizeof(int64_t) * num_clicks);
-  for (int64_t i = 0; i < num_clicks; ++i) items[i] = strtoll(argv[5 + i], NULL, 10);
+  for (int64_t i = 0; i < num_clicks; ++i) {
+    char *end = NULL;
+    items[i] = strtoll(argv[5 + i], &end, 10);
+    if (end == argv[5 + i] || *end != '\0') {
+      fprintf(stderr, "error: item ids must be integers. Received: %s\n", argv[5 + i]);
+      return 1;
+    }
+  }
 
   TF_Status *status = TF_NewStatus();
   TF_Graph *graph = TF_NewGraph();
@@ -58,6 +70,22 @@ int main(int argc, char **argv) {
   if (!find_output(graph, argv[2], &input)) return fail("input tensor not found", NULL);
   if (!find_output(graph, argv[3], &outputs[0]) || !find_output(graph, argv[4], &outputs[1]))
     return fail("output tensor not found", NULL);
+  /* The request shape the export defines: int64 [batch, length]; top-k outputs [batch, k]. */
+  if (TF_OperationOutputType(input) != TF_INT64) {
+    fprintf(stderr, "error: input tensor %s is not int64: is it the signature's session_items?\n", argv[2]);
+    return 1;
+  }
+  const int tensors_rank[3] = {TF_GraphGetTensorNumDims(graph, input, status),
+                               TF_GraphGetTensorNumDims(graph, outputs[0], status),
+                               TF_GraphGetTensorNumDims(graph, outputs[1], status)};
+  const char *names[3] = {argv[2], argv[3], argv[4]};
+  for (int t = 0; t < 3; ++t) {
+    if (tensors_rank[t] != 2) {
+      fprintf(stderr, "error: tensor %s has rank %d, expected 2 ([batch, length] in, [batch, k] out): "
+              "check the names against saved_model_cli\n", names[t], tensors_rank[t]);
+      return 1;
+    }
+  }
 
   const int64_t dims[2] = {1, num_clicks};  /* one session, no padding */
   TF_Tensor *input_tensor = TF_NewTensor(TF_INT64, dims, 2, items, sizeof(int64_t) * num_clicks, no_free, NULL);

@@ -6,6 +6,7 @@ imports `tagnn_tf`, so the artefact is checked to be self-contained.
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -204,6 +205,17 @@ def test_c_api_client_matches_python(exported, tmp_path):
     assert [int(r[0]) for r in rows] == list(range(1, 21))
     np.testing.assert_array_equal([int(r[1]) for r in rows], exported["out"]["real__top_k_ids"][4])
     np.testing.assert_allclose([float(r[2]) for r in rows], exported["out"]["real__top_k_scores"][4], atol=1e-5)
+    # The client checks the request shape the export defines before calling: wrong tensor names
+    # (an int32 input, a rank-1 output) and a non-integer id are refused with a clear message.
+    for args, message in [
+        ((names["used_item_count"], names["top_k_ids"], names["top_k_scores"], "3"), "is not int64"),
+        ((names["session_items"], names["top_k_ids"], names["invalid_item_count"], "3"),
+         f"tensor {names['invalid_item_count']} has rank 1, expected 2"),
+        ((names["session_items"], names["top_k_ids"], names["top_k_scores"], "3", "x7"),
+         "item ids must be integers. Received: x7"),
+    ]:
+        bad = subprocess.run([binary, exported["path"], *args], capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 1 and message in bad.stderr, bad.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
@@ -215,6 +227,31 @@ def test_tflite_builtins_model_matches_savedmodel(exported, name):
         assert np.abs(out[f"tflite__{name}__{key}"] - out[f"{name}__{key}"]).max() < 1e-4
     for key in ("used_item_count", "invalid_item_count"):
         np.testing.assert_array_equal(out[f"tflite__{name}__{key}"], out[f"{name}__{key}"])
+
+
+@pytest.mark.parametrize("shape,dtype,message", [
+    ((4,), np.int64, "rank 2 [batch, length]. Received: shape [4]"),
+    ((1, 2, 2), np.int64, "rank 2 [batch, length]. Received: shape [1, 2, 2]"),
+    ((0, 3), np.int64, "at least one session (batch >= 1)"),
+    ((1, 3), np.int32, "must be int64"),
+])
+def test_predict_client_checks_the_request_shape(shape, dtype, message):
+    from export.predict import check_request
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_request(np.ones(shape, dtype))
+    check_request(np.ones((2, 0), np.int64))  # no clicks: defined (no recommendation), not refused
+
+
+def test_predict_binary_runs_the_tflite_model(exported, tmp_path):
+    tflite = os.path.join(os.path.dirname(exported["export_dir"]), "tagnn.tflite")
+    session = exported["real"][4]
+    out = subprocess.run([sys.executable, "-m", "export.predict", f"--tflite={tflite}",
+                          f"--session={','.join(map(str, session))}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["top_k_ids"] == exported["out"]["real__top_k_ids"][4].tolist()
 
 
 def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
