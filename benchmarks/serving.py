@@ -11,7 +11,10 @@ of shape [1, length], as a client sends it) and batch-256 throughput
 times every model once), so a slow phase of the machine hits all of them:
 latency percentiles pool every round's requests, throughput is the median of
 the rounds. With --model_dir it also reports HR@20 / MRR@20 (%) of every
-variant on the test set, from its own top-20 output.
+variant on the test set, from its own top-20 output. With
+--compare_whole_requests it also times the SavedModel and the float32 TFLite
+model exported with `--max_batch_sessions=0` (requests scored whole, as before
+slicing), interleaved with the others: the cost of slicing, measured in one run.
 """
 
 from tagnn_tf.runtime import configure_process
@@ -34,14 +37,17 @@ flags.DEFINE_integer("hr_examples", 0, "Test examples for HR@20 (0 = all).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
 flags.DEFINE_string("readme", None, "Markdown file whose SERVING block gets the table.")
 flags.DEFINE_boolean("render_only", False, "Only rewrite --readme's table from the existing --json_out.")
+flags.DEFINE_boolean("compare_whole_requests", False, "Also time exports with --max_batch_sessions=0 (rows *_whole).")
+flags.DEFINE_string("block", "SERVING", "Name of the --readme block the table goes to.")
 FLAGS = flags.FLAGS
 
 
-def render(figures: dict) -> str:
+def render(figures: dict, json_path: str) -> str:
     """Markdown table of a serving.json."""
-    lines = [f"Written by `python -m benchmarks.serving` (`benchmarks/results/serving.json`): Diginetica, "
-             f"{figures['num_items']:,} items, {figures['machine'].get('cpu_count', '?')} CPU cores, "
-             f"model `{figures['model_dir']}`. Latency: one session per request `[1, length]`, "
+    model = f"model `{figures['model_dir']}`" if figures["model_dir"] else "random weights (no HR@20)"
+    lines = [f"Written by `python -m benchmarks.serving` (`benchmarks/results/{os.path.basename(json_path)}`): "
+             f"Diginetica, {figures['num_items']:,} items, {figures['machine'].get('cpu_count', '?')} CPU cores, "
+             f"{model}. Latency: one session per request `[1, length]`, "
              f"real test sessions, Python client in process; throughput: batches of "
              f"{figures['rows'][0]['batch']} sessions, median of {figures.get('rounds', 1)} rounds "
              f"interleaved across the models.", "",
@@ -61,7 +67,7 @@ def main(argv):
 
     if FLAGS.render_only:
         with open(FLAGS.json_out) as f:
-            measure.replace_block(FLAGS.readme, "SERVING", render(json.load(f)))
+            measure.replace_block(FLAGS.readme, FLAGS.block, render(json.load(f), FLAGS.json_out))
         return
     run()
 
@@ -94,21 +100,28 @@ def run():
         with open(os.path.join(model_dir, "config.json"), "w") as f:
             f.write(config.to_json())
         build_model(config.model, splits.num_items, seed=1).save(os.path.join(model_dir, "best.keras"))
-    version_dir = export_savedmodel(model_dir, os.path.join(work, "export"), warmup_sessions=[test.prefix(0)])
-    signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+    models, sizes = {}, {}
 
-    def savedmodel_fn(x):
-        return {k: v.numpy() for k, v in signature(session_items=tf.constant(x)).items()}
+    def add_savedmodel(name, version_dir):
+        signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+        models[name] = lambda x: {k: v.numpy() for k, v in signature(session_items=tf.constant(x)).items()}
+        sizes[name] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version_dir) for f in fs)
 
-    models = {"savedmodel": savedmodel_fn}
-    sizes = {"savedmodel": sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version_dir)
-                               for f in fs)}
-    for quant in ("none", "float16", "dynamic_range"):
-        path = convert_savedmodel(version_dir, os.path.join(work, f"tagnn_{quant}.tflite"), quant)
+    def add_tflite(name, version_dir, quant):
+        path = convert_savedmodel(version_dir, os.path.join(work, f"{name}.tflite"), quant)
         runner = Interpreter(model_path=path, num_threads=os.cpu_count()).get_signature_runner("serving_default")
-        name = "tflite_float32" if quant == "none" else f"tflite_{quant}"
         models[name] = lambda x, r=runner: r(session_items=x)
         sizes[name] = os.path.getsize(path)
+
+    version_dir = export_savedmodel(model_dir, os.path.join(work, "export"), warmup_sessions=[test.prefix(0)])
+    add_savedmodel("savedmodel", version_dir)
+    for quant in ("none", "float16", "dynamic_range"):
+        add_tflite("tflite_float32" if quant == "none" else f"tflite_{quant}", version_dir, quant)
+    if FLAGS.compare_whole_requests:
+        whole_dir = export_savedmodel(model_dir, os.path.join(work, "export_whole"), warmup_sessions=[test.prefix(0)],
+                                      max_batch_sessions=0)
+        add_savedmodel("savedmodel_whole", whole_dir)
+        add_tflite("tflite_float32_whole", whole_dir, "none")
 
     rng = np.random.default_rng(0)
     latency_ids = rng.choice(len(test), FLAGS.latency_requests, replace=False)
@@ -161,7 +174,7 @@ def run():
         "peak_rss_gb": round(measure.peak_rss_gb(), 2)})
     if FLAGS.readme and FLAGS.json_out:
         with open(FLAGS.json_out) as f:
-            measure.replace_block(FLAGS.readme, "SERVING", render(json.load(f)))
+            measure.replace_block(FLAGS.readme, FLAGS.block, render(json.load(f), FLAGS.json_out))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ flags.DEFINE_string("export_dir", None, "Model base path; versions go in numbere
 flags.DEFINE_integer("max_session_length", 0,
                      "Requests keep their most recent this-many clicks; 0 = the longest training prefix.")
 flags.DEFINE_integer("k", 20, "Recommendations returned by serving_default.")
+flags.DEFINE_integer("max_batch_sessions", 16, "TensorFlow signatures score requests of more sessions in slices of "
+                     "this many, one at a time (bounds a request's working memory); 0 = whole requests at once.")
+flags.DEFINE_integer("tflite_max_batch_sessions", 0, "The same for the graph converted to TFLite (default 0: LiteRT runs "
+                     "the slicing loop outside XNNPack, slower; see README, Serving memory).")
 FLAGS = flags.FLAGS
 
 
@@ -26,7 +30,8 @@ def main(argv):
     from tagnn_tf.cli import run_or_exit
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
 
-    run_or_exit(export_savedmodel, FLAGS.model_dir, FLAGS.export_dir, FLAGS.max_session_length, FLAGS.k)
+    run_or_exit(export_savedmodel, FLAGS.model_dir, FLAGS.export_dir, FLAGS.max_session_length, FLAGS.k,
+                max_batch_sessions=FLAGS.max_batch_sessions, tflite_max_batch_sessions=FLAGS.tflite_max_batch_sessions)
 
 
 if __name__ == "__main__":

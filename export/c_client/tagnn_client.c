@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
                                TF_GraphGetTensorNumDims(graph, outputs[1], status)};
   const char *names[3] = {argv[2], argv[3], argv[4]};
   for (int t = 0; t < 3; ++t) {
-    if (tensors_rank[t] != 2) {
+    if (tensors_rank[t] != 2 && tensors_rank[t] != -1) { /* -1: rank not recorded in the graph */
       fprintf(stderr, "error: tensor %s has rank %d, expected 2 ([batch, length] in, [batch, k] out): "
               "check the names against saved_model_cli\n", names[t], tensors_rank[t]);
       return 1;

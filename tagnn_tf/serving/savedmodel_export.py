@@ -30,7 +30,9 @@ import tensorflow as tf
 from tagnn_tf import item_ids, run_directory
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
-from tagnn_tf.serving.session_recommender import DEFAULT_K, INPUT_NAME, SessionRecommender, pad_sessions
+from tagnn_tf.serving.session_recommender import (DEFAULT_K, DEFAULT_MAX_BATCH_SESSIONS,
+                                                   DEFAULT_TFLITE_MAX_BATCH_SESSIONS, INPUT_NAME, SessionRecommender,
+                                                   pad_sessions)
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 EXPORT_INFO = "tagnn_export.json"
@@ -46,19 +48,29 @@ def next_version(export_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def serving_models(model: keras.Model, max_session_length: int, k: int = DEFAULT_K) -> dict:
-    """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights)."""
+def serving_models(model: keras.Model, max_session_length: int, k: int = DEFAULT_K,
+                   max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
+                   tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> dict:
+    """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights).
+
+    `max_batch_sessions` slices the TensorFlow signatures' requests,
+    `tflite_max_batch_sessions` the graph converted to TFLite (0 = whole).
+    """
     if max_session_length < 1:
         raise InputError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
     preprocessor = SessionPreprocessor(model.num_items, max_session_length, name="session_preprocessor")
-    serve = SessionRecommender(model, preprocessor, k, scoring_mode="serve", name="recommender")
-    tflite = SessionRecommender(model, preprocessor, k, scoring_mode="tflite", name="tflite_recommender")
+    serve = SessionRecommender(model, preprocessor, k, scoring_mode="serve", max_batch_sessions=max_batch_sessions,
+                               name="recommender")
+    tflite = SessionRecommender(model, preprocessor, k, scoring_mode="tflite",
+                                max_batch_sessions=tflite_max_batch_sessions, name="tflite_recommender")
     return {"serving_default": serve, "top_k": serve, TFLITE_SIGNATURE: tflite}
 
 
-def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_K) -> keras.export.ExportArchive:
+def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_K,
+                  max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
+                  tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> keras.export.ExportArchive:
     """An ExportArchive with the `serving_default`, `top_k` and `tflite_default` signatures."""
-    recommenders = serving_models(model, max_session_length, k)
+    recommenders = serving_models(model, max_session_length, k, max_batch_sessions, tflite_max_batch_sessions)
     items_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
     # The transposed candidate table, frozen: requests skip a [N, d] transpose.
     candidates_t = tf.Variable(model.candidate_table_t(), trainable=False, name="serving_candidates_t")
@@ -69,8 +81,8 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
         return recommenders["serving_default"](session_items, candidates_t=candidates_t)
 
     def top_k(session_items, k):
-        out = recommenders["top_k"](session_items, k=k, candidates_t=candidates_t)
-        return {name: value for name, value in out.items() if name != "scores"}  # small responses
+        # Small responses: no `scores`, which is never accumulated over the request's slices.
+        return recommenders["top_k"](session_items, k=k, candidates_t=candidates_t, with_scores=False)
 
     def tflite_default(session_items):
         return recommenders[TFLITE_SIGNATURE](session_items, candidates_t=candidates_t)
@@ -97,7 +109,9 @@ def warmup_records(sessions: Sequence[Sequence[int]]) -> List[bytes]:
 
 
 def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int = 0, k: int = DEFAULT_K,
-                      warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print) -> str:
+                      warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
+                      max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
+                      tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> str:
     """Exports `<model_dir>/best.keras` as `<export_dir>/<next version>/`; returns that path.
 
     Args:
@@ -108,6 +122,10 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
       k: top-k of `serving_default`.
       warmup_sessions: sessions for the warmup requests; default: the first
         test sessions of the run's data.
+      max_batch_sessions: requests of more sessions are scored in slices of
+        this many (bounds a request's working memory); 0 = never sliced.
+      tflite_max_batch_sessions: the same for `tflite_default`, the graph
+        converted to TFLite (default 0: see `DEFAULT_TFLITE_MAX_BATCH_SESSIONS`).
 
     The version is written to a hidden temporary folder and renamed into place,
     so TF Serving never sees a half-written version and no version is
@@ -127,7 +145,8 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(export_dir, exist_ok=True)
-    build_archive(model, max_session_length, k).write_out(tmp, verbose=False)
+    build_archive(model, max_session_length, k, max_batch_sessions, tflite_max_batch_sessions).write_out(
+        tmp, verbose=False)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
@@ -137,8 +156,10 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             "input": INPUT_NAME, "score_column_i_is_item_id": f"i + {item_ids.FIRST_ITEM_ID}",
             "model": config.model.__dict__,
             "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
-                                  "max_session_length": r.preprocessor.max_session_length}
-                           for name, r in serving_models(model, max_session_length, k).items()},
+                                  "max_session_length": r.preprocessor.max_session_length,
+                                  "max_batch_sessions": r.max_batch_sessions}
+                           for name, r in serving_models(model, max_session_length, k, max_batch_sessions,
+                                                         tflite_max_batch_sessions).items()},
             "source_model": os.path.abspath(os.path.join(model_dir, run_directory.BEST_MODEL)),
             "git_commit": run_directory.git_commit()}
     run_directory.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)

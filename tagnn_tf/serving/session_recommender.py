@@ -22,6 +22,13 @@ from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 DEFAULT_K = 20
 INPUT_NAME = "session_items"
 OUTPUT_NAMES = ("scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count")
+# Sessions scored at once by the TensorFlow signatures (see `SessionRecommender`;
+# benchmarks/README.md: slices of 16 also beat whole requests on throughput).
+DEFAULT_MAX_BATCH_SESSIONS = 16
+# The TFLite graph scores requests whole by default: LiteRT runs a while loop's
+# body outside the XNNPack delegate (measured: +12% batch-1 latency, -31%
+# batch-256 throughput); callers bound a request's memory by its batch.
+DEFAULT_TFLITE_MAX_BATCH_SESSIONS = 0
 
 
 def pad_sessions(sessions, width=None) -> np.ndarray:
@@ -46,6 +53,10 @@ class SessionRecommender(keras.Model):
         SCORING_MODES`): `serve` for TensorFlow signatures, `tflite` for the
         graph converted to TFLite. Both give the same scores; the choice is
         recorded in `get_config()` and in the export's `tagnn_export.json`.
+      max_batch_sessions: a request of more sessions is scored in consecutive
+        slices of this many (one at a time), so the working memory of a
+        request is bounded by that of one slice, whatever its batch; 0 = the
+        whole request at once. The outputs do not depend on it.
 
     Call args:
       session_items: int `[batch, max_len]` item ids, 0 = padding.
@@ -53,6 +64,8 @@ class SessionRecommender(keras.Model):
         tensor), clipped to `[1, num_items]`; default the constructor's.
       candidates_t: optional precomputed `[hidden, N]` transposed candidate
         embeddings (see `TAGNN.call`).
+      with_scores: also return `scores` (`[batch, N]`, the one output that
+        grows with the catalogue); False for top-k-only responses.
 
     Returns:
       scores float32 `[batch, N]` (columns as in `tagnn_tf.item_ids`),
@@ -61,7 +74,7 @@ class SessionRecommender(keras.Model):
     """
 
     def __init__(self, model, preprocessor: SessionPreprocessor, k: int = DEFAULT_K, scoring_mode: str = "serve",
-                 **kwargs):
+                 max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS, **kwargs):
         super().__init__(**kwargs)
         if model.padding != "masked":
             raise InputError("Only models with padding='masked' can be served: padding='official' is a training "
@@ -74,29 +87,85 @@ class SessionRecommender(keras.Model):
         if not 1 <= k <= model.num_items:
             raise InputError(f"`k` must be in [1, num_items={model.num_items}]. Received: k={k}")
         check_choice("scoring_mode", scoring_mode, SCORING_MODES)
+        check_positive("max_batch_sessions", max_batch_sessions, allow_zero=True)
         self.model = model
         self.preprocessor = preprocessor
         self.k = k
         self.scoring_mode = scoring_mode
+        self.max_batch_sessions = max_batch_sessions
 
-    def call(self, session_items, k=None, candidates_t=None):
+    def call(self, session_items, k=None, candidates_t=None, with_scores=True):
+        k = tf.clip_by_value(tf.cast(self.k if k is None else k, tf.int32), 1, self.model.num_items)
+
+        def recommend(rows):
+            return self._recommend(rows, k, candidates_t, with_scores)
+
+        if not self.max_batch_sessions:
+            return recommend(session_items)
+        out = self._in_slices(session_items, recommend, with_scores)
+        # The loop loses the static shapes; signatures (and clients reading them) keep them.
+        for name, value in out.items():
+            value.set_shape([None, self.model.num_items] if name == "scores" else
+                            [None, None] if name.startswith("top_k") else [None])
+        return out
+
+    def _recommend(self, session_items, k, candidates_t, with_scores):
+        """All outputs for one slice of sessions."""
         features = self.preprocessor(session_items)
         scores = tf.cast(self.model(features, candidates_t=candidates_t, scoring_mode=self.scoring_mode),
                          tf.float32)
         empty = tf.expand_dims(features["empty_session"], 1)
         scores = tf.where(empty, tf.zeros_like(scores), scores)
-        k = tf.clip_by_value(tf.cast(self.k if k is None else k, tf.int32), 1, self.model.num_items)
         top_scores, top_columns = tf.math.top_k(scores, k)
         top_ids = tf.where(empty, tf.zeros_like(top_columns), item_ids.column_to_id(top_columns))
-        return {"scores": scores, "top_k_ids": tf.cast(top_ids, tf.int64), "top_k_scores": top_scores,
-                "used_item_count": features["used_item_count"],
-                "invalid_item_count": features["invalid_item_count"]}
+        out = {"top_k_ids": tf.cast(top_ids, tf.int64), "top_k_scores": top_scores,
+               "used_item_count": features["used_item_count"],
+               "invalid_item_count": features["invalid_item_count"]}
+        if with_scores:
+            out["scores"] = scores
+        return out
+
+    def _in_slices(self, session_items, recommend, with_scores):
+        """`recommend` on consecutive slices of `max_batch_sessions` rows, one at a time.
+
+        The first slice is computed in the signature's own graph and the
+        others in a while loop that does not run for a request of one slice:
+        small requests take the path of an unsliced export (a conditional
+        costs them ~10% in TensorFlow and keeps TFLite from delegating the
+        whole graph to XNNPack). `parallel_iterations=1`: only one slice's
+        temporaries are alive. The slices' outputs are collected in
+        TensorArrays; TFLite has no builtin for those, so the `tflite` mode
+        grows each output by concatenation (WHILE and CONCATENATION are
+        builtins).
+        """
+        size = self.max_batch_sessions
+        slices = (tf.shape(session_items)[0] + size - 1) // size
+        names = [name for name in OUTPUT_NAMES if with_scores or name != "scores"]
+
+        def slice_outputs(i):
+            out = recommend(session_items[i * size:(i + 1) * size])
+            return [out[name] for name in names]
+
+        def loop(body, first):
+            return tf.while_loop(lambda i, *_: i < slices, body, (tf.constant(1), *first), parallel_iterations=1,
+                                 shape_invariants=(tf.TensorShape([]), *(_invariant(v) for v in first)))[1:]
+
+        first = slice_outputs(0)
+        if self.scoring_mode == "tflite":
+            parts = loop(lambda i, *parts: (i + 1,) + tuple(tf.concat([p, v], 0)
+                                                           for p, v in zip(parts, slice_outputs(i))), first)
+            return dict(zip(names, parts))
+        arrays = [tf.TensorArray(v.dtype, size=tf.maximum(slices, 1), infer_shape=False).write(0, v) for v in first]
+        arrays = loop(lambda i, *arrays: (i + 1,) + tuple(a.write(i, v) for a, v in zip(arrays, slice_outputs(i))),
+                      arrays)
+        return {name: array.concat() for name, array in zip(names, arrays)}
 
     def get_config(self):
         config = super().get_config()
         config.update({"model": keras.saving.serialize_keras_object(self.model),
                        "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
-                       "k": self.k, "scoring_mode": self.scoring_mode})
+                       "k": self.k, "scoring_mode": self.scoring_mode,
+                       "max_batch_sessions": self.max_batch_sessions})
         return config
 
     @classmethod
@@ -105,3 +174,10 @@ class SessionRecommender(keras.Model):
         for key in ("model", "preprocessor"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _invariant(value):
+    """While-loop shape invariant: any number of rows (TensorArrays: their own)."""
+    if isinstance(value, tf.TensorArray):
+        return tf.TensorShape(None)
+    return tf.TensorShape([None] + [None] * (len(value.shape) - 1))

@@ -27,6 +27,7 @@ from tagnn_tf.serving.tflite_export import convert_savedmodel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_LEN = 20
+SLICE = 8
 
 
 def keras_scores(model, sessions):
@@ -70,8 +71,12 @@ def exported(shared_data, tmp_path_factory):
         "req_zero_width": np.zeros((2, 0), np.int64),
     }
     export_dir = root / "exports"
+    # Requests of more than 8 sessions are scored in slices of 8 (47 real sessions: 6 slices, the
+    # last partial), in every signature and the TFLite model, so every comparison below also
+    # checks that slicing changes no output.
     path = export_savedmodel(str(model_dir), str(export_dir), max_session_length=MAX_LEN,
-                             warmup_sessions=real[:3], log=lambda *_: None)
+                             warmup_sessions=real[:3], log=lambda *_: None, max_batch_sessions=SLICE,
+                             tflite_max_batch_sessions=SLICE)
     tflite = convert_savedmodel(path, str(root / "tagnn.tflite"))
     np.savez(root / "requests.npz", **requests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -125,6 +130,7 @@ def test_tflite_default_signature_equals_serving_default(exported, name):
 
 def test_top_k_signature_takes_k(exported):
     out = exported["out"]
+    assert "k5__scores" not in out  # top-k responses carry no [batch, N] scores
     assert out["k5__top_k_ids"].shape == (len(exported["real"]), 5)
     np.testing.assert_array_equal(out["k5__top_k_ids"], out["real__top_k_ids"][:, :5])
 
@@ -174,6 +180,9 @@ def test_versions_increase_and_are_never_overwritten(exported):
     # Each signature's computation is recorded: one stacked GEMM for TF, separate GEMMs for TFLite.
     assert {name: sig["scoring_mode"] for name, sig in info["signatures"].items()} == {
         "serving_default": "serve", "top_k": "serve", "tflite_default": "tflite"}
+    # The defaults: TF signatures in slices of 16, the TFLite graph whole.
+    assert {name: sig["max_batch_sessions"] for name, sig in info["signatures"].items()} == {
+        "serving_default": 16, "top_k": 16, "tflite_default": 0}
 
 
 def signature_tensor_names(version_dir: str, signature: str = "serving_default") -> dict:
@@ -284,3 +293,24 @@ def test_recommender_records_its_scoring_mode_and_refuses_bad_arguments():
         SessionRecommender(model, SessionPreprocessor(9, 5))
     with pytest.raises(ValueError, match="Received: scoring_mode='fast'"):
         SessionRecommender(model, preprocessor, k=3, scoring_mode="fast")
+
+
+@pytest.mark.parametrize("scoring_mode", ["serve", "tflite"])
+def test_sliced_requests_give_the_outputs_of_whole_requests(scoring_mode):
+    # 10 sessions in slices of 3 (3 + 3 + 3 + 1), with padding, invalid ids and an empty row.
+    model = build_model(ModelConfig(hidden_size=8), 40, seed=1)
+    rng = np.random.default_rng(0)
+    request = rng.integers(-2, 45, (10, 6)).astype(np.int64)
+    request[4] = 0
+    preprocessor = SessionPreprocessor(40, 5)
+    whole = SessionRecommender(model, preprocessor, k=4, scoring_mode=scoring_mode, max_batch_sessions=0)
+    sliced = SessionRecommender(model, preprocessor, k=4, scoring_mode=scoring_mode, max_batch_sessions=3)
+    for fn in (lambda r, x, **kw: r(x, **kw), lambda r, x, **kw: tf.function(lambda y: r(y, **kw))(x)):
+        expected = fn(whole, tf.constant(request))
+        got = fn(sliced, tf.constant(request))
+        assert sorted(got) == sorted(expected)
+        for key in expected:
+            np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), atol=1e-6, err_msg=key)
+        top = fn(sliced, tf.constant(request), with_scores=False)
+        assert "scores" not in top
+        np.testing.assert_array_equal(top["top_k_ids"].numpy(), expected["top_k_ids"].numpy())
