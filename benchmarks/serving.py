@@ -12,9 +12,11 @@ times every model once), so a slow phase of the machine hits all of them:
 latency percentiles pool every round's requests, throughput is the median of
 the rounds. With --model_dir it also reports HR@20 / MRR@20 (%) of every
 variant on the test set, from its own top-20 output. With
---compare_whole_requests it also times the SavedModel and the float32 TFLite
-model exported with `--max_batch_sessions=0` (requests scored whole, as before
-slicing), interleaved with the others: the cost of slicing, measured in one run.
+--compare_whole_requests it also times the SavedModel exported with
+`--max_batch_sessions=0` (requests scored whole, as before slicing) and the
+float32 TFLite model converted with slicing (`--tflite_max_batch_sessions=16`,
+not the default), interleaved with the others: what slicing costs or saves,
+measured in one run.
 """
 
 from tagnn_tf.runtime import configure_process
@@ -37,7 +39,8 @@ flags.DEFINE_integer("hr_examples", 0, "Test examples for HR@20 (0 = all).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
 flags.DEFINE_string("readme", None, "Markdown file whose SERVING block gets the table.")
 flags.DEFINE_boolean("render_only", False, "Only rewrite --readme's table from the existing --json_out.")
-flags.DEFINE_boolean("compare_whole_requests", False, "Also time exports with --max_batch_sessions=0 (rows *_whole).")
+flags.DEFINE_boolean("compare_whole_requests", False, "Also time a SavedModel scoring requests whole "
+                     "(savedmodel_whole) and a TFLite model scoring them in slices (tflite_float32_sliced).")
 flags.DEFINE_string("block", "SERVING", "Name of the --readme block the table goes to.")
 FLAGS = flags.FLAGS
 
@@ -121,7 +124,9 @@ def run():
         whole_dir = export_savedmodel(model_dir, os.path.join(work, "export_whole"), warmup_sessions=[test.prefix(0)],
                                       max_batch_sessions=0)
         add_savedmodel("savedmodel_whole", whole_dir)
-        add_tflite("tflite_float32_whole", whole_dir, "none")
+        sliced_dir = export_savedmodel(model_dir, os.path.join(work, "export_sliced"),
+                                       warmup_sessions=[test.prefix(0)], tflite_max_batch_sessions=16)
+        add_tflite("tflite_float32_sliced", sliced_dir, "none")
 
     rng = np.random.default_rng(0)
     latency_ids = rng.choice(len(test), FLAGS.latency_requests, replace=False)
