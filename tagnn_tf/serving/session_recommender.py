@@ -131,8 +131,8 @@ class SessionRecommender(keras.Model):
         The first slice is computed in the signature's own graph and the
         others in a while loop that does not run for a request of one slice:
         small requests take the path of an unsliced export (a conditional
-        costs them ~10% in TensorFlow and keeps TFLite from delegating the
-        whole graph to XNNPack). `parallel_iterations=1`: only one slice's
+        measurably slowed them in TensorFlow and kept TFLite from delegating
+        the whole graph to XNNPack). `parallel_iterations=1`: only one slice's
         temporaries are alive. The slices' outputs are collected in
         TensorArrays; TFLite has no builtin for those, so the `tflite` mode
         grows each output by concatenation (WHILE and CONCATENATION are

@@ -92,12 +92,17 @@ def test_malformed_line_is_an_error_with_its_number(tmp_path):
         preprocess(str(path), "diginetica")
 
 
-def test_a_byte_that_is_not_utf8_names_file_and_line_and_can_be_skipped(tmp_path):
+def _diginetica_rows():
+    """Header + 6 two-click sessions: 1-5 on May 1, 6 on May 9 (split at May 2: 5 train, 1 test)."""
     rows = ["session_id;user_id;item_id;timeframe;eventdate"]
     for s in range(1, 7):
         day = "2016-05-09" if s == 6 else "2016-05-01"
         rows += [f"{s};NA;1;{s * 10};{day}", f"{s};NA;2;{s * 10 + 1};{day}"]
-    data = ("\n".join(rows) + "\n").encode().replace(b"3;NA;1;30", b"3;NA;\xff;30")  # line 6
+    return rows
+
+
+def test_a_byte_that_is_not_utf8_names_file_and_line_and_can_be_skipped(tmp_path):
+    data = ("\n".join(_diginetica_rows()) + "\n").encode().replace(b"3;NA;1;30", b"3;NA;\xff;30")  # line 6
     path = tmp_path / "views.csv"
     path.write_bytes(data)
     with pytest.raises(DataFileError, match=r"views.csv:6: malformed line \(not UTF-8: byte 0xff at column 6\)"):
@@ -110,11 +115,7 @@ def test_a_byte_that_is_not_utf8_names_file_and_line_and_can_be_skipped(tmp_path
 
 
 def test_skip_malformed_counts_and_reports(tmp_path):
-    rows = ["session_id;user_id;item_id;timeframe;eventdate"]
-    # Sessions 1-5 on May 1, session 6 on May 9: split at May 2 -> 5 train sessions, 1 test session.
-    for s in range(1, 7):
-        day = "2016-05-09" if s == 6 else "2016-05-01"
-        rows += [f"{s};NA;1;{s * 10};{day}", f"{s};NA;2;{s * 10 + 1};{day}"]
+    rows = _diginetica_rows()
     rows.insert(3, "garbage line")
     rows.insert(5, "7;NA;3;1;not-a-date")
     path = tmp_path / "views.csv"
