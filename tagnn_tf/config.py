@@ -202,6 +202,56 @@ class DistributeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClickLogConfig:
+    """How a raw click log becomes session data (`tagnn_tf.data.click_log`).
+
+    Attributes:
+      session_column, item_column, time_column: column names (a header is
+        required in CSV/TSV files).
+      order_column: optional numeric column ordering the clicks of a session
+        whose time is only a day ("" = none).
+      time_format: `unix_seconds`, `unix_milliseconds` or a strptime pattern
+        such as `%Y-%m-%d` (read as UTC).
+      delimiter: CSV delimiter; "" = detect among , ; tab |.
+      test_days: the sessions of the last `test_days` days (by their last
+        click) form the test set (reference: 7 on Diginetica, 1 on Yoochoose).
+      min_item_count: items clicked fewer times are dropped (reference: 5).
+      min_session_length: shorter sessions are dropped (reference: 2).
+      max_session_length: keep each session's most recent clicks; 0 = all.
+    """
+
+    session_column: str = "session_id"
+    item_column: str = "item_id"
+    time_column: str = "timestamp"
+    order_column: str = ""
+    time_format: str = "unix_seconds"
+    delimiter: str = ""
+    test_days: float = 7.0
+    min_item_count: int = 5
+    min_session_length: int = 2
+    max_session_length: int = 0
+
+    def __post_init__(self):
+        for name in ("session_column", "item_column", "time_column", "time_format"):
+            if not getattr(self, name):
+                raise InputError(f"`{name}` must be a non-empty string. Received: {name}=''")
+        if len({self.session_column, self.item_column, self.time_column} | ({self.order_column} - {""})) < (
+                4 if self.order_column else 3):
+            raise InputError("The session, item, time (and order) columns must differ. Received: "
+                             f"{self.session_column!r}, {self.item_column!r}, {self.time_column!r}, "
+                             f"{self.order_column!r}")
+        if self.delimiter and len(self.delimiter) != 1:
+            raise InputError(f"`delimiter` must be one character. Received: delimiter={self.delimiter!r}")
+        check_positive("test_days", self.test_days)
+        check_positive("min_item_count", self.min_item_count)
+        check_positive("min_session_length", self.min_session_length)
+        check_positive("max_session_length", self.max_session_length, allow_zero=True)
+        if self.max_session_length and self.max_session_length < self.min_session_length:
+            raise InputError("`max_session_length` must be 0 or >= min_session_length. Received: "
+                             f"max_session_length={self.max_session_length}")
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything a training run needs; written to `<model_dir>/config.json`."""
 

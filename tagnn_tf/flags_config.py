@@ -42,15 +42,22 @@ def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
     return ExperimentConfig.from_dict(values)
 
 
-_DISTRIBUTE = (("distribute", DistributeConfig),)
+def define_dataclass_flags(klass, flag_values=flags.FLAGS) -> None:
+    """One flag per field of the config dataclass `klass` (default None = the dataclass default)."""
+    define_config_flags(flag_values, ((klass.__name__, klass),))
+
+
+def dataclass_from_flags(klass, flag_values=flags.FLAGS):
+    """`klass` with every flag of its fields that was set applied."""
+    values = {f.name: flag_values[f.name].value for _, _, f in _fields(((klass.__name__, klass),))
+              if flag_values[f.name].value is not None}
+    return klass(**values)
 
 
 def define_distribute_flags(flag_values=flags.FLAGS) -> None:
     """`--strategy` and `--num_devices` (DistributeConfig)."""
-    define_config_flags(flag_values, _DISTRIBUTE)
+    define_dataclass_flags(DistributeConfig, flag_values)
 
 
 def distribute_config_from_flags(flag_values=flags.FLAGS) -> DistributeConfig:
-    values = {f.name: flag_values[f.name].value for _, _, f in _fields(_DISTRIBUTE)
-              if flag_values[f.name].value is not None}
-    return DistributeConfig(**values)
+    return dataclass_from_flags(DistributeConfig, flag_values)

@@ -1,15 +1,28 @@
-"""Raw click logs -> SR-GNN files.
+"""Raw click logs -> the dataset folders the trainer reads.
 
+  python -m trainers.preprocess --format=clicks --input=clicks.csv.gz --output_dir=data/ --dataset=shop \
+      --session_column=session --item_column=sku --time_column=ts [--time_format=unix_milliseconds] ...
   python -m trainers.preprocess --format=diginetica --input=train-item-views.csv --output_dir=data/
   python -m trainers.preprocess --format=yoochoose --input=yoochoose-clicks.dat --output_dir=data/
+
+`clicks`: any CSV/TSV (header, optionally gzipped) or Parquet log with named
+columns and the rules of `ClickLogConfig` (every field is a flag); writes
+`<output_dir>/<dataset>/` with `items.txt` (line i = raw id of item i) and
+`preprocess_report.json`. `diginetica` / `yoochoose`: the reference readers
+of the two benchmark logs.
 """
 
 from absl import app, flags
 
-flags.DEFINE_enum("format", None, ["diginetica", "yoochoose"], "Raw log format.", required=True)
+from tagnn_tf.config import ClickLogConfig
+from tagnn_tf.flags_config import dataclass_from_flags, define_dataclass_flags
+
+flags.DEFINE_enum("format", None, ["clicks", "diginetica", "yoochoose"], "Raw log format.", required=True)
 flags.DEFINE_string("input", None, "Raw log file.", required=True)
 flags.DEFINE_string("output_dir", None, "Where the dataset folder(s) are written.", required=True)
+flags.DEFINE_string("dataset", "clicks", "--format=clicks: name of the dataset folder under --output_dir.")
 flags.DEFINE_boolean("skip_malformed", False, "Skip malformed lines (counted and reported) instead of failing.")
+define_dataclass_flags(ClickLogConfig)
 FLAGS = flags.FLAGS
 
 
@@ -17,6 +30,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tagnn_tf.cli import run_or_exit
+
+    if FLAGS.format == "clicks":
+        from tagnn_tf.data.click_log import run_clicks
+
+        run_or_exit(lambda: run_clicks(FLAGS.input, dataclass_from_flags(ClickLogConfig), FLAGS.output_dir,
+                                       FLAGS.dataset, skip_malformed=FLAGS.skip_malformed))
+        return
     from tagnn_tf.data.raw_preprocess import run_preprocess
 
     run_or_exit(run_preprocess, FLAGS.input, FLAGS.format, FLAGS.output_dir, skip_malformed=FLAGS.skip_malformed)

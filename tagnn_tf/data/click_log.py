@@ -1,0 +1,267 @@
+"""Any click log -> the dataset folder the trainer reads, with the item vocabulary.
+
+The reference (SR-GNN) protocol with named columns and rules
+(`tagnn_tf.config.ClickLogConfig`), computed column-wise with polars:
+
+1. Read the session, item and time columns (ids kept as text, exactly as
+   written; CSV/TSV with a header, optionally gzipped, or Parquet). Times are
+   unix seconds, unix milliseconds or a strptime pattern (read in UTC).
+2. Order each session's clicks by the order column when there is one (the
+   time is then only a day, as Diginetica's `eventdate` beside `timeframe`),
+   else by time; ties keep file order. A session's time is the time of its
+   last row in the file (the reference's rule; for a log written in time
+   order, its latest click).
+3. Drop sessions shorter than `min_session_length`; count the clicks of each
+   item; drop items clicked fewer than `min_item_count` times; drop sessions
+   left shorter than `min_session_length`; keep the most recent
+   `max_session_length` clicks of each session (0 = all).
+4. Split by time: test = sessions after `max time - test_days`, train =
+   sessions before it (a session exactly on the split is in neither, as in
+   the reference); both ordered by time, then by first appearance in the file.
+5. Number items from 1 in training order (`items.txt`: line i is the raw id of
+   item i); drop test clicks on items unseen in training, then test sessions
+   shorter than `min_session_length`.
+
+Writes `all_train_seq.txt` (training sessions; the trainer augments them) and
+`test.txt` (augmented test examples) as plain-data pickles, `items.txt`, and
+`preprocess_report.json` (what each rule dropped, and the configuration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import pickle
+from typing import Dict, List, Optional
+
+from tagnn_tf.config import ClickLogConfig
+from tagnn_tf.errors import DataFileError
+
+ITEMS_FILE = "items.txt"
+REPORT_FILE = "preprocess_report.json"
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclasses.dataclass
+class ClickLogResult:
+    """What `preprocess_clicks` produced."""
+
+    train_sessions: List[List[int]]
+    test_sessions: List[List[int]]
+    items: List[str]  # items[i - 1] is the raw id of model item i
+    report: Dict[str, object]
+
+
+def _first_line(path: str) -> str:
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+            return f.readline().rstrip("\r\n")
+    except (OSError, EOFError) as e:
+        raise DataFileError(f"{path}: cannot be read ({e})") from None
+
+
+def detect_delimiter(path: str, columns: List[str]) -> str:
+    """The delimiter among , ; tab | that splits the header into most of the named columns
+    (then into most fields)."""
+    header = _first_line(path)
+    if not header:
+        raise DataFileError(f"{path}: empty file (no header line)")
+    return max(_DELIMITERS, key=lambda d: (sum(c in header.split(d) for c in columns), len(header.split(d))))
+
+
+def read_clicks(path: str, config: ClickLogConfig):
+    """The log's needed columns as a polars DataFrame of text, with `line` (1-based file line)."""
+    import polars as pl
+
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: file not found")
+    columns = [config.session_column, config.item_column, config.time_column]
+    if config.order_column:
+        columns.append(config.order_column)
+    try:
+        if path.endswith(".parquet"):
+            schema = pl.read_parquet_schema(path)
+            missing = [c for c in columns if c not in schema]
+            if missing:
+                raise DataFileError(f"{path}: no column {missing[0]!r}; columns: {list(schema)}")
+            df = pl.read_parquet(path, columns=columns).with_columns(pl.all().cast(pl.String))
+            first_line = 1  # no header line: `line` is the row number
+        else:
+            delimiter = config.delimiter or detect_delimiter(path, columns)
+            header = _first_line(path).split(delimiter)
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
+                                    f"(delimiter {delimiter!r})")
+            df = pl.read_csv(path, separator=delimiter, columns=columns, infer_schema=False, quote_char='"',
+                             encoding="utf8-lossy")
+            first_line = 2
+    except pl.exceptions.PolarsError as e:
+        raise DataFileError(f"{path}: cannot be read as {'Parquet' if path.endswith('.parquet') else 'CSV'} "
+                            f"({str(e).splitlines()[0]})") from None
+    if df.height == 0:
+        raise DataFileError(f"{path}: no clicks (a header and no rows)")
+    return df.with_row_index("line", offset=first_line)
+
+
+def _seconds(df, column: str, time_format: str):
+    """`column` parsed into float seconds (UTC); null where it does not parse."""
+    import polars as pl
+
+    text = pl.col(column).str.strip_chars()
+    if time_format == "unix_seconds":
+        return text.cast(pl.Float64, strict=False)
+    if time_format == "unix_milliseconds":
+        return text.cast(pl.Float64, strict=False) / 1000.0
+    parsed = text.str.strptime(pl.Datetime("us", "UTC"), time_format, strict=False)
+    return parsed.dt.epoch("us").cast(pl.Float64) / 1e6
+
+
+def _bad_rows(path: str, df, mask, what: str):
+    first = df.filter(mask).row(0, named=True)
+    return DataFileError(f"{path}:{first['line']}: {what}: {dict((k, v) for k, v in first.items() if k != 'line')}")
+
+
+def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False) -> ClickLogResult:
+    """Runs the protocol above on the click log at `path` (see the module docstring).
+
+    Raises:
+      DataFileError: a missing file or column, an empty file, an empty id or
+        an unparsable time or order value (naming the file, line and value;
+        with `skip_malformed` such rows are dropped and counted instead), or a
+        log where no session survives the rules.
+    """
+    import polars as pl
+
+    df = read_clicks(path, config)
+    report: Dict[str, object] = {"input": os.path.basename(path), "clicks_read": df.height}
+    s, i, t = config.session_column, config.item_column, config.time_column
+    df = df.select(pl.col("line"), pl.col(s).alias("session"), pl.col(i).alias("item"),
+                   _seconds(df, t, config.time_format).alias("time"),
+                   (pl.col(config.order_column).str.strip_chars().cast(pl.Float64, strict=False)
+                    if config.order_column else pl.lit(0.0)).alias("order"),
+                   pl.col(t).alias("time_text"),
+                   (pl.col(config.order_column) if config.order_column else pl.lit("")).alias("order_text"))
+    checks = [((pl.col("session").str.strip_chars() == "") | pl.col("session").is_null(), f"empty {s!r}"),
+              ((pl.col("item").str.strip_chars() == "") | pl.col("item").is_null(), f"empty {i!r}"),
+              (pl.col("time").is_null() | pl.col("time").is_nan(),
+               f"{t!r} does not parse as {config.time_format!r}")]
+    if config.order_column:
+        checks.append((pl.col("order").is_null() | pl.col("order").is_nan(),
+                       f"{config.order_column!r} is not a number"))
+    malformed = 0
+    for mask, what in checks:
+        bad = df.select(mask.sum()).item()
+        if bad and not skip_malformed:
+            raise _bad_rows(path, df.select("line", pl.col("session").alias(s), pl.col("item").alias(i),
+                                            pl.col("time_text").alias(t), "time", "order", "order_text"),
+                            df.select(mask).to_series(), what)
+        if bad:
+            malformed += bad
+            df = df.filter(~mask)
+    report["malformed_rows_skipped"] = malformed
+
+    # 2. Clicks in session order; sessions in order of first appearance.
+    within = "order" if config.order_column else "time"
+    df = df.drop("time_text", "order_text").with_columns(
+        pl.col("line").min().over("session").alias("first_line"),
+        pl.col("time").sort_by("line").last().over("session").alias("session_time"))
+    df = df.sort(["first_line", within, "line"])
+    dropped: Dict[str, int] = {}
+
+    def drop_short(frame, rule):
+        length = pl.len().over("session")
+        kept = frame.filter(length >= config.min_session_length)
+        dropped[rule] = frame.select(pl.col("session").n_unique()).item() - kept.select(
+            pl.col("session").n_unique()).item()
+        return kept
+
+    # 3. Sessions, items, sessions again; then the most recent clicks.
+    df = drop_short(df, "sessions_shorter_than_min_session_length")
+    counts = df.group_by("item").agg(pl.len().alias("count"))
+    rare = counts.filter(pl.col("count") < config.min_item_count)
+    dropped["items_below_min_item_count"] = rare.height
+    dropped["clicks_on_those_items"] = int(rare.select(pl.col("count").sum()).item() or 0)
+    df = df.join(rare.select("item"), on="item", how="anti", maintain_order="left")
+    df = drop_short(df, "sessions_shorter_than_min_session_length_after_item_filter")
+    if config.max_session_length:
+        from_end = pl.int_range(pl.len(), 0, -1).over("session")
+        dropped["clicks_beyond_max_session_length"] = df.select((from_end > config.max_session_length).sum()).item()
+        df = df.filter(from_end <= config.max_session_length)
+    if df.height == 0:
+        raise DataFileError(f"{path}: no session survives the rules (length >= {config.min_session_length}, "
+                            f"items clicked >= {config.min_item_count} times): {dropped}")
+
+    # 4. Split by the sessions' times.
+    sessions = df.group_by("session", maintain_order=True).agg(pl.col("session_time").first())
+    split = sessions.select(pl.col("session_time").max()).item() - 86400.0 * config.test_days
+    dropped["sessions_on_the_split_time"] = sessions.filter(pl.col("session_time") == split).height
+    df = df.sort(["session_time", "first_line", within, "line"])
+    train = df.filter(pl.col("session_time") < split)
+    test = df.filter(pl.col("session_time") > split)
+    if train.height == 0:
+        raise DataFileError(f"{path}: no training session: every session is within test_days={config.test_days} "
+                            "of the last click")
+
+    # 5. Items numbered in training order; test keeps known items.
+    items = train.select(pl.col("item").unique(maintain_order=True)).to_series()
+    vocabulary = pl.DataFrame({"item": items, "id": pl.int_range(1, items.len() + 1, eager=True)})
+    train = train.join(vocabulary, on="item", maintain_order="left")
+    test_known = test.join(vocabulary, on="item", maintain_order="left")
+    dropped["test_clicks_on_items_unseen_in_training"] = test.height - test_known.height
+    test_kept = drop_short(test_known, "test_sessions_shorter_than_min_session_length_after_that")
+
+    def session_lists(frame) -> List[List[int]]:
+        return frame.group_by("session", maintain_order=True).agg(pl.col("id")).get_column("id").to_list()
+
+    train_sessions, test_sessions = session_lists(train), session_lists(test_kept)
+    report.update(dropped=dropped, split_time_utc=_utc(split), train_sessions=len(train_sessions),
+                  test_sessions=len(test_sessions), items=items.len(), train_clicks=train.height,
+                  test_clicks=test_kept.height, config=dataclasses.asdict(config))
+    return ClickLogResult(train_sessions, test_sessions, items.to_list(), report)
+
+
+def _utc(seconds: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
+
+
+def augment(sessions: List[List[int]]):
+    """SR-GNN `(prefixes, labels)`: per session, the longest prefix first."""
+    prefixes, labels = [], []
+    for seq in sessions:
+        for k in range(1, len(seq)):
+            prefixes.append(seq[:-k])
+            labels.append(seq[-k])
+    return prefixes, labels
+
+
+def write_dataset(result: ClickLogResult, folder: str) -> None:
+    """`all_train_seq.txt`, `test.txt`, `items.txt`, `preprocess_report.json` in `folder`, each atomically."""
+    from tagnn_tf import run_directory
+
+    os.makedirs(folder, exist_ok=True)
+    for name, obj in (("all_train_seq.txt", result.train_sessions), ("test.txt", augment(result.test_sessions))):
+        final = os.path.join(folder, name)
+        with open(final + ".tmp", "wb") as f:
+            pickle.dump(obj, f, protocol=4)
+        os.replace(final + ".tmp", final)
+    run_directory.write_text_atomic(os.path.join(folder, ITEMS_FILE), "".join(item + "\n" for item in result.items))
+    run_directory.write_json_atomic(os.path.join(folder, REPORT_FILE), result.report)
+
+
+def run_clicks(path: str, config: ClickLogConfig, output_dir: str, dataset: str, skip_malformed: bool = False,
+               log: Optional = print) -> ClickLogResult:
+    """Preprocesses `path` into `<output_dir>/<dataset>/`."""
+    result = preprocess_clicks(path, config, skip_malformed)
+    folder = os.path.join(output_dir, dataset)
+    write_dataset(result, folder)
+    if log:
+        r = result.report
+        log(f"{r['clicks_read']} clicks read; {r['train_sessions']} training sessions, {r['test_sessions']} test "
+            f"sessions, {r['items']} items; dropped: {r['dropped']}")
+        log(f"wrote {folder}")
+    return result
