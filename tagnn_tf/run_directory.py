@@ -8,6 +8,7 @@ evaluation, export and the experiment reports:
   metrics.jsonl    one line per epoch: validation and test metrics (%)
   run_log.jsonl    one line per epoch: learning rate, loss, speed, memory
   result.json      the selected epoch and its metrics (written at the end)
+  items.txt        the item vocabulary: line i is the raw id of item i
   best.keras       the model of the selected epoch
   checkpoints/     tf.train checkpoints (epoch ends and inside epochs)
   tensorboard/     event files
@@ -38,6 +39,8 @@ RUN_INFO = "run_info.json"
 RESULT = "result.json"
 EVALUATION = "evaluation.json"
 BEST_MODEL = "best.keras"
+# The vocabulary the run trained with: line i is the raw id of item i.
+ITEMS = "items.txt"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 # Logs of epochs whose checkpoints were lost: `abandoned-attempt-<n>/`.
@@ -89,6 +92,19 @@ def write_jsonl_atomic(path: str, rows: List[dict]) -> None:
 def append_jsonl(path: str, row: dict) -> None:
     """Appends one line by rewriting the file atomically (files are small)."""
     write_jsonl_atomic(path, read_jsonl(path) + [row])
+
+
+def read_items(model_dir: str, num_items: int) -> List[str]:
+    """The run's vocabulary (`items.txt`); runs written before it existed get "1".."N"."""
+    path = os.path.join(model_dir, ITEMS)
+    if not os.path.exists(path):
+        return [str(i) for i in range(1, num_items + 1)]
+    with open(path, encoding="utf-8", newline="") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def write_items(model_dir: str, items) -> None:
+    write_text_atomic(os.path.join(model_dir, ITEMS), "".join(item + "\n" for item in items))
 
 
 def read_config(model_dir: str) -> ExperimentConfig:

@@ -29,6 +29,7 @@ Writes `all_train_seq.txt` (training sessions; the trainer augments them) and
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gzip
 import os
@@ -36,9 +37,9 @@ import pickle
 from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
+from tagnn_tf.data.datasets import ITEMS_FILE
 from tagnn_tf.errors import DataFileError
 
-ITEMS_FILE = "items.txt"
 REPORT_FILE = "preprocess_report.json"
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -62,13 +63,18 @@ def _first_line(path: str) -> str:
         raise DataFileError(f"{path}: cannot be read ({e})") from None
 
 
+def _header_fields(header: str, delimiter: str) -> List[str]:
+    return next(csv.reader([header], delimiter=delimiter), [])  # quoted names included
+
+
 def detect_delimiter(path: str, columns: List[str]) -> str:
     """The delimiter among , ; tab | that splits the header into most of the named columns
     (then into most fields)."""
     header = _first_line(path)
     if not header:
         raise DataFileError(f"{path}: empty file (no header line)")
-    return max(_DELIMITERS, key=lambda d: (sum(c in header.split(d) for c in columns), len(header.split(d))))
+    return max(_DELIMITERS, key=lambda d: (sum(c in _header_fields(header, d) for c in columns),
+                                           len(_header_fields(header, d))))
 
 
 def read_clicks(path: str, config: ClickLogConfig):
@@ -90,7 +96,7 @@ def read_clicks(path: str, config: ClickLogConfig):
             first_line = 1  # no header line: `line` is the row number
         else:
             delimiter = config.delimiter or detect_delimiter(path, columns)
-            header = _first_line(path).split(delimiter)
+            header = _header_fields(_first_line(path), delimiter)
             missing = [c for c in columns if c not in header]
             if missing:
                 raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
@@ -146,6 +152,7 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
                    (pl.col(config.order_column) if config.order_column else pl.lit("")).alias("order_text"))
     checks = [((pl.col("session").str.strip_chars() == "") | pl.col("session").is_null(), f"empty {s!r}"),
               ((pl.col("item").str.strip_chars() == "") | pl.col("item").is_null(), f"empty {i!r}"),
+              (pl.col("item").str.contains("[\r\n]"), f"{i!r} holds a line break (items.txt has one id per line)"),
               (pl.col("time").is_null() | pl.col("time").is_nan(),
                f"{t!r} does not parse as {config.time_format!r}")]
     if config.order_column:

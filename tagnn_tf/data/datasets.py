@@ -4,22 +4,57 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Tuple
 
 from tagnn_tf.config import DataConfig
-from tagnn_tf.errors import DataFileError
+from tagnn_tf.errors import DataFileError, InputError
 from tagnn_tf.data.sessions import (SessionExamples, check_catalogue, load_test_examples,
                                     load_train_examples, split_validation)
 from tagnn_tf.data.synthetic import synthetic_dataset
 
 SYNTHETIC = "synthetic"
+# The dataset's vocabulary: line i holds the raw id of item i (`--format=clicks` writes it).
+ITEMS_FILE = "items.txt"
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSplits:
+    """Examples of the three splits and the catalogue.
+
+    `items[i - 1]` is the raw id (text) of item i: the dataset's `items.txt`
+    (`--format=clicks` writes it), else the identity vocabulary "1".."N".
+    """
+
     train: SessionExamples
     valid: SessionExamples
     test: SessionExamples
     num_items: int
+    items: Tuple[str, ...] = ()
+
+
+def identity_items(num_items: int) -> Tuple[str, ...]:
+    """The vocabulary of data without one: item i is called "i"."""
+    return tuple(str(i) for i in range(1, num_items + 1))
+
+
+def read_items(path: str) -> Tuple[str, ...]:
+    """An `items.txt` (line i = raw id of item i), checked: no empty or repeated id.
+
+    Raises:
+      DataFileError: naming the file and line.
+    """
+    with open(path, encoding="utf-8", newline="") as f:
+        items = tuple(line.rstrip("\n") for line in f)
+    seen = {}
+    for line, item in enumerate(items, start=1):
+        if not item or "\r" in item:
+            raise DataFileError(f"{path}:{line}: empty item id (or a carriage return in it)")
+        if item in seen:
+            raise DataFileError(f"{path}:{line}: item id {item!r} repeats line {seen[item]}")
+        seen[item] = line
+    if not items:
+        raise DataFileError(f"{path}: no item ids")
+    return items
 
 
 def dataset_dir(config: DataConfig) -> str:
@@ -44,6 +79,15 @@ def load_splits(config: DataConfig) -> DatasetSplits:
                 f"{folder}: data directory not found (dataset={config.dataset!r}, data_dir={config.data_dir!r})")
         train_all = load_train_examples(folder)
         test = load_test_examples(folder)
+        items_path = os.path.join(folder, ITEMS_FILE)
+        if os.path.isfile(items_path):
+            items = read_items(items_path)
+            if config.num_items not in (0, len(items)):
+                raise InputError(f"`num_items` must be 0 or the {len(items)} items of {items_path}. Received: "
+                                 f"num_items={config.num_items}")
+            num_items = check_catalogue(len(items), train_all, test)
+            train, valid = split_validation(train_all, config.valid_portion, config.split_seed)
+            return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items, items=items)
         num_items = check_catalogue(config.num_items, train_all, test)
     train, valid = split_validation(train_all, config.valid_portion, config.split_seed)
-    return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items)
+    return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items, items=identity_items(num_items))

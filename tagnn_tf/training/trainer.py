@@ -30,7 +30,7 @@ import tensorflow as tf
 from tagnn_tf import item_ids, run_directory, run_lock
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
-from tagnn_tf.data.datasets import DatasetSplits, load_splits
+from tagnn_tf.data.datasets import DatasetSplits, identity_items, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
@@ -177,6 +177,17 @@ def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
             f"({os.path.join(model_dir, run_directory.CONFIG)}); use a new --model_dir or the same flags to resume")
 
 
+def check_resume_items(model_dir: str, items) -> None:
+    """Refuses to continue a run in `model_dir` trained with another item vocabulary."""
+    if not os.path.exists(os.path.join(model_dir, run_directory.ITEMS)):
+        return
+    old = run_directory.read_items(model_dir, len(items))
+    if old != list(items):
+        changed = next((k for k, (a, b) in enumerate(zip(old, items)) if a != b), min(len(old), len(items)))
+        raise InputError(f"{model_dir} was trained with another item vocabulary ({len(old)} items; item "
+                         f"{changed + 1} differs first); use a new --model_dir")
+
+
 def resolve_catalogue(config: ExperimentConfig, splits: DatasetSplits) -> ExperimentConfig:
     """`config` with `data.num_items` set to the catalogue size of the loaded data."""
     return dataclasses.replace(config, data=dataclasses.replace(config.data, num_items=splits.num_items))
@@ -211,9 +222,11 @@ class Trainer:
         self.model_dir = model_dir
         self.log = log
         self.splits = splits or load_splits(config.data)
+        self.items = self.splits.items or identity_items(self.splits.num_items)
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train
         check_resume_config(model_dir, self.config)
+        check_resume_items(model_dir, self.items)
         log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
             f"examples, {self.splits.num_items} items; popularity baseline test HR@20 "
             f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")
@@ -243,6 +256,7 @@ class Trainer:
         model_dir, tc = self.model_dir, self.train_config
         if self.chief:
             run_directory.write_text_atomic(self._path(run_directory.CONFIG), self.config.to_json() + "\n")
+            run_directory.write_items(model_dir, self.items)
         keras.utils.set_random_seed(tc.seed)
         with self.strategy.scope():
             self.model = build_model(self.config.model, self.config.data.num_items, seed=tc.seed)

@@ -127,3 +127,35 @@ def test_an_empty_file_and_a_bad_time_skipped_on_request(tmp_path):
     config = ClickLogConfig(session_column="session", item_column="sku", time_column="ts", test_days=1)
     r = preprocess_clicks(path, config, skip_malformed=True)
     assert r.report["malformed_rows_skipped"] == 1 and len(r.train_sessions) == 4
+
+
+def test_the_vocabulary_reaches_the_run_directory(tmp_path):
+    from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+    from tagnn_tf.data.click_log import run_clicks
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.errors import InputError
+    from tagnn_tf.training.trainer import train
+
+    config = ClickLogConfig(session_column="session", item_column="sku", time_column="ts",
+                            time_format="unix_milliseconds", test_days=1)
+    run_clicks(_log(tmp_path / "log.csv", _shop_rows()), config, str(tmp_path / "data"), "shop", log=None)
+    data = DataConfig(dataset="shop", data_dir=str(tmp_path / "data"), valid_portion=0.2)
+    splits = load_splits(data)
+    assert (splits.num_items, splits.items) == (3, ("007", "sku b", "C-3"))
+    run = tmp_path / "run"
+    train(ExperimentConfig(data=data, train=TrainConfig(batch_size=4, epochs=1)), str(run), log=lambda _: None)
+    assert (run / "items.txt").read_text() == "007\nsku b\nC-3\n"
+    # Another vocabulary (tomorrow's log) is another dataset: the run dir refuses it.
+    (tmp_path / "data" / "shop" / "items.txt").write_text("007\nsku b\nC-4\n")
+    with pytest.raises(InputError, match="trained with another item vocabulary .3 items; item 3 differs first"):
+        train(ExperimentConfig(data=data, train=TrainConfig(batch_size=4, epochs=2)), str(run), log=lambda _: None)
+
+
+@pytest.mark.parametrize("text,fragment", [("a\nb\na\n", "items.txt:3: item id 'a' repeats line 1"),
+                                           ("a\n\nb\n", "items.txt:2: empty item id")])
+def test_a_damaged_vocabulary_is_refused(tmp_path, text, fragment):
+    from tagnn_tf.data.datasets import read_items
+
+    (tmp_path / "items.txt").write_text(text)
+    with pytest.raises(DataFileError, match=fragment):
+        read_items(str(tmp_path / "items.txt"))

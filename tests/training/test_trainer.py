@@ -49,6 +49,8 @@ def test_run_files_and_metrics_format(two_epoch_run):
     # The catalogue size has one home, resolved from the data.
     assert config["data"]["num_items"] == 300 and "num_items" not in config["model"]
     assert config["train"]["batch_size"] == 50
+    # Data without a vocabulary get the identity one, so every run records one.
+    assert open(os.path.join(model_dir, "items.txt")).read().splitlines() == [str(i) for i in range(1, 301)]
     info = json.load(open(os.path.join(model_dir, "run_info.json")))
     assert len(info["sessions"]) == 1 and info["sessions"][0]["git_commit"]
     assert info["sessions"][0]["machine"]["cpu_count"] >= 1
