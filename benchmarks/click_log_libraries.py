@@ -22,6 +22,7 @@ from absl import app, flags
 flags.DEFINE_integer("clicks", 3_000_000, "Clicks in the synthetic log.")
 flags.DEFINE_integer("rounds", 3, "Timed rounds per library (alternating).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
+flags.DEFINE_string("readme", None, "Markdown file whose CLICK_LOG_LIBRARIES block gets the table.")
 FLAGS = flags.FLAGS
 
 CHILD = {
@@ -96,9 +97,18 @@ def main(argv):
               flush=True)
     from tagnn_tf import run_directory
 
-    measure.write_json(FLAGS.json_out, {"clicks": FLAGS.clicks, "csv_mb": round(os.path.getsize(path) / 2**20, 1),
-                                        "rows": rows, "git_commit": run_directory.git_commit(),
-                                        "machine": run_directory.machine_info()})
+    figures = {"clicks": FLAGS.clicks, "csv_mb": round(os.path.getsize(path) / 2**20, 1), "rows": rows,
+               "git_commit": run_directory.git_commit(), "machine": run_directory.machine_info()}
+    measure.write_json(FLAGS.json_out, figures)
+    if FLAGS.readme:
+        lines = [f"Written by `python -m benchmarks.click_log_libraries` "
+                 f"(`benchmarks/results/click_log_libraries.json`): {FLAGS.clicks:,} synthetic clicks "
+                 f"({figures['csv_mb']} MB CSV), {figures['machine']['cpu']}; medians of {FLAGS.rounds} alternating "
+                 "rounds, each in a fresh process.", "",
+                 "| library | version | seconds | peak RSS (GB) |", "|---|---|---:|---:|"]
+        lines += [f"| {r['library']} | {r['version']} | {r['seconds_median']} | {r['peak_rss_gb_median']} |"
+                  for r in rows]
+        measure.replace_block(FLAGS.readme, "CLICK_LOG_LIBRARIES", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from absl import app, flags
 flags.DEFINE_integer("clicks", 30_000_000, "Clicks in the synthetic log.")
 flags.DEFINE_list("formats", ["csv", "parquet"], "Input formats to time: csv, csv.gz, parquet.")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
+flags.DEFINE_string("readme", None, "Markdown file whose CLICK_LOG_SCALE block gets the table.")
 FLAGS = flags.FLAGS
 
 CHILD = r"""
@@ -77,9 +78,26 @@ def main(argv):
         os.remove(path)
     import polars
 
-    measure.write_json(FLAGS.json_out, {"clicks": FLAGS.clicks, "polars": polars.__version__, "rows": rows,
-                                        "git_commit": run_directory.git_commit(),
-                                        "machine": run_directory.machine_info()})
+    figures = {"clicks": FLAGS.clicks, "polars": polars.__version__, "rows": rows,
+               "git_commit": run_directory.git_commit(), "machine": run_directory.machine_info()}
+    measure.write_json(FLAGS.json_out, figures)
+    if FLAGS.readme:
+        measure.replace_block(FLAGS.readme, "CLICK_LOG_SCALE", render(figures))
+
+
+def render(figures: dict) -> str:
+    m = figures["machine"]
+    lines = [f"Written by `python -m benchmarks.click_log_scale` (`benchmarks/results/click_log_scale.json`): "
+             f"{figures['clicks']:,} synthetic clicks, polars {figures['polars']}, {m['cpu']}, "
+             f"{m['usable_cpus']} cores; time and peak RSS of the whole `--format=clicks` run (read, rules, "
+             "pickles, items.txt) in a fresh process.", "",
+             "| input | file (MB) | seconds | peak RSS (GB) | training sessions | test sessions | items |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in figures["rows"]:
+        rep = r["report"]
+        lines.append(f"| {r['format']} | {r['file_mb']} | {r['seconds']} | {r['peak_rss_gb']} | "
+                     f"{rep['train_sessions']:,} | {rep['test_sessions']:,} | {rep['items']:,} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,12 @@ def test_a_damaged_vocabulary_is_refused(tmp_path, text, fragment):
     (tmp_path / "items.txt").write_text(text)
     with pytest.raises(DataFileError, match=fragment):
         read_items(str(tmp_path / "items.txt"))
+
+
+def test_a_log_with_quoted_header_and_values(tmp_path):
+    # As pyarrow's and many databases' CSV writers quote them.
+    rows = [f'"{s}","{i}",{t // 1000}' for s, i, t in _shop_rows()]
+    (tmp_path / "q.csv").write_text('"session","sku","ts"\n' + "\n".join(rows) + "\n")
+    r = preprocess_clicks(str(tmp_path / "q.csv"), ClickLogConfig(session_column="session", item_column="sku",
+                                                                  time_column="ts", test_days=1))
+    assert r.items == ["007", "sku b", "C-3"] and len(r.train_sessions) == 4
