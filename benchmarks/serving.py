@@ -106,7 +106,7 @@ def run():
     models, sizes = {}, {}
 
     def add_savedmodel(name, version_dir):
-        signature = tf.saved_model.load(version_dir).signatures["serving_default"]
+        signature = tf.saved_model.load(version_dir).signatures["by_index"]  # item numbers, as TFLite
         models[name] = lambda x: {k: v.numpy() for k, v in signature(session_items=tf.constant(x)).items()}
         sizes[name] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version_dir) for f in fs)
 

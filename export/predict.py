@@ -1,13 +1,17 @@
 """Send one request to an exported SavedModel or TFLite model, as a serving client would.
 
-  python -m export.predict --saved_model=exports/tagnn/1 --session=12,7,12,31 [--k=10]
-  python -m export.predict --tflite=exports/tagnn.tflite --session=12,7,12,31
+  python -m export.predict --saved_model=exports/tagnn/1 --session=SKU-12,SKU-7,SKU-12 [--k=10]
+  python -m export.predict --tflite=exports/tagnn.tflite --session=SKU-12,SKU-7,SKU-12
 
-Loads the export with TensorFlow / LiteRT only (this binary never imports
-`tagnn_tf`), calls `serving_default` (or `top_k` with --k) on one session and
-prints the recommendations as JSON. `--saved_model` may also be the model
-base path: its largest numbered version is used. The request is checked
-against the models' request shape before the call (`check_request`).
+The session is the shop's raw item ids, oldest first. Loads the export with
+TensorFlow / LiteRT only (this binary never imports `tagnn_tf`), calls
+`serving_default` (or `top_k` with --k), which take and return raw ids, and
+prints the recommendations as JSON. `--saved_model` may also be the model base
+path: its largest numbered version is used. The `.tflite` model speaks item
+numbers: the vocabulary beside it (`<name>.items.txt`, written by
+export.export_tflite) maps the ids both ways, and the JSON shows the numbers.
+The request is checked against the models' request shape before the call
+(`check_request`).
 """
 
 import json
@@ -62,21 +66,33 @@ def import_tensorflow():
     return tf
 
 
-def check_request(request) -> None:
+def check_request(request, kind: str = "int64") -> None:
     """Refuses what the exported models do not define as a request.
 
-    A request is `session_items`: int64, rank 2 `[batch, length]` with
-    batch >= 1 (TFLite cannot run batch 0; the SavedModel answers it with
-    empty outputs) and length >= 0 (0: no clicks, answered with no
-    recommendation). Raises ValueError naming what is wrong.
+    A request is `session_items` of rank 2 `[batch, length]` with batch >= 1
+    (TFLite cannot run batch 0; the SavedModel answers it with empty outputs)
+    and length >= 0 (0: no clicks, answered with no recommendation): raw ids
+    (`kind="string"`: text; serving_default, top_k) or item numbers (`int64`:
+    by_index and the TFLite model). Raises ValueError naming what is wrong.
     """
     shape = tuple(request.shape)
     if len(shape) != 2:
         raise ValueError(f"session_items must have rank 2 [batch, length]. Received: shape {list(shape)}")
     if shape[0] < 1:
         raise ValueError(f"session_items must hold at least one session (batch >= 1). Received: shape {list(shape)}")
-    if str(request.dtype) != "int64":
-        raise ValueError(f"session_items must be int64. Received: {request.dtype}")
+    is_text = request.dtype.kind in "OUS"
+    if (kind == "string") != is_text or (kind == "int64" and str(request.dtype) != "int64"):
+        raise ValueError(f"session_items must be {'raw ids (text)' if kind == 'string' else 'int64'}. "
+                         f"Received: {request.dtype}")
+
+
+def tflite_vocabulary(tflite_path: str) -> list:
+    """The item vocabulary written beside a .tflite file (line i = raw id of item i)."""
+    path = os.path.splitext(tflite_path)[0] + ".items.txt"
+    if not os.path.exists(path):
+        sys.exit(f"error: {path} not found: the vocabulary export.export_tflite writes beside the model")
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
 
 
 def main(argv):
@@ -84,40 +100,47 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if bool(FLAGS.saved_model) == bool(FLAGS.tflite):
         sys.exit("error: give exactly one of --saved_model and --tflite")
-    try:
-        items = [[int(x) for x in FLAGS.session]]
-    except ValueError:
-        sys.exit(f"error: --session must be comma-separated integers. Received: {','.join(FLAGS.session)}")
     import numpy as np
 
-    request = np.array(items, np.int64).reshape(len(items), -1)
-    try:
-        check_request(request)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
+    session = list(FLAGS.session)
     if FLAGS.tflite:
         from ai_edge_litert.interpreter import Interpreter
 
         if FLAGS.k:
             sys.exit("error: --k needs --saved_model (the .tflite has serving_default only)")
+        items = tflite_vocabulary(FLAGS.tflite)
+        numbers = {item: n for n, item in enumerate(items, start=1)}
+        request = np.array([[numbers[i] for i in session if i in numbers]], np.int64)
+        unknown = sum(i not in numbers for i in session)
+        try:
+            check_request(request, "int64")
+        except ValueError as e:
+            sys.exit(f"error: {e}")
         out = Interpreter(model_path=FLAGS.tflite).get_signature_runner("serving_default")(session_items=request)
-        source = {"tflite": FLAGS.tflite}
+        top = out["top_k_ids"][0].tolist()
+        result = {"tflite": FLAGS.tflite, "session": session, "item_numbers_sent": request[0].tolist(),
+                  "unknown_item_count": unknown, "used_item_count": int(out["used_item_count"][0]),
+                  "top_k_item_numbers": top, "top_k_ids": [items[n - 1] if n else "" for n in top]}
     else:
+        request = np.array([session], dtype=object).reshape(1, -1)
+        try:
+            check_request(request, "string")
+        except ValueError as e:
+            sys.exit(f"error: {e}")
         tf = import_tensorflow()
         version = resolve_version(FLAGS.saved_model)
         loaded = tf.saved_model.load(version)
+        raw = tf.constant(request.astype(str) if request.size else np.zeros((1, 0), str))
         if FLAGS.k:
-            out = loaded.signatures["top_k"](session_items=tf.constant(request), k=tf.constant(FLAGS.k, tf.int32))
+            out = loaded.signatures["top_k"](session_items=raw, k=tf.constant(FLAGS.k, tf.int32))
         else:
-            out = loaded.signatures["serving_default"](session_items=tf.constant(request))
+            out = loaded.signatures["serving_default"](session_items=raw)
         out = {name: value.numpy() for name, value in out.items()}
-        source = {"saved_model": version}
-    print(json.dumps({
-        **source, "session": items[0],
-        "used_item_count": int(out["used_item_count"][0]), "invalid_item_count": int(out["invalid_item_count"][0]),
-        "top_k_ids": out["top_k_ids"][0].tolist(),
-        "top_k_scores": [round(float(s), 4) for s in out["top_k_scores"][0]],
-    }))
+        result = {"saved_model": version, "session": session, "used_item_count": int(out["used_item_count"][0]),
+                  "unknown_item_count": int(out["unknown_item_count"][0]),
+                  "top_k_ids": [i.decode() for i in out["top_k_ids"][0]]}
+    result["top_k_scores"] = [round(float(s), 4) for s in out["top_k_scores"][0]]
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

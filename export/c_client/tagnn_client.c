@@ -2,15 +2,18 @@
  *
  *   tagnn_client <version_dir> <input_tensor> <top_k_ids_tensor> <top_k_scores_tensor> ITEM [ITEM ...]
  *
+ * ITEMs are the shop's raw item ids (the `serving_default` signature takes and
+ * returns them as strings; unknown ids are dropped by the model and counted).
+ *
  * Tensor names come from the signature (`saved_model_cli show --dir <version_dir>
  * --tag_set serve --signature_def serving_default`), e.g.
  * serving_default_session_items:0 and StatefulPartitionedCall:2. Prints one line
  * per recommendation: "<rank> <item id> <score>". Exit status 1 on any error.
  *
  * Before the call it checks what the export defines as a request: the input
- * tensor is int64 of rank 2 ([batch, length]; this client sends [1, n]) and the
- * outputs are rank 2, so a wrong tensor name fails with a clear message instead
- * of a kernel error.
+ * tensor is a string tensor of rank 2 ([batch, length]; this client sends
+ * [1, n]), the ids output a string tensor and both outputs rank 2, so a wrong
+ * tensor name fails with a clear message instead of a kernel error.
  *
  * Build (TF = the installed `tensorflow` Python package folder):
  *   gcc tagnn_client.c -o tagnn_client -I$TF/include -L$TF \
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "tensorflow/c/c_api.h"
+#include "tensorflow/c/tf_tstring.h"
 
 static int fail(const char *what, TF_Status *status) {
   fprintf(stderr, "error: %s: %s\n", what, status ? TF_Message(status) : "");
@@ -41,23 +45,12 @@ static int find_output(TF_Graph *graph, const char *spec, TF_Output *out) {
   return out->oper != NULL;
 }
 
-static void no_free(void *data, size_t len, void *arg) { (void)data; (void)len; (void)arg; }
-
 int main(int argc, char **argv) {
   if (argc < 6) {
     fprintf(stderr, "usage: %s <version_dir> <input> <top_k_ids> <top_k_scores> ITEM [ITEM ...]\n", argv[0]);
     return 2;
   }
   const int64_t num_clicks = argc - 5;
-  int64_t *items = malloc(sizeof(int64_t) * num_clicks);
-  for (int64_t i = 0; i < num_clicks; ++i) {
-    char *end = NULL;
-    items[i] = strtoll(argv[5 + i], &end, 10);
-    if (end == argv[5 + i] || *end != '\0') {
-      fprintf(stderr, "error: item ids must be integers. Received: %s\n", argv[5 + i]);
-      return 1;
-    }
-  }
 
   TF_Status *status = TF_NewStatus();
   TF_Graph *graph = TF_NewGraph();
@@ -71,8 +64,9 @@ int main(int argc, char **argv) {
   if (!find_output(graph, argv[3], &outputs[0]) || !find_output(graph, argv[4], &outputs[1]))
     return fail("output tensor not found", NULL);
   /* The request shape the export defines: int64 [batch, length]; top-k outputs [batch, k]. */
-  if (TF_OperationOutputType(input) != TF_INT64) {
-    fprintf(stderr, "error: input tensor %s is not int64: is it the signature's session_items?\n", argv[2]);
+  if (TF_OperationOutputType(input) != TF_STRING || TF_OperationOutputType(outputs[0]) != TF_STRING) {
+    fprintf(stderr, "error: %s and %s must be string tensors (raw item ids): are they serving_default's "
+            "session_items and top_k_ids?\n", argv[2], argv[3]);
     return 1;
   }
   const int tensors_rank[3] = {TF_GraphGetTensorNumDims(graph, input, status),
@@ -88,15 +82,22 @@ int main(int argc, char **argv) {
   }
 
   const int64_t dims[2] = {1, num_clicks};  /* one session, no padding */
-  TF_Tensor *input_tensor = TF_NewTensor(TF_INT64, dims, 2, items, sizeof(int64_t) * num_clicks, no_free, NULL);
+  TF_Tensor *input_tensor = TF_AllocateTensor(TF_STRING, dims, 2, sizeof(TF_TString) * num_clicks);
+  TF_TString *items = (TF_TString *)TF_TensorData(input_tensor);
+  for (int64_t i = 0; i < num_clicks; ++i) {
+    TF_TString_Init(&items[i]);
+    TF_TString_Copy(&items[i], argv[5 + i], strlen(argv[5 + i]));
+  }
   TF_Tensor *results[2] = {NULL, NULL};
   TF_SessionRun(session, NULL, &input, &input_tensor, 1, outputs, results, 2, NULL, 0, NULL, status);
   if (TF_GetCode(status) != TF_OK) return fail("running serving_default", status);
 
   const int64_t k = TF_Dim(results[0], 1);
-  const int64_t *ids = (const int64_t *)TF_TensorData(results[0]);
+  const TF_TString *ids = (const TF_TString *)TF_TensorData(results[0]);
   const float *scores = (const float *)TF_TensorData(results[1]);
-  for (int64_t r = 0; r < k; ++r) printf("%lld %lld %.6f\n", (long long)(r + 1), (long long)ids[r], scores[r]);
+  for (int64_t r = 0; r < k; ++r)
+    printf("%lld %.*s %.6f\n", (long long)(r + 1), (int)TF_TString_GetSize(&ids[r]),
+           TF_TString_GetDataPointer(&ids[r]), scores[r]);
 
   TF_DeleteTensor(results[0]);
   TF_DeleteTensor(results[1]);
@@ -106,6 +107,5 @@ int main(int argc, char **argv) {
   TF_DeleteSessionOptions(options);
   TF_DeleteGraph(graph);
   TF_DeleteStatus(status);
-  free(items);
   return 0;
 }

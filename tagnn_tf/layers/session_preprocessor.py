@@ -14,6 +14,8 @@ from tagnn_tf.errors import InputError
 
 # Outputs a request adds to the session-graph tensors.
 REQUEST_OUTPUTS = ("used_item_count", "invalid_item_count", "empty_session")
+# Item numbers of a raw-id request: "" is padding, an id not in the vocabulary is unknown.
+_UNKNOWN = -1
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -35,7 +37,10 @@ class SessionPreprocessor(keras.layers.Layer):
           outside `[1, num_items]` are dropped and counted; only the most
           recent `max_session_length` valid clicks are kept; a row left
           without a click is scored on a placeholder item and flagged in
-          `empty_session` (the serving model masks its outputs).
+          `empty_session` (the serving model masks its outputs);
+        * a dense string Tensor `[batch, max_len]` of raw item ids (needs
+          `vocabulary_file`): "" is padding, ids not in the vocabulary are
+          dropped and counted (`invalid_item_count`), then as above.
 
     Returns:
       The dict of `session_graph.densify` (`items` `[batch, U]`, `node_counts`
@@ -46,13 +51,16 @@ class SessionPreprocessor(keras.layers.Layer):
 
     Args:
       num_items: catalogue size N (valid ids 1..N); needed for requests only.
+      vocabulary_file: optional `items.txt` (line i = raw id of item i) for
+        raw-id requests; read into lookup tables (a SavedModel ships the
+        file in its `assets/`).
       max_session_length: requests keep at most this many most recent valid
         clicks; 0 = all (allowed only with no request to clean).
       with_click_alias: also return the per-click `alias` and `click_mask`.
     """
 
     def __init__(self, num_items: Optional[int] = None, max_session_length: int = 0,
-                 with_click_alias: bool = False, **kwargs):
+                 with_click_alias: bool = False, vocabulary_file: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
         if num_items is not None:
             check_positive("num_items", num_items)
@@ -60,14 +68,44 @@ class SessionPreprocessor(keras.layers.Layer):
         self.num_items = num_items
         self.max_session_length = max_session_length
         self.with_click_alias = bool(with_click_alias)
+        self.vocabulary_file = vocabulary_file
+        self._numbers = self._names = None
+        if vocabulary_file:
+            # line number (0-based) + 1 = item number; both directions.
+            self._numbers = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+                vocabulary_file, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=_UNKNOWN)
+            self._names = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+                vocabulary_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
         # Ragged and dense int inputs pass through unconverted (as keras-hub's preprocessing layers).
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.built = True
 
+    def lookup_tables(self) -> list:
+        """The vocabulary's lookup tables (an export tracks them)."""
+        return [t for t in (self._numbers, self._names) if t is not None]
+
+    def item_numbers(self, raw_ids):
+        """Raw ids (string tensor) -> item numbers: 0 for "", -1 for an id not in the vocabulary."""
+        if self._numbers is None:
+            raise InputError("String item ids need a `vocabulary_file`.")
+        line = self._numbers.lookup(raw_ids)  # 0-based line of the vocabulary file, -1 if absent
+        numbers = tf.where(tf.equal(line, _UNKNOWN), tf.constant(_UNKNOWN, tf.int64), line + item_ids.FIRST_ITEM_ID)
+        return tf.where(tf.equal(raw_ids, ""), tf.constant(item_ids.PADDING_ID, tf.int64), numbers)
+
+    def item_names(self, numbers):
+        """Item numbers -> raw ids (string tensor); "" for padding (0)."""
+        if self._names is None:
+            raise InputError("Raw item ids need a `vocabulary_file`.")
+        return self._names.lookup(tf.cast(numbers, tf.int64) - item_ids.FIRST_ITEM_ID)
+
     def call(self, sessions):
         if isinstance(sessions, tf.RaggedTensor):
             return densify(sessions, self.with_click_alias)
+        if sessions.dtype == tf.string:
+            sessions = self.item_numbers(sessions)
         cleaned, used, invalid, empty = self.clean_requests(sessions)
         features = densify(cleaned, self.with_click_alias)
         features.update(used_item_count=used, invalid_item_count=invalid, empty_session=empty)
@@ -107,5 +145,5 @@ class SessionPreprocessor(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"num_items": self.num_items, "max_session_length": self.max_session_length,
-                       "with_click_alias": self.with_click_alias})
+                       "with_click_alias": self.with_click_alias, "vocabulary_file": self.vocabulary_file})
         return config

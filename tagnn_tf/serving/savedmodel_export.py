@@ -2,15 +2,19 @@
 
 Signatures (the computation of `SessionRecommender`; request rules in
 `SessionPreprocessor`):
-  serving_default(session_items int64 [batch, max_len]) -> scores, top_k_ids,
-    top_k_scores (k = the export's `k`, default 20), used_item_count,
-    invalid_item_count.
-  top_k(session_items, k int32 scalar) -> the same without `scores` (small
-    responses, e.g. for REST clients), k from the request.
-  tflite_default(session_items) -> the outputs of serving_default, with the
+  serving_default(session_items string [batch, max_len]: the shop's raw item
+    ids, "" = padding) -> scores (columns in the vocabulary's order),
+    top_k_ids (raw ids, string), top_k_scores (k = the export's `k`, default
+    20), used_item_count, unknown_item_count (ids not in the vocabulary).
+  top_k(session_items string, k int32 scalar) -> the same without `scores`
+    (small responses, e.g. for REST clients), k from the request.
+  by_index(session_items int64 [batch, max_len]: item numbers 1..N, 0 =
+    padding) -> scores, top_k_ids (int64 numbers), top_k_scores,
+    used_item_count, invalid_item_count.
+  tflite_default(session_items int64) -> the outputs of by_index, with the
     scoring mode `tflite` (separate scoring GEMMs, TFLite builtins): the graph
-    `tflite_export` converts (TFLite copies the slices of serving_default's
-    stacked GEMM).
+    `tflite_export` converts (TFLite copies the slices of the stacked GEMM).
+The vocabulary (`items.txt`: line i = raw id of item i) is in `assets/`.
 `assets.extra/tf_serving_warmup_requests` holds PredictionLog records that TF
 Serving replays on load; `assets.extra/tagnn_export.json` describes the export,
 each signature's `SessionRecommender` config (scoring mode included) among it.
@@ -22,9 +26,11 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from typing import List, Optional, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tagnn_tf import item_ids, run_directory
@@ -37,6 +43,7 @@ from tagnn_tf.serving.session_recommender import (DEFAULT_K, DEFAULT_MAX_BATCH_S
 WARMUP_FILE = "tf_serving_warmup_requests"
 EXPORT_INFO = "tagnn_export.json"
 TFLITE_SIGNATURE = "tflite_default"
+BY_INDEX_SIGNATURE = "by_index"
 MODEL_NAME = "tagnn"
 
 
@@ -48,34 +55,40 @@ def next_version(export_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def serving_models(model: keras.Model, max_session_length: int, k: int = DEFAULT_K,
+def serving_models(model: keras.Model, max_session_length: int, vocabulary_file: str, k: int = DEFAULT_K,
                    max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
                    tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> dict:
     """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights).
 
+    `vocabulary_file`: `items.txt` of the run (raw ids of items 1..N).
     `max_batch_sessions` slices the TensorFlow signatures' requests,
     `tflite_max_batch_sessions` the graph converted to TFLite (0 = whole).
     """
     if max_session_length < 1:
         raise InputError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
-    preprocessor = SessionPreprocessor(model.num_items, max_session_length, name="session_preprocessor")
+    preprocessor = SessionPreprocessor(model.num_items, max_session_length, vocabulary_file=vocabulary_file,
+                                       name="session_preprocessor")
     serve = SessionRecommender(model, preprocessor, k, scoring_mode="serve", max_batch_sessions=max_batch_sessions,
                                name="recommender")
     tflite = SessionRecommender(model, preprocessor, k, scoring_mode="tflite",
                                 max_batch_sessions=tflite_max_batch_sessions, name="tflite_recommender")
-    return {"serving_default": serve, "top_k": serve, TFLITE_SIGNATURE: tflite}
+    return {"serving_default": serve, "top_k": serve, BY_INDEX_SIGNATURE: serve, TFLITE_SIGNATURE: tflite}
 
 
-def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_K,
+def build_archive(model: keras.Model, max_session_length: int, vocabulary_file: str, k: int = DEFAULT_K,
                   max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
                   tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> keras.export.ExportArchive:
-    """An ExportArchive with the `serving_default`, `top_k` and `tflite_default` signatures."""
-    recommenders = serving_models(model, max_session_length, k, max_batch_sessions, tflite_max_batch_sessions)
-    items_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
+    """An ExportArchive with the `serving_default`, `top_k`, `by_index` and `tflite_default` signatures."""
+    recommenders = serving_models(model, max_session_length, vocabulary_file, k, max_batch_sessions,
+                                  tflite_max_batch_sessions)
+    raw_spec = tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)
+    numbers_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
     # The transposed candidate table, frozen: requests skip a [N, d] transpose.
     candidates_t = tf.Variable(model.candidate_table_t(), trainable=False, name="serving_candidates_t")
     archive = keras.export.ExportArchive()
     archive.track(model)
+    for table in recommenders["serving_default"].preprocessor.lookup_tables():
+        archive.track(table)  # the vocabulary file goes into the SavedModel's assets/
 
     def serving_default(session_items):
         return recommenders["serving_default"](session_items, candidates_t=candidates_t)
@@ -84,27 +97,34 @@ def build_archive(model: keras.Model, max_session_length: int, k: int = DEFAULT_
         # Small responses: no `scores`, which is never accumulated over the request's slices.
         return recommenders["top_k"](session_items, k=k, candidates_t=candidates_t, with_scores=False)
 
+    def by_index(session_items):
+        return recommenders[BY_INDEX_SIGNATURE](session_items, candidates_t=candidates_t)
+
     def tflite_default(session_items):
         return recommenders[TFLITE_SIGNATURE](session_items, candidates_t=candidates_t)
 
-    archive.add_endpoint("serving_default", serving_default, input_signature=[items_spec])
-    archive.add_endpoint("top_k", top_k, input_signature=[items_spec, tf.TensorSpec([], tf.int32, name="k")])
-    archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[items_spec])
+    archive.add_endpoint("serving_default", serving_default, input_signature=[raw_spec])
+    archive.add_endpoint("top_k", top_k, input_signature=[raw_spec, tf.TensorSpec([], tf.int32, name="k")])
+    archive.add_endpoint(BY_INDEX_SIGNATURE, by_index, input_signature=[numbers_spec])
+    archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[numbers_spec])
     return archive
 
 
-def warmup_records(sessions: Sequence[Sequence[int]]) -> List[bytes]:
-    """Serialized PredictionLog records: PredictRequests of batch 1 and of all `sessions`."""
+def warmup_records(sessions: Sequence[Sequence[int]], items: Sequence[str]) -> List[bytes]:
+    """Serialized PredictionLog records: PredictRequests of batch 1 and of all `sessions`, to
+    `serving_default` (the sessions' raw ids from `items`) and to `by_index` (their numbers)."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     padded = pad_sessions(sessions)
+    raw = np.array([[items[i - item_ids.FIRST_ITEM_ID] if i else "" for i in row] for row in padded], dtype=object)
     records = []
-    for batch in sorted({1, len(sessions)}):
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=MODEL_NAME, signature_name="serving_default"))
-        request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(padded[:batch]))
-        log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-        records.append(log.SerializeToString())
+    for signature, request_items in (("serving_default", raw), (BY_INDEX_SIGNATURE, padded)):
+        for batch in sorted({1, len(sessions)}):
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=MODEL_NAME, signature_name=signature))
+            request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(request_items[:batch]))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            records.append(log.SerializeToString())
     return records
 
 
@@ -140,17 +160,28 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             max_session_length = int(splits.train.lengths.max())
         if warmup_sessions is None:
             warmup_sessions = [splits.test.prefix(i) for i in range(4)]
+    items = run_directory.read_items(model_dir, model.num_items)
+    if len(items) != model.num_items:
+        raise InputError(f"{os.path.join(model_dir, run_directory.ITEMS)} holds {len(items)} item ids but the model "
+                         f"has {model.num_items} items")
     version = next_version(export_dir)
     final = os.path.join(export_dir, str(version))
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(export_dir, exist_ok=True)
-    build_archive(model, max_session_length, k, max_batch_sessions, tflite_max_batch_sessions).write_out(
-        tmp, verbose=False)
+    # The vocabulary the tables read; the SavedModel copies it into its assets/.
+    vocabulary_dir = tempfile.mkdtemp(prefix="tagnn_vocabulary_")
+    vocabulary_file = os.path.join(vocabulary_dir, run_directory.ITEMS)
+    run_directory.write_items(vocabulary_dir, items)
+    try:
+        build_archive(model, max_session_length, vocabulary_file, k, max_batch_sessions,
+                      tflite_max_batch_sessions).write_out(tmp, verbose=False)
+    finally:
+        shutil.rmtree(vocabulary_dir, ignore_errors=True)
     extra = os.path.join(tmp, "assets.extra")
     os.makedirs(extra, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
-        for record in warmup_records(warmup_sessions):
+        for record in warmup_records(warmup_sessions, items):
             writer.write(record)
     info = {"num_items": model.num_items, "max_session_length": max_session_length, "k": k,
             "input": INPUT_NAME, "score_column_i_is_item_id": f"i + {item_ids.FIRST_ITEM_ID}",
@@ -158,8 +189,11 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
                                   "max_session_length": r.preprocessor.max_session_length,
                                   "max_batch_sessions": r.max_batch_sessions}
-                           for name, r in serving_models(model, max_session_length, k, max_batch_sessions,
+                           for name, r in serving_models(model, max_session_length, None, k, max_batch_sessions,
                                                          tflite_max_batch_sessions).items()},
+            "vocabulary": f"assets/{run_directory.ITEMS}", "input_dtypes": {
+                "serving_default": "string (raw item ids)", "top_k": "string (raw item ids)",
+                BY_INDEX_SIGNATURE: "int64 (item numbers)", TFLITE_SIGNATURE: "int64 (item numbers)"},
             "source_model": os.path.abspath(os.path.join(model_dir, run_directory.BEST_MODEL)),
             "git_commit": run_directory.git_commit()}
     run_directory.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)

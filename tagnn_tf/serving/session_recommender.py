@@ -21,6 +21,7 @@ from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 
 DEFAULT_K = 20
 INPUT_NAME = "session_items"
+# Outputs of an item-number request (a raw-id request has `unknown_item_count` instead of `invalid_item_count`).
 OUTPUT_NAMES = ("scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count")
 # Sessions scored at once by the TensorFlow signatures (see `SessionRecommender`;
 # benchmarks/README.md: slices of 16 also beat whole requests on throughput).
@@ -59,7 +60,9 @@ class SessionRecommender(keras.Model):
         whole request at once. The outputs do not depend on it.
 
     Call args:
-      session_items: int `[batch, max_len]` item ids, 0 = padding.
+      session_items: int `[batch, max_len]` item numbers, 0 = padding; or
+        string `[batch, max_len]` raw item ids, "" = padding (the
+        preprocessor needs its `vocabulary_file`).
       k: optional number of recommendations (python int or int32 scalar
         tensor), clipped to `[1, num_items]`; default the constructor's.
       candidates_t: optional precomputed `[hidden, N]` transposed candidate
@@ -69,8 +72,11 @@ class SessionRecommender(keras.Model):
 
     Returns:
       scores float32 `[batch, N]` (columns as in `tagnn_tf.item_ids`),
-      top_k_ids int64 `[batch, k]` (item ids, best first), top_k_scores float32
-      `[batch, k]`, used_item_count and invalid_item_count int32 `[batch]`.
+      top_k_ids int64 `[batch, k]` (item numbers, best first; for a string
+      request the raw ids, "" where there is no recommendation), top_k_scores
+      float32 `[batch, k]`, used_item_count and invalid_item_count int32
+      `[batch]` (for a string request `unknown_item_count`: ids not in the
+      vocabulary).
     """
 
     def __init__(self, model, preprocessor: SessionPreprocessor, k: int = DEFAULT_K, scoring_mode: str = "serve",
@@ -102,7 +108,7 @@ class SessionRecommender(keras.Model):
 
         if not self.max_batch_sessions:
             return recommend(session_items)
-        out = self._in_slices(session_items, recommend, with_scores)
+        out = self._in_slices(session_items, recommend)
         # The loop loses the static shapes; signatures (and clients reading them) keep them.
         for name, value in out.items():
             value.set_shape([None, self.model.num_items] if name == "scores" else
@@ -117,15 +123,16 @@ class SessionRecommender(keras.Model):
         empty = tf.expand_dims(features["empty_session"], 1)
         scores = tf.where(empty, tf.zeros_like(scores), scores)
         top_scores, top_columns = tf.math.top_k(scores, k)
-        top_ids = tf.where(empty, tf.zeros_like(top_columns), item_ids.column_to_id(top_columns))
-        out = {"top_k_ids": tf.cast(top_ids, tf.int64), "top_k_scores": top_scores,
+        top_ids = tf.cast(tf.where(empty, tf.zeros_like(top_columns), item_ids.column_to_id(top_columns)), tf.int64)
+        raw = session_items.dtype == tf.string
+        out = {"top_k_ids": self.preprocessor.item_names(top_ids) if raw else top_ids, "top_k_scores": top_scores,
                "used_item_count": features["used_item_count"],
-               "invalid_item_count": features["invalid_item_count"]}
+               "unknown_item_count" if raw else "invalid_item_count": features["invalid_item_count"]}
         if with_scores:
             out["scores"] = scores
         return out
 
-    def _in_slices(self, session_items, recommend, with_scores):
+    def _in_slices(self, session_items, recommend):
         """`recommend` on consecutive slices of `max_batch_sessions` rows, one at a time.
 
         The first slice is computed in the signature's own graph and the
@@ -140,7 +147,8 @@ class SessionRecommender(keras.Model):
         """
         size = self.max_batch_sessions
         slices = (tf.shape(session_items)[0] + size - 1) // size
-        names = [name for name in OUTPUT_NAMES if with_scores or name != "scores"]
+        first = recommend(session_items[:size])
+        names = sorted(first)
 
         def slice_outputs(i):
             out = recommend(session_items[i * size:(i + 1) * size])
@@ -150,7 +158,7 @@ class SessionRecommender(keras.Model):
             return tf.while_loop(lambda i, *_: i < slices, body, (tf.constant(1), *first), parallel_iterations=1,
                                  shape_invariants=(tf.TensorShape([]), *(_invariant(v) for v in first)))[1:]
 
-        first = slice_outputs(0)
+        first = [first[name] for name in names]
         if self.scoring_mode == "tflite":
             parts = loop(lambda i, *parts: (i + 1,) + tuple(tf.concat([p, v], 0)
                                                            for p, v in zip(parts, slice_outputs(i))), first)

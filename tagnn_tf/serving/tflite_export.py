@@ -3,14 +3,16 @@
 No Flex (SELECT_TF_OPS) delegate exists for this stack, so the converter is
 restricted to `TFLITE_BUILTINS`; a graph that needs any other op fails to
 convert with the converter's list of the offending ops. The converted graph
-is the export's `tflite_default` signature (same outputs as
-`serving_default`, separate scoring GEMMs); in the `.tflite` file it is the
-`serving_default` signature.
+is the export's `tflite_default` signature (item numbers in and out, as
+`by_index`, separate scoring GEMMs); in the `.tflite` file it is the
+`serving_default` signature. The vocabulary (line i = raw id of item i) is
+copied beside the file as `<name>.items.txt`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -54,4 +56,14 @@ def convert_savedmodel(version_dir: str, output_path: str, quantization: str = "
     with open(tmp, "wb") as f:
         f.write(flatbuffer)
     os.replace(tmp, output_path)
+    # The .tflite speaks item numbers and the vocabulary travels beside it: LiteRT does not
+    # fill hash tables from a vocabulary file (README, "TFLite / LiteRT").
+    vocabulary = os.path.join(version_dir, "assets", "items.txt")
+    if os.path.exists(vocabulary):
+        shutil.copyfile(vocabulary, vocabulary_path(output_path))
     return output_path
+
+
+def vocabulary_path(tflite_path: str) -> str:
+    """Where the item vocabulary of a .tflite file lies: `<name>.items.txt` beside it."""
+    return os.path.splitext(tflite_path)[0] + ".items.txt"

@@ -33,10 +33,17 @@ def run_tflite(path, requests, out):
                 out[f"tflite__{name}__{output}"] = value
 
 
+def _array(tensor):
+    """A tensor's value for np.savez: text as fixed-width bytes (object arrays would need pickle)."""
+    value = tensor.numpy()
+    return value.astype(bytes) if value.dtype == object else value
+
+
 def main(version_dir, requests_path, out_path, tflite_path=None):
     loaded = tf.saved_model.load(version_dir)
-    serve = loaded.signatures["serving_default"]
+    serve = loaded.signatures["serving_default"]  # raw ids (strings)
     top_k = loaded.signatures["top_k"]
+    by_index = loaded.signatures["by_index"]  # item numbers (int64)
     tflite_default = loaded.signatures["tflite_default"]
     requests = np.load(requests_path)
     out = {}
@@ -45,14 +52,18 @@ def main(version_dir, requests_path, out_path, tflite_path=None):
             continue
         name = key[4:]
         items = tf.constant(requests[key], tf.int64)
+        # The export's vocabulary is the identity one ("1".."N"): a number's raw id is its text.
+        raw = tf.constant(np.where(requests[key] == 0, "", requests[key].astype(str)))
         if f"k_{name}" in requests.files:
-            result = top_k(session_items=items, k=tf.constant(int(requests[f"k_{name}"]), tf.int32))
+            result = top_k(session_items=raw, k=tf.constant(int(requests[f"k_{name}"]), tf.int32))
         else:
-            result = serve(session_items=items)
+            result = by_index(session_items=items)
             for output, value in tflite_default(session_items=items).items():
-                out[f"tflite_default__{name}__{output}"] = value.numpy()
+                out[f"tflite_default__{name}__{output}"] = _array(value)
+            for output, value in serve(session_items=raw).items():
+                out[f"raw__{name}__{output}"] = _array(value)
         for output, value in result.items():
-            out[f"{name}__{output}"] = value.numpy()
+            out[f"{name}__{output}"] = _array(value)
 
     # Warmup records: PredictionLog protos, replayed through the signature they name.
     from tensorflow_serving.apis import prediction_log_pb2
@@ -66,12 +77,12 @@ def main(version_dir, requests_path, out_path, tflite_path=None):
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         result = fn(**{k: tf.constant(v) for k, v in inputs.items()})
         assert all(np.isfinite(v.numpy()).all() for v in result.values() if v.dtype.is_floating)
-        shapes.append([request.model_spec.name, list(inputs["session_items"].shape),
-                       list(result["scores"].shape)])
+        shapes.append([request.model_spec.signature_name, inputs["session_items"].dtype.kind,
+                       list(inputs["session_items"].shape), list(result["scores"].shape)])
     out["warmup_shapes"] = np.array(json.dumps(shapes))
 
     try:
-        serve(session_items=tf.constant([[1, 2]], tf.int32))
+        by_index(session_items=tf.constant([[1, 2]], tf.int32))
         out["int32_refused"] = np.array(False)
     except (TypeError, ValueError, tf.errors.InvalidArgumentError) as e:
         out["int32_refused"] = np.array(True)

@@ -113,10 +113,24 @@ def test_signatures_names(exported):
     inputs = json.loads(str(exported["out"]["signature_inputs"]))
     outputs = json.loads(str(exported["out"]["signature_outputs"]))
     assert inputs == {"serving_default": ["session_items"], "top_k": ["k", "session_items"],
-                      "tflite_default": ["session_items"]}
-    expected = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count"])
-    assert outputs == {"serving_default": expected, "top_k": [o for o in expected if o != "scores"],
-                       "tflite_default": expected}
+                      "by_index": ["session_items"], "tflite_default": ["session_items"]}
+    numbers = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count"])
+    raw = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "unknown_item_count"])
+    assert outputs == {"serving_default": raw, "top_k": [o for o in raw if o != "scores"],
+                       "by_index": numbers, "tflite_default": numbers}
+
+
+@pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
+def test_raw_ids_give_the_outputs_of_their_numbers(exported, name):
+    # serving_default takes the shop's raw ids (here the identity vocabulary "1".."N"; "" pads) and
+    # answers with raw ids; by_index is the same computation on item numbers.
+    out = exported["out"]
+    np.testing.assert_array_equal(out[f"raw__{name}__scores"], out[f"{name}__scores"])
+    ids = out[f"{name}__top_k_ids"]
+    np.testing.assert_array_equal(out[f"raw__{name}__top_k_ids"],
+                                  np.where(ids == 0, b"", ids.astype(str).astype(object)).astype(bytes))
+    np.testing.assert_array_equal(out[f"raw__{name}__unknown_item_count"], out[f"{name}__invalid_item_count"])
+    np.testing.assert_array_equal(out[f"raw__{name}__used_item_count"], out[f"{name}__used_item_count"])
 
 
 @pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])
@@ -132,7 +146,7 @@ def test_top_k_signature_takes_k(exported):
     out = exported["out"]
     assert "k5__scores" not in out  # top-k responses carry no [batch, N] scores
     assert out["k5__top_k_ids"].shape == (len(exported["real"]), 5)
-    np.testing.assert_array_equal(out["k5__top_k_ids"], out["real__top_k_ids"][:, :5])
+    np.testing.assert_array_equal(out["k5__top_k_ids"].astype(np.int64), out["real__top_k_ids"][:, :5])
 
 
 def test_bad_requests_are_cleaned_not_fatal(exported):
@@ -164,7 +178,10 @@ def test_wrong_dtype_is_refused(exported):
 def test_warmup_records_replay(exported):
     shapes = json.loads(str(exported["out"]["warmup_shapes"]))
     n = exported["num_items"]
-    assert shapes == [["tagnn", [1, shapes[0][1][1]], [1, n]], ["tagnn", [3, shapes[1][1][1]], [3, n]]]
+    # Batch 1 and all 3 sessions, as raw ids (strings, kind "O") and as numbers (int, kind "i").
+    width = shapes[1][2][1]
+    assert shapes == [["serving_default", "O", [1, shapes[0][2][1]], [1, n]], ["serving_default", "O", [3, width], [3, n]],
+                      ["by_index", "i", [1, shapes[2][2][1]], [1, n]], ["by_index", "i", [3, width], [3, n]]]
 
 
 def test_versions_increase_and_are_never_overwritten(exported):
@@ -179,10 +196,12 @@ def test_versions_increase_and_are_never_overwritten(exported):
     assert info["max_session_length"] == MAX_LEN and info["num_items"] == exported["num_items"]
     # Each signature's computation is recorded: one stacked GEMM for TF, separate GEMMs for TFLite.
     assert {name: sig["scoring_mode"] for name, sig in info["signatures"].items()} == {
-        "serving_default": "serve", "top_k": "serve", "tflite_default": "tflite"}
+        "serving_default": "serve", "top_k": "serve", "by_index": "serve", "tflite_default": "tflite"}
+    assert open(os.path.join(second, "assets", "items.txt")).read().splitlines() == [
+        str(i) for i in range(1, exported["num_items"] + 1)]  # the identity vocabulary of SR-GNN data
     # The defaults: TF signatures in slices of 16, the TFLite graph whole.
     assert {name: sig["max_batch_sessions"] for name, sig in info["signatures"].items()} == {
-        "serving_default": 16, "top_k": 16, "tflite_default": 0}
+        "serving_default": 16, "top_k": 16, "by_index": 16, "tflite_default": 0}
 
 
 def signature_tensor_names(version_dir: str, signature: str = "serving_default") -> dict:
@@ -215,13 +234,11 @@ def test_c_api_client_matches_python(exported, tmp_path):
     np.testing.assert_array_equal([int(r[1]) for r in rows], exported["out"]["real__top_k_ids"][4])
     np.testing.assert_allclose([float(r[2]) for r in rows], exported["out"]["real__top_k_scores"][4], atol=1e-5)
     # The client checks the request shape the export defines before calling: wrong tensor names
-    # (an int32 input, a rank-1 output) and a non-integer id are refused with a clear message.
+    # (an int32 input, a rank-1 output) are refused with a clear message.
     for args, message in [
-        ((names["used_item_count"], names["top_k_ids"], names["top_k_scores"], "3"), "is not int64"),
-        ((names["session_items"], names["top_k_ids"], names["invalid_item_count"], "3"),
-         f"tensor {names['invalid_item_count']} has rank 1, expected 2"),
-        ((names["session_items"], names["top_k_ids"], names["top_k_scores"], "3", "x7"),
-         "item ids must be integers. Received: x7"),
+        ((names["used_item_count"], names["top_k_ids"], names["top_k_scores"], "3"), "must be string tensors"),
+        ((names["session_items"], names["top_k_ids"], names["unknown_item_count"], "3"),
+         f"tensor {names['unknown_item_count']} has rank 1, expected 2"),
     ]:
         bad = subprocess.run([binary, exported["path"], *args], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 1 and message in bad.stderr, bad.stderr[-2000:]
@@ -250,6 +267,9 @@ def test_predict_client_checks_the_request_shape(shape, dtype, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         check_request(np.ones(shape, dtype))
     check_request(np.ones((2, 0), np.int64))  # no clicks: defined (no recommendation), not refused
+    check_request(np.array([["SKU-1", ""]], dtype=object), "string")
+    with pytest.raises(ValueError, match=re.escape("must be raw ids (text)")):
+        check_request(np.ones((1, 2), np.int64), "string")
 
 
 def test_predict_binary_runs_the_tflite_model(exported, tmp_path):
@@ -260,7 +280,9 @@ def test_predict_binary_runs_the_tflite_model(exported, tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["top_k_ids"] == exported["out"]["real__top_k_ids"][4].tolist()
+    # The .tflite speaks numbers; the vocabulary beside it (identity here) maps them to raw ids.
+    assert got["top_k_item_numbers"] == exported["out"]["real__top_k_ids"][4].tolist()
+    assert got["top_k_ids"] == [str(n) for n in got["top_k_item_numbers"]]
 
 
 def test_tflite_conversion_refuses_a_non_savedmodel(tmp_path):
