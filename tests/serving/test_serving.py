@@ -336,3 +336,37 @@ def test_sliced_requests_give_the_outputs_of_whole_requests(scoring_mode):
         top = fn(sliced, tf.constant(request), with_scores=False)
         assert "scores" not in top
         np.testing.assert_array_equal(top["top_k_ids"].numpy(), expected["top_k_ids"].numpy())
+
+
+def test_a_shop_log_with_raw_ids_end_to_end(tmp_path):
+    """Raw ids in (a log the test writes), raw ids out: preprocess -> train -> export -> request."""
+    from tagnn_tf import run_directory
+    from tagnn_tf.config import ClickLogConfig, TrainConfig
+    from tagnn_tf.data.click_log import run_clicks
+    from tagnn_tf.training.trainer import train
+
+    rng = np.random.default_rng(3)
+    skus = [f"SKU-{n:05d}" for n in rng.permutation(60)]  # text ids, zero-padded as a shop writes them
+    rows = ["session,sku,ts"]
+    for s in range(400):
+        start = 1_700_000_000 + s * 600
+        first = int(rng.integers(0, 60))
+        for k in range(int(rng.integers(2, 6))):
+            rows.append(f"u{s},{skus[(first + 3 * k) % 60]},{start + 30 * k}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    run_clicks(str(tmp_path / "log.csv"), ClickLogConfig(session_column="session", item_column="sku",
+                                                         time_column="ts", test_days=0.5),
+               str(tmp_path / "data"), "shop", log=None)
+    config = ExperimentConfig(data=DataConfig(dataset="shop", data_dir=str(tmp_path / "data")),
+                              model=ModelConfig(hidden_size=8), train=TrainConfig(batch_size=32, epochs=1))
+    train(config, str(tmp_path / "run"), log=lambda _: None)
+    version = export_savedmodel(str(tmp_path / "run"), str(tmp_path / "export"), log=lambda *_: None)
+    items = run_directory.read_items(str(tmp_path / "run"), 0)
+    session = [items[4], items[9], "not-a-sku", items[4]]
+    out = tf.saved_model.load(version).signatures["serving_default"](session_items=tf.constant([session]))
+    _, model = run_directory.load_run(str(tmp_path / "run"))
+    expected = keras_scores(model, [[5, 10, 5]])[0]  # the same session as item numbers
+    np.testing.assert_allclose(out["scores"].numpy()[0], expected, atol=1e-5)
+    top = [t.decode() for t in out["top_k_ids"].numpy()[0]]
+    assert top == [items[c] for c in np.argsort(-expected, kind="stable")[:20]]
+    assert int(out["unknown_item_count"][0]) == 1 and int(out["used_item_count"][0]) == 3
