@@ -132,6 +132,9 @@ class TrainConfig:
         batches (0 = at epoch ends only); a rerun resumes after the last saved
         batch and trains exactly as an uninterrupted run. Not part of the
         configuration a resumed run must match.
+      warm_start_from: a finished run directory whose weights initialise this
+        run (items matched by raw id; `tagnn_tf.training.warm_start`); "" = a
+        fresh initialisation. Used when the run starts, not when it resumes.
     """
 
     batch_size: int = 100
@@ -151,6 +154,7 @@ class TrainConfig:
     micro_batches: int = 1
     max_eval_examples: int = 0
     checkpoint_every_steps: int = 1000
+    warm_start_from: str = ""
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)

@@ -38,6 +38,7 @@ from tagnn_tf.models.tagnn import build_model
 from tagnn_tf.training import ranking_metrics
 from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
+from tagnn_tf.training.warm_start import warm_start
 
 Log = Callable[[str], None]
 
@@ -265,6 +266,10 @@ class Trainer:
             self.progress = TrainingProgress()
         self.checkpoints = RunCheckpoints(model_dir, self.model, self.optimizer, self.progress, self.chief)
         self._resume()
+        if tc.warm_start_from and not self.progress.values().epoch and not self.progress.values().batches_done:
+            counts = warm_start(self.model, self.items, tc.warm_start_from)
+            self.log(f"warm start from {tc.warm_start_from}: {counts['shared_items']} items keep their trained "
+                     f"embeddings, {counts['new_items']} new, {counts['dropped_items']} dropped")
         self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches)
         done = self.progress.values().epoch
         self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS))

@@ -1,0 +1,53 @@
+"""Warm start: a new run on tomorrow's catalogue starts from yesterday's trained weights.
+
+Items are matched by raw id (the runs' `items.txt`), not by number: an item in
+both vocabularies keeps its trained embedding, a new item keeps its fresh
+initialisation, an item that left the catalogue is dropped. Every other weight
+(gated graph, readout, target attention) is copied. So, before the first
+training step, a session of shared items gets the old model's scores for the
+shared items.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from tagnn_tf import item_ids, run_directory
+from tagnn_tf.errors import InputError
+
+# Architecture fields that must agree for the weights to carry over.
+_ARCHITECTURE = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention")
+
+
+def warm_start(model, items: Sequence[str], old_run_dir: str) -> dict:
+    """Copies `old_run_dir`'s `best.keras` weights into the built `model`, items matched by raw id.
+
+    Returns:
+      Counts: `shared_items`, `new_items`, `dropped_items`.
+
+    Raises:
+      InputError: the old run's architecture differs, or its files are missing.
+    """
+    old_config, old_model = run_directory.load_run(old_run_dir)
+    old_items = run_directory.read_items(old_run_dir, old_model.num_items)
+    new, old = model.get_config(), old_model.get_config()
+    differing = [name for name in _ARCHITECTURE if new[name] != old[name]]
+    if differing:
+        raise InputError(f"--warm_start_from={old_run_dir}: its model differs in {differing} "
+                         f"({', '.join(f'{n}={old[n]!r} vs {new[n]!r}' for n in differing)})")
+    for layer, old_layer in ((model.gnn, old_model.gnn), (model.readout, old_model.readout),
+                             (model.target_attention, old_model.target_attention)):
+        if layer is not None:
+            layer.set_weights(old_layer.get_weights())
+    old_row = {item: row for row, item in enumerate(old_items, start=item_ids.FIRST_ITEM_ID)}
+    table = np.array(model.embedding.embeddings)
+    old_table = np.array(old_model.embedding.embeddings)
+    shared = [(row, old_row[item]) for row, item in enumerate(items, start=item_ids.FIRST_ITEM_ID) if item in old_row]
+    if shared:
+        rows, old_rows = map(np.array, zip(*shared))
+        table[rows] = old_table[old_rows]
+    model.embedding.embeddings.assign(table)
+    return {"shared_items": len(shared), "new_items": len(items) - len(shared),
+            "dropped_items": len(old_items) - len(shared)}

@@ -1,0 +1,71 @@
+"""Warm start on tomorrow's catalogue: items matched by raw id, every other weight copied."""
+
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tagnn_tf import run_directory
+from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.data.session_graph import densify
+from tagnn_tf.errors import InputError
+from tagnn_tf.training.trainer import Trainer, train
+
+
+def _dataset(folder, items, seed):
+    """Sessions over `items` (numbers 1..len), SR-GNN files plus items.txt."""
+    rng = np.random.default_rng(seed)
+    sessions = [rng.integers(1, len(items) + 1, int(rng.integers(2, 6))).tolist() for _ in range(300)]
+    folder.mkdir(parents=True)
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps(sessions[:250]))
+    test = ([s[:-1] for s in sessions[250:]], [s[-1] for s in sessions[250:]])
+    (folder / "test.txt").write_bytes(pickle.dumps(test))
+    (folder / "items.txt").write_text("".join(f"{i}\n" for i in items))
+
+
+def _config(tmp_path, dataset, **train_fields):
+    return ExperimentConfig(model=ModelConfig(hidden_size=8), data=DataConfig(dataset=dataset, data_dir=str(tmp_path)),
+                            train=TrainConfig(batch_size=25, epochs=1, **train_fields))
+
+
+def _scores(model, sessions):
+    return model(densify(tf.ragged.constant(sessions, dtype=tf.int64))).numpy()
+
+
+def test_shared_items_score_as_in_the_old_model_before_training(tmp_path):
+    yesterday = [f"sku-{k}" for k in range(40)]
+    # Tomorrow: sku-0..9 left the catalogue, sku-40..49 are new, and the numbering is shuffled.
+    tomorrow = list(np.random.default_rng(1).permutation([f"sku-{k}" for k in range(10, 50)]))
+    _dataset(tmp_path / "day1", yesterday, seed=0)
+    _dataset(tmp_path / "day2", tomorrow, seed=1)
+    old_dir = str(tmp_path / "run1")
+    train(_config(tmp_path, "day1"), old_dir, log=lambda _: None)
+    messages = []
+    trainer = Trainer(_config(tmp_path, "day2", warm_start_from=old_dir), str(tmp_path / "run2"),
+                      log=messages.append)
+    assert any("30 items keep their trained embeddings, 10 new, 10 dropped" in m for m in messages), messages
+    _, old_model = run_directory.load_run(old_dir)
+    shared = [f"sku-{k}" for k in (12, 31, 17, 25, 39)]
+    old_number = {item: n for n, item in enumerate(yesterday, start=1)}
+    new_number = {item: n for n, item in enumerate(tomorrow, start=1)}
+    sessions = [shared[:3], shared[2:], [shared[0], shared[4], shared[0]]]
+    old = _scores(old_model, [[old_number[i] for i in s] for s in sessions])
+    new = _scores(trainer.model, [[new_number[i] for i in s] for s in sessions])
+    for item in [f"sku-{k}" for k in range(10, 40)]:  # every shared item, as a candidate
+        np.testing.assert_allclose(new[:, new_number[item] - 1], old[:, old_number[item] - 1], atol=1e-5,
+                                   err_msg=item)
+    trainer.close()
+    # Training then goes on from the warm-started weights.
+    result = train(_config(tmp_path, "day2", warm_start_from=old_dir), str(tmp_path / "run2"), log=messages.append)
+    assert result["selected_epoch"] == 1
+
+
+def test_warm_start_needs_the_same_architecture(tmp_path):
+    _dataset(tmp_path / "day1", [f"sku-{k}" for k in range(30)], seed=0)
+    old_dir = str(tmp_path / "run1")
+    train(_config(tmp_path, "day1"), old_dir, log=lambda _: None)
+    config = _config(tmp_path, "day1", warm_start_from=old_dir)
+    config = ExperimentConfig(model=ModelConfig(hidden_size=16), data=config.data, train=config.train)
+    with pytest.raises(InputError, match=r"its model differs in \['hidden_size'\]"):
+        train(config, str(tmp_path / "run2"), log=lambda _: None)
