@@ -125,9 +125,11 @@ def _seconds(df, column: str, time_format: str):
     return parsed.dt.epoch("us").cast(pl.Float64) / 1e6
 
 
-def _bad_rows(path: str, df, mask, what: str):
+def _bad_row(path: str, df, mask, what: str, columns: Dict[str, str]):
+    """The error naming the first row where `mask` holds: file, line and the row's values as written."""
     first = df.filter(mask).row(0, named=True)
-    return DataFileError(f"{path}:{first['line']}: {what}: {dict((k, v) for k, v in first.items() if k != 'line')}")
+    values = {name: first[column] for name, column in columns.items()}
+    return DataFileError(f"{path}:{first['line']}: {what}: {values}")
 
 
 def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False) -> ClickLogResult:
@@ -158,13 +160,14 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     if config.order_column:
         checks.append((pl.col("order").is_null() | pl.col("order").is_nan(),
                        f"{config.order_column!r} is not a number"))
+    written = {s: "session", i: "item", t: "time_text"}
+    if config.order_column:
+        written[config.order_column] = "order_text"
     malformed = 0
     for mask, what in checks:
         bad = df.select(mask.sum()).item()
         if bad and not skip_malformed:
-            raise _bad_rows(path, df.select("line", pl.col("session").alias(s), pl.col("item").alias(i),
-                                            pl.col("time_text").alias(t), "time", "order", "order_text"),
-                            df.select(mask).to_series(), what)
+            raise _bad_row(path, df, mask, what, written)
         if bad:
             malformed += bad
             df = df.filter(~mask)
