@@ -87,12 +87,23 @@ def _checkpoint_numbers(model_dir):
     return {int(m.group(1)) for m in map(re.compile(r"ckpt-(\d+)\.index$").match, names) if m}
 
 
+def _latest_in_state(model_dir):
+    """The checkpoint number the `checkpoint` state file names (written once a save is complete)."""
+    try:
+        text = open(os.path.join(model_dir, "checkpoints", "checkpoint")).read()
+    except FileNotFoundError:
+        return -1
+    found = re.search(r'model_checkpoint_path: ".*?ckpt-(\d+)"', text)
+    return int(found.group(1)) if found else -1
+
+
 def _kill_inside_epoch_2(model_dir, procs, victim):
-    """SIGKILLs `victim` once epoch 1 is evaluated and epoch 2 has saved its first in-epoch checkpoint."""
+    """SIGKILLs `victim` once epoch 1 is evaluated and epoch 2's first in-epoch checkpoint is
+    complete (named in the state file: the save is over, so no process dies inside it)."""
     metrics = os.path.join(model_dir, "metrics.jsonl")
     _wait_until(lambda: os.path.exists(metrics), "epoch 1 metrics", procs)
     epoch_1_end = max(_checkpoint_numbers(model_dir))
-    _wait_until(lambda: max(_checkpoint_numbers(model_dir)) > epoch_1_end, "checkpoint inside epoch 2", procs)
+    _wait_until(lambda: _latest_in_state(model_dir) > epoch_1_end, "complete checkpoint inside epoch 2", procs)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
 
