@@ -38,14 +38,15 @@ FLAGS = flags.FLAGS
 
 def write_window(folder: str, train_sessions, test_sessions) -> dict:
     """A dataset folder: items numbered in training order, `items.txt` = original numbers."""
+    from tagnn_tf.data.sessions import augment_lists
+
     number = {}
     train = []
     for session in train_sessions:
         train.append([number.setdefault(item, len(number) + 1) for item in session])
     test = [[number[i] for i in s if i in number] for s in test_sessions]
     test = [s for s in test if len(s) >= 2]
-    prefixes = [s[:-k] for s in test for k in range(1, len(s))]
-    labels = [s[-k] for s in test for k in range(1, len(s))]
+    prefixes, labels = augment_lists(test)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "all_train_seq.txt"), "wb") as f:
         pickle.dump(train, f, protocol=4)

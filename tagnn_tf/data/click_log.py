@@ -38,6 +38,7 @@ from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
 from tagnn_tf.data.datasets import ITEMS_FILE
+from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError
 
 REPORT_FILE = "preprocess_report.json"
@@ -239,22 +240,13 @@ def _utc(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
 
 
-def augment(sessions: List[List[int]]):
-    """SR-GNN `(prefixes, labels)`: per session, the longest prefix first."""
-    prefixes, labels = [], []
-    for seq in sessions:
-        for k in range(1, len(seq)):
-            prefixes.append(seq[:-k])
-            labels.append(seq[-k])
-    return prefixes, labels
-
-
 def write_dataset(result: ClickLogResult, folder: str) -> None:
     """`all_train_seq.txt`, `test.txt`, `items.txt`, `preprocess_report.json` in `folder`, each atomically."""
     from tagnn_tf import run_directory
 
     os.makedirs(folder, exist_ok=True)
-    for name, obj in (("all_train_seq.txt", result.train_sessions), ("test.txt", augment(result.test_sessions))):
+    test_examples = augment_lists(result.test_sessions)
+    for name, obj in (("all_train_seq.txt", result.train_sessions), ("test.txt", test_examples)):
         final = os.path.join(folder, name)
         with open(final + ".tmp", "wb") as f:
             pickle.dump(obj, f, protocol=4)

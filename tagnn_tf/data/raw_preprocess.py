@@ -25,6 +25,7 @@ import os
 import pickle
 from typing import Callable, Dict, List, Optional, Tuple
 
+from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError, InputError
 
 DIGINETICA_HEADER = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
@@ -122,15 +123,6 @@ def _nonempty(name: str, text: str) -> str:
     return text
 
 
-def _augment(seqs):
-    prefixes, labels = [], []
-    for s in seqs:
-        for i in range(1, len(s)):
-            prefixes.append(s[:-i])
-            labels.append(s[-i])
-    return prefixes, labels
-
-
 def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessResult:
     """Runs the reference preprocessing on a raw log.
 
@@ -180,11 +172,11 @@ def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessR
         if len(out) >= 2:
             test_seqs.append(out)
 
-    train_examples = _augment(train_seqs)
+    train_examples = augment_lists(train_seqs)
     result = PreprocessResult(
         train_sessions=train_seqs,
         train_examples=train_examples,
-        test_examples=_augment(test_seqs),
+        test_examples=augment_lists(test_seqs),
         num_items=len(item_ids),
         skipped_lines=skipped,
     )

@@ -134,8 +134,9 @@ def validate_examples(data, source: str) -> tuple:
     return prefixes, labels
 
 
-def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
-    """Every prefix of every session as an example `(s[:i], s[i])`.
+def augment_lists(sessions: Sequence[Sequence[int]]):
+    """Every prefix of every session as an example `(s[:i], s[i])`: `(prefixes, labels)` lists,
+    the SR-GNN `train.txt` / `test.txt` format.
 
     Order follows the reference preprocessing (SR-GNN `process_seqs`): per
     session, the longest prefix first.
@@ -143,9 +144,14 @@ def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
     prefixes, labels = [], []
     for s in sessions:
         for i in range(1, len(s)):
-            prefixes.append(s[:-i])
+            prefixes.append(list(s[:-i]))
             labels.append(s[-i])
-    return SessionExamples.from_lists(prefixes, labels)
+    return prefixes, labels
+
+
+def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
+    """`augment_lists` as `SessionExamples`."""
+    return SessionExamples.from_lists(*augment_lists(sessions))
 
 
 def split_validation(examples: SessionExamples, portion: float, seed: int):

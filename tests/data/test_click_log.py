@@ -10,7 +10,8 @@ import pytest
 
 from conftest import ROOT, require_data
 from tagnn_tf.config import ClickLogConfig
-from tagnn_tf.data.click_log import augment, preprocess_clicks
+from tagnn_tf.data.click_log import preprocess_clicks
+from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.data.safe_pickle import load_restricted_pickle
 from tagnn_tf.errors import DataFileError
 
@@ -30,7 +31,7 @@ def test_the_raw_diginetica_sample_gives_the_reference_output(tmp_path):
     sessions = load_restricted_pickle(str(sample / "all_train_seq.txt"))
     # Items are numbered from 1 in training order, as the reference does, so the files are equal as written.
     assert sessions == expected["all_train_seq"]
-    assert augment(sessions) == (expected["train"]["sessions"], expected["train"]["labels"])
+    assert augment_lists(sessions) == (expected["train"]["sessions"], expected["train"]["labels"])
     assert load_restricted_pickle(str(sample / "test.txt")) == (expected["test"]["sessions"], expected["test"]["labels"])
     # items.txt maps them back: line i is the raw id of item i, in the order of first training click.
     items = (sample / "items.txt").read_text().splitlines()
