@@ -18,7 +18,7 @@ def main(argv):
     from experiments.results_report import write_report
     from tagnn_tf.cli import run_or_exit
 
-    print(f"wrote {run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme)}")
+    print(f"wrote {os.path.relpath(run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme))}")
 
 
 if __name__ == "__main__":

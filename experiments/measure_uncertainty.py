@@ -31,7 +31,7 @@ def main(argv):
     from tagnn_tf.cli import run_or_exit
 
     path = run_or_exit(measure_results, FLAGS.results_dir, FLAGS.datasets, FLAGS.resamples, FLAGS.seed)
-    print(f"wrote {path}")
+    print(f"wrote {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

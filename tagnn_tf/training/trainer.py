@@ -287,22 +287,27 @@ class Trainer:
         """Restores the newest checkpoint, sets aside logs it does not cover, records this start."""
         latest, failed = self.checkpoints.restore_latest()
         progress = self.progress.values()
+
+        def rel(path):  # the run's log names its files relative to the run directory
+            return os.path.relpath(path, self.model_dir)
+
         for path, why in failed:
-            self.log(f"WARNING: checkpoint {path} could not be restored ({why})"
-                     + (f"; moved into {os.path.join(self.checkpoints.chief_dir, UNREADABLE)}" if self.chief else ""))
+            self.log(f"WARNING: checkpoint {rel(path)} could not be restored ({why})"
+                     + (f"; moved into {rel(os.path.join(self.checkpoints.chief_dir, UNREADABLE))}"
+                        if self.chief else ""))
         if failed:
-            self.log(f"WARNING: resuming from {latest}, the newest checkpoint that restores")
+            self.log(f"WARNING: resuming from {rel(latest)}, the newest checkpoint that restores")
         if latest:
             log_inside = (f", {progress.batches_done} batches of epoch {progress.epoch + 1})"
                           if progress.batches_done else ")")
-            self.log(f"resumed from {latest} (epoch {progress.epoch} done" + log_inside)
+            self.log(f"resumed from {rel(latest)} (epoch {progress.epoch} done" + log_inside)
         if not self.chief:
             return
         lost_to = set_aside_lost_epochs(self.model_dir, progress.epoch, self.train_config.selection_metric)
         if lost_to:
-            self.log(f"WARNING: the logs of {self.model_dir} reach past the checkpoint"
-                     f" ({'epoch ' + str(progress.epoch) if latest else 'none'} in {self.checkpoints.chief_dir}):"
-                     f" checkpoints were lost or deleted. Their logs are kept in {lost_to};"
+            self.log(f"WARNING: the run's logs reach past the checkpoint"
+                     f" ({'epoch ' + str(progress.epoch) if latest else 'none'} in {rel(self.checkpoints.chief_dir)}):"
+                     f" checkpoints were lost or deleted. Their logs are kept in {rel(lost_to)};"
                      f" training redoes epochs {progress.epoch + 1} onwards.")
         # One entry per (re)start, so a resumed run records every commit and machine it ran on.
         info_path = self._path(run_directory.RUN_INFO)
