@@ -38,6 +38,7 @@ FLAGS = flags.FLAGS
 
 def write_window(folder: str, train_sessions, test_sessions) -> dict:
     """A dataset folder: items numbered in training order, `items.txt` = original numbers."""
+    from tagnn_tf import run_directory
     from tagnn_tf.data.sessions import augment_lists
 
     number = {}
@@ -52,8 +53,7 @@ def write_window(folder: str, train_sessions, test_sessions) -> dict:
         pickle.dump(train, f, protocol=4)
     with open(os.path.join(folder, "test.txt"), "wb") as f:
         pickle.dump((prefixes, labels), f, protocol=4)
-    with open(os.path.join(folder, "items.txt"), "w") as f:
-        f.writelines(f"{item}\n" for item in number)
+    run_directory.write_items(folder, [str(item) for item in number])
     return {"train_sessions": len(train), "items": len(number), "test_examples": len(labels)}
 
 

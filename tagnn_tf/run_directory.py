@@ -27,7 +27,7 @@ import platform
 import socket
 import subprocess
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from tagnn_tf.config import ExperimentConfig
 from tagnn_tf.errors import DataFileError, InputError
@@ -39,7 +39,8 @@ RUN_INFO = "run_info.json"
 RESULT = "result.json"
 EVALUATION = "evaluation.json"
 BEST_MODEL = "best.keras"
-# The vocabulary the run trained with: line i is the raw id of item i.
+# The item vocabulary, in a run directory (what it trained with), a dataset folder
+# (`--format=clicks` writes it) and an export's assets: line i is the raw id of item i.
 ITEMS = "items.txt"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
@@ -94,17 +95,42 @@ def append_jsonl(path: str, row: dict) -> None:
     write_jsonl_atomic(path, read_jsonl(path) + [row])
 
 
-def read_items(model_dir: str, num_items: int) -> List[str]:
-    """The run's vocabulary (`items.txt`); runs written before it existed get "1".."N"."""
-    path = os.path.join(model_dir, ITEMS)
-    if not os.path.exists(path):
-        return [str(i) for i in range(1, num_items + 1)]
+def identity_items(num_items: int) -> Tuple[str, ...]:
+    """The vocabulary of data without one: item i is called "i"."""
+    return tuple(str(i) for i in range(1, num_items + 1))
+
+
+def read_items_file(path: str) -> Tuple[str, ...]:
+    """An `items.txt` (line i = raw id of item i), checked: no empty or repeated id.
+
+    The same file format in a dataset folder, a run directory and an export.
+
+    Raises:
+      DataFileError: naming the file and line.
+    """
     with open(path, encoding="utf-8", newline="") as f:
-        return [line.rstrip("\n") for line in f]
+        items = tuple(line.rstrip("\n") for line in f)
+    seen = {}
+    for line, item in enumerate(items, start=1):
+        if not item or "\r" in item:
+            raise DataFileError(f"{path}:{line}: empty item id (or a carriage return in it)")
+        if item in seen:
+            raise DataFileError(f"{path}:{line}: item id {item!r} repeats line {seen[item]}")
+        seen[item] = line
+    if not items:
+        raise DataFileError(f"{path}: no item ids")
+    return items
 
 
-def write_items(model_dir: str, items) -> None:
-    write_text_atomic(os.path.join(model_dir, ITEMS), "".join(item + "\n" for item in items))
+def read_items(folder: str, num_items: int) -> Tuple[str, ...]:
+    """The vocabulary in `folder` (`items.txt`); without the file (runs and SR-GNN data
+    written before it existed) the identity one of `num_items` items."""
+    path = os.path.join(folder, ITEMS)
+    return read_items_file(path) if os.path.exists(path) else identity_items(num_items)
+
+
+def write_items(folder: str, items) -> None:
+    write_text_atomic(os.path.join(folder, ITEMS), "".join(item + "\n" for item in items))
 
 
 def read_config(model_dir: str) -> ExperimentConfig:

@@ -37,7 +37,6 @@ import pickle
 from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
-from tagnn_tf.data.datasets import ITEMS_FILE
 from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError
 
@@ -68,12 +67,9 @@ def _header_fields(header: str, delimiter: str) -> List[str]:
     return next(csv.reader([header], delimiter=delimiter), [])  # quoted names included
 
 
-def detect_delimiter(path: str, columns: List[str]) -> str:
-    """The delimiter among , ; tab | that splits the header into most of the named columns
+def detect_delimiter(header: str, columns: List[str]) -> str:
+    """The delimiter among , ; tab | that splits `header` into most of the named columns
     (then into most fields)."""
-    header = _first_line(path)
-    if not header:
-        raise DataFileError(f"{path}: empty file (no header line)")
     return max(_DELIMITERS, key=lambda d: (sum(c in _header_fields(header, d) for c in columns),
                                            len(_header_fields(header, d))))
 
@@ -96,8 +92,11 @@ def read_clicks(path: str, config: ClickLogConfig):
             df = pl.read_parquet(path, columns=columns).with_columns(pl.all().cast(pl.String))
             first_line = 1  # no header line: `line` is the row number
         else:
-            delimiter = config.delimiter or detect_delimiter(path, columns)
-            header = _header_fields(_first_line(path), delimiter)
+            header_line = _first_line(path)
+            if not header_line:
+                raise DataFileError(f"{path}: empty file (no header line)")
+            delimiter = config.delimiter or detect_delimiter(header_line, columns)
+            header = _header_fields(header_line, delimiter)
             missing = [c for c in columns if c not in header]
             if missing:
                 raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
@@ -251,7 +250,7 @@ def write_dataset(result: ClickLogResult, folder: str) -> None:
         with open(final + ".tmp", "wb") as f:
             pickle.dump(obj, f, protocol=4)
         os.replace(final + ".tmp", final)
-    run_directory.write_text_atomic(os.path.join(folder, ITEMS_FILE), "".join(item + "\n" for item in result.items))
+    run_directory.write_items(folder, result.items)
     run_directory.write_json_atomic(os.path.join(folder, REPORT_FILE), result.report)
 
 

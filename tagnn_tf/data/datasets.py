@@ -6,6 +6,7 @@ import dataclasses
 import os
 from typing import Tuple
 
+from tagnn_tf import run_directory
 from tagnn_tf.config import DataConfig
 from tagnn_tf.errors import DataFileError, InputError
 from tagnn_tf.data.sessions import (SessionExamples, check_catalogue, load_test_examples,
@@ -13,8 +14,6 @@ from tagnn_tf.data.sessions import (SessionExamples, check_catalogue, load_test_
 from tagnn_tf.data.synthetic import synthetic_dataset
 
 SYNTHETIC = "synthetic"
-# The dataset's vocabulary: line i holds the raw id of item i (`--format=clicks` writes it).
-ITEMS_FILE = "items.txt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,31 +31,6 @@ class DatasetSplits:
     items: Tuple[str, ...] = ()
 
 
-def identity_items(num_items: int) -> Tuple[str, ...]:
-    """The vocabulary of data without one: item i is called "i"."""
-    return tuple(str(i) for i in range(1, num_items + 1))
-
-
-def read_items(path: str) -> Tuple[str, ...]:
-    """An `items.txt` (line i = raw id of item i), checked: no empty or repeated id.
-
-    Raises:
-      DataFileError: naming the file and line.
-    """
-    with open(path, encoding="utf-8", newline="") as f:
-        items = tuple(line.rstrip("\n") for line in f)
-    seen = {}
-    for line, item in enumerate(items, start=1):
-        if not item or "\r" in item:
-            raise DataFileError(f"{path}:{line}: empty item id (or a carriage return in it)")
-        if item in seen:
-            raise DataFileError(f"{path}:{line}: item id {item!r} repeats line {seen[item]}")
-        seen[item] = line
-    if not items:
-        raise DataFileError(f"{path}: no item ids")
-    return items
-
-
 def dataset_dir(config: DataConfig) -> str:
     return os.path.join(config.data_dir, config.dataset)
 
@@ -68,6 +42,7 @@ def load_splits(config: DataConfig) -> DatasetSplits:
       DataFileError: missing or invalid data files.
       InputError: `config.num_items` below an id present in the data.
     """
+    items = None
     if config.dataset == SYNTHETIC:
         train_all, test, _ = synthetic_dataset(config.synthetic_num_items, config.synthetic_num_sessions,
                                                config.synthetic_seed)
@@ -79,15 +54,13 @@ def load_splits(config: DataConfig) -> DatasetSplits:
                 f"{folder}: data directory not found (dataset={config.dataset!r}, data_dir={config.data_dir!r})")
         train_all = load_train_examples(folder)
         test = load_test_examples(folder)
-        items_path = os.path.join(folder, ITEMS_FILE)
+        items_path = os.path.join(folder, run_directory.ITEMS)
         if os.path.isfile(items_path):
-            items = read_items(items_path)
+            items = run_directory.read_items_file(items_path)
             if config.num_items not in (0, len(items)):
                 raise InputError(f"`num_items` must be 0 or the {len(items)} items of {items_path}. Received: "
                                  f"num_items={config.num_items}")
-            num_items = check_catalogue(len(items), train_all, test)
-            train, valid = split_validation(train_all, config.valid_portion, config.split_seed)
-            return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items, items=items)
-        num_items = check_catalogue(config.num_items, train_all, test)
+        num_items = check_catalogue(len(items) if items else config.num_items, train_all, test)
     train, valid = split_validation(train_all, config.valid_portion, config.split_seed)
-    return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items, items=identity_items(num_items))
+    return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items,
+                         items=items or run_directory.identity_items(num_items))

@@ -12,8 +12,6 @@ from tagnn_tf.arguments import check_positive
 from tagnn_tf.data.session_graph import densify
 from tagnn_tf.errors import InputError
 
-# Outputs a request adds to the session-graph tensors.
-REQUEST_OUTPUTS = ("used_item_count", "invalid_item_count", "empty_session")
 # Item numbers of a raw-id request: "" is padding, an id not in the vocabulary is unknown.
 _UNKNOWN = -1
 
@@ -71,10 +69,11 @@ class SessionPreprocessor(keras.layers.Layer):
         self.vocabulary_file = vocabulary_file
         self._numbers = self._names = None
         if vocabulary_file:
-            # line number (0-based) + 1 = item number; both directions.
+            # line number (0-based) + FIRST_ITEM_ID = item number; both directions. An absent
+            # raw id looks up a "line" that becomes _UNKNOWN.
             self._numbers = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
                 vocabulary_file, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-                tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=_UNKNOWN)
+                tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=_UNKNOWN - item_ids.FIRST_ITEM_ID)
             self._names = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
                 vocabulary_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
                 tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
@@ -91,8 +90,7 @@ class SessionPreprocessor(keras.layers.Layer):
         """Raw ids (string tensor) -> item numbers: 0 for "", -1 for an id not in the vocabulary."""
         if self._numbers is None:
             raise InputError("String item ids need a `vocabulary_file`.")
-        line = self._numbers.lookup(raw_ids)  # 0-based line of the vocabulary file, -1 if absent
-        numbers = tf.where(tf.equal(line, _UNKNOWN), tf.constant(_UNKNOWN, tf.int64), line + item_ids.FIRST_ITEM_ID)
+        numbers = self._numbers.lookup(raw_ids) + item_ids.FIRST_ITEM_ID
         return tf.where(tf.equal(raw_ids, ""), tf.constant(item_ids.PADDING_ID, tf.int64), numbers)
 
     def item_names(self, numbers):
@@ -128,7 +126,7 @@ class SessionPreprocessor(keras.layers.Layer):
             raise InputError("Cleaning requests needs `num_items` and `max_session_length` >= 1. Received: "
                              f"num_items={self.num_items}, max_session_length={self.max_session_length}")
         ids = tf.cast(session_items, tf.int64)
-        valid = tf.logical_and(ids >= item_ids.FIRST_ITEM_ID, ids <= item_ids.column_to_id(self.num_items - 1))
+        valid = tf.logical_and(ids >= item_ids.FIRST_ITEM_ID, ids <= self.num_items)  # ids 1..N
         padding = tf.equal(ids, item_ids.PADDING_ID)
         invalid = tf.reduce_sum(tf.cast(tf.logical_and(tf.logical_not(padding), tf.logical_not(valid)), tf.int32),
                                 axis=1)

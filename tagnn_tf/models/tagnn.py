@@ -6,8 +6,7 @@ import keras
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, PADDINGS, READOUTS, SCORING_MODES, VARIANTS, check_choice,
-                                check_positive)
+from tagnn_tf.arguments import PADDINGS, SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.session_readout import SessionReadout
@@ -43,12 +42,10 @@ class TAGNN(keras.Model):
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
                  seed=None, **kwargs):
         super().__init__(**kwargs)
+        # `variant`, `readout` and `global_attention` are checked by SessionReadout.
         check_positive("num_items", num_items)
         check_positive("hidden_size", hidden_size)
         check_positive("gnn_steps", gnn_steps)
-        check_choice("variant", variant, VARIANTS)
-        check_choice("readout", readout, READOUTS)
-        check_choice("global_attention", global_attention, GLOBAL_ATTENTIONS)
         check_choice("padding", padding, PADDINGS)
         self.num_items = num_items
         self.hidden_size = hidden_size

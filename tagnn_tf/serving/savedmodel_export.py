@@ -75,12 +75,9 @@ def serving_models(model: keras.Model, max_session_length: int, vocabulary_file:
     return {"serving_default": serve, "top_k": serve, BY_INDEX_SIGNATURE: serve, TFLITE_SIGNATURE: tflite}
 
 
-def build_archive(model: keras.Model, max_session_length: int, vocabulary_file: str, k: int = DEFAULT_K,
-                  max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
-                  tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> keras.export.ExportArchive:
-    """An ExportArchive with the `serving_default`, `top_k`, `by_index` and `tflite_default` signatures."""
-    recommenders = serving_models(model, max_session_length, vocabulary_file, k, max_batch_sessions,
-                                  tflite_max_batch_sessions)
+def build_archive(model: keras.Model, recommenders: dict) -> keras.export.ExportArchive:
+    """An ExportArchive with the `serving_default`, `top_k`, `by_index` and `tflite_default` signatures,
+    each calling its recommender of `serving_models`."""
     raw_spec = tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)
     numbers_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
     # The transposed candidate table, frozen: requests skip a [N, d] transpose.
@@ -173,9 +170,10 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     vocabulary_dir = tempfile.mkdtemp(prefix="tagnn_vocabulary_")
     vocabulary_file = os.path.join(vocabulary_dir, run_directory.ITEMS)
     run_directory.write_items(vocabulary_dir, items)
+    recommenders = serving_models(model, max_session_length, vocabulary_file, k, max_batch_sessions,
+                                  tflite_max_batch_sessions)
     try:
-        build_archive(model, max_session_length, vocabulary_file, k, max_batch_sessions,
-                      tflite_max_batch_sessions).write_out(tmp, verbose=False)
+        build_archive(model, recommenders).write_out(tmp, verbose=False)
     finally:
         shutil.rmtree(vocabulary_dir, ignore_errors=True)
     extra = os.path.join(tmp, "assets.extra")
@@ -189,8 +187,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
                                   "max_session_length": r.preprocessor.max_session_length,
                                   "max_batch_sessions": r.max_batch_sessions}
-                           for name, r in serving_models(model, max_session_length, None, k, max_batch_sessions,
-                                                         tflite_max_batch_sessions).items()},
+                           for name, r in recommenders.items()},
             "vocabulary": f"assets/{run_directory.ITEMS}", "input_dtypes": {
                 "serving_default": "string (raw item ids)", "top_k": "string (raw item ids)",
                 BY_INDEX_SIGNATURE: "int64 (item numbers)", TFLITE_SIGNATURE: "int64 (item numbers)"},

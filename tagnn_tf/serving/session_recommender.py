@@ -21,8 +21,6 @@ from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 
 DEFAULT_K = 20
 INPUT_NAME = "session_items"
-# Outputs of an item-number request (a raw-id request has `unknown_item_count` instead of `invalid_item_count`).
-OUTPUT_NAMES = ("scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count")
 # Sessions scored at once by the TensorFlow signatures (see `SessionRecommender`;
 # benchmarks/README.md: slices of 16 also beat whole requests on throughput).
 DEFAULT_MAX_BATCH_SESSIONS = 16

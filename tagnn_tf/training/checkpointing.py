@@ -158,7 +158,6 @@ class RunCheckpoints:
         self._manager.save(checkpoint_number=global_batches)
         if not self.chief:
             shutil.rmtree(self._dir, ignore_errors=True)
-            self._manager = None
 
 
 def checkpoint_paths(directory: str) -> List[str]:

@@ -30,7 +30,7 @@ import tensorflow as tf
 from tagnn_tf import item_ids, run_directory, run_lock
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
-from tagnn_tf.data.datasets import DatasetSplits, identity_items, load_splits
+from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
@@ -183,7 +183,7 @@ def check_resume_items(model_dir: str, items) -> None:
     if not os.path.exists(os.path.join(model_dir, run_directory.ITEMS)):
         return
     old = run_directory.read_items(model_dir, len(items))
-    if old != list(items):
+    if old != tuple(items):
         changed = next((k for k, (a, b) in enumerate(zip(old, items)) if a != b), min(len(old), len(items)))
         raise InputError(f"{model_dir} was trained with another item vocabulary ({len(old)} items; item "
                          f"{changed + 1} differs first); use a new --model_dir")
@@ -223,7 +223,7 @@ class Trainer:
         self.model_dir = model_dir
         self.log = log
         self.splits = splits or load_splits(config.data)
-        self.items = self.splits.items or identity_items(self.splits.num_items)
+        self.items = self.splits.items or run_directory.identity_items(self.splits.num_items)
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train
         check_resume_config(model_dir, self.config)
@@ -266,7 +266,8 @@ class Trainer:
             self.progress = TrainingProgress()
         self.checkpoints = RunCheckpoints(model_dir, self.model, self.optimizer, self.progress, self.chief)
         self._resume()
-        if tc.warm_start_from and not self.progress.values().epoch and not self.progress.values().batches_done:
+        started = self.progress.values()
+        if tc.warm_start_from and not started.epoch and not started.batches_done:  # a fresh run, not a resume
             counts = warm_start(self.model, self.items, tc.warm_start_from)
             self.log(f"warm start from {tc.warm_start_from}: {counts['shared_items']} items keep their trained "
                      f"embeddings, {counts['new_items']} new, {counts['dropped_items']} dropped")

@@ -155,11 +155,11 @@ def test_the_vocabulary_reaches_the_run_directory(tmp_path):
 @pytest.mark.parametrize("text,fragment", [("a\nb\na\n", "items.txt:3: item id 'a' repeats line 1"),
                                            ("a\n\nb\n", "items.txt:2: empty item id")])
 def test_a_damaged_vocabulary_is_refused(tmp_path, text, fragment):
-    from tagnn_tf.data.datasets import read_items
+    from tagnn_tf.run_directory import read_items_file
 
     (tmp_path / "items.txt").write_text(text)
     with pytest.raises(DataFileError, match=fragment):
-        read_items(str(tmp_path / "items.txt"))
+        read_items_file(str(tmp_path / "items.txt"))
 
 
 def test_a_log_with_quoted_header_and_values(tmp_path):
