@@ -11,6 +11,12 @@ from typing import Any
 
 from tagnn_tf.errors import InputError
 
+# Models of `--model`: TAGNN and the paper's neural baselines (Keras, trained by
+# the trainer, exported like TAGNN; `srgnn` is TAGNN's `local_att` variant) ...
+NEURAL_MODELS = ("tagnn", "srgnn", "gru4rec", "narm", "stamp", "bpr_mf", "fpmc")
+# ... and the non-neural baselines (tagnn_tf.baselines: fitted, not trained).
+NON_NEURAL_MODELS = ("pop", "spop", "item_knn", "sknn", "vsknn", "stan", "vstan", "sr")
+MODELS = NEURAL_MODELS + NON_NEURAL_MODELS
 # Session readout of Fig. 2: target + local + global, local, average, attention, local + attention (SR-GNN).
 VARIANTS = ("tagnn", "local", "avg", "att", "local_att")
 # eq. 10's form for `tagnn`: the paper's W3 [s_target; s_local; s_global], or the official code's.
@@ -27,6 +33,8 @@ PADDINGS = ("masked", "official")
 #   tflite: unsorted segment max and separate GEMMs (TFLite copies every slice
 #     of a stacked product).
 SCORING_MODES = ("train", "serve", "tflite")
+# How validation examples are held out (tagnn_tf.data.sessions.split_validation).
+VALID_SPLITS = ("examples", "sessions", "time")
 
 
 def check_choice(name: str, value: Any, choices) -> None:

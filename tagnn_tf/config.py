@@ -10,23 +10,29 @@ import dataclasses
 import json
 from typing import Optional
 
-from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, PADDINGS, READOUTS, VARIANTS, check_choice,
-                                check_positive)
+from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, MODELS, PADDINGS, READOUTS, VALID_SPLITS, VARIANTS,
+                                check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
 LR_SCHEDULES = ("paper", "official")
+LOSSES = ("cross_entropy", "bpr")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """TAGNN architecture.
+    """The model: TAGNN's architecture, or a baseline.
 
     The catalogue size is not here: it is a fact of the data
     (`DataConfig.num_items`), passed to `build_model` beside this config.
 
     Attributes:
+      name: `tagnn_tf.arguments.MODELS` (flag `--model`): `tagnn`, a neural
+        baseline (`srgnn`, `gru4rec`, `narm`, `stamp`, `bpr_mf`, `fpmc`; see
+        `tagnn_tf.models`) or a non-neural one (`pop`, `spop`, `item_knn`,
+        `sknn`, `vsknn`, `stan`, `vstan`, `sr`; `BaselineConfig`). `srgnn`
+        is TAGNN with `variant="local_att"` (the variant is set to it).
       hidden_size: d, embedding and node-vector width (paper: 100).
       gnn_steps: T, gated-graph propagation steps (paper: 1).
       variant: readout of Fig. 2: `tagnn` (target + local + global), `local`
@@ -44,6 +50,7 @@ class ModelConfig:
         node, both with value 0. Not exportable.
     """
 
+    name: str = "tagnn"
     hidden_size: int = 100
     gnn_steps: int = 1
     variant: str = "tagnn"
@@ -52,12 +59,67 @@ class ModelConfig:
     padding: str = "masked"
 
     def __post_init__(self):
+        check_choice("model", self.name, MODELS)
+        if self.name == "srgnn":
+            if self.variant not in ("tagnn", "local_att"):
+                raise InputError("`--model=srgnn` is TAGNN's `local_att` variant; leave `variant` unset. Received: "
+                                 f"variant={self.variant!r}")
+            object.__setattr__(self, "variant", "local_att")
         check_positive("hidden_size", self.hidden_size)
         check_positive("gnn_steps", self.gnn_steps)
         check_choice("variant", self.variant, VARIANTS)
         check_choice("readout", self.readout, READOUTS)
         check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
         check_choice("padding", self.padding, PADDINGS)
+
+
+RULE_WEIGHTINGS = ("div", "linear", "same")
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineConfig:
+    """Hyper-parameters of the non-neural baselines (`tagnn_tf.baselines`); each method reads its own.
+
+    Defaults are the reference implementations' (session-rec; STAN's paper).
+
+    Attributes:
+      neighbours: k of SKNN, V-SKNN, STAN, VSTAN.
+      sample_size: the most recent training sessions sharing an item with the
+        current one that are considered as neighbours; 0 = all.
+      position_lambda: STAN/VSTAN lambda1 (current-session recency, clicks).
+      recency_lambda: STAN/VSTAN lambda2 (neighbour-session age, as a
+        fraction of the training sessions); 0 = off.
+      match_lambda: STAN/VSTAN lambda3 (distance to the match inside a
+        neighbour, clicks); 0 = off.
+      idf_lambda: V-SKNN/VSTAN exponent of a scored item's IDF; 0 = off.
+      shrink: Item-KNN's cosine shrinkage.
+      rule_steps: SR's largest distance between a rule's two clicks.
+      rule_weighting: SR's weight of a distance d: `div` 1/d, `linear`,
+        `same`.
+      eval_batch_size: sessions scored at once (bounds the `[batch,
+        training sessions]` similarities).
+    """
+
+    neighbours: int = 100
+    sample_size: int = 1000
+    position_lambda: float = 1.02
+    recency_lambda: float = 0.0
+    match_lambda: float = 2.05
+    idf_lambda: float = 0.0
+    shrink: float = 20.0
+    rule_steps: int = 10
+    rule_weighting: str = "div"
+    eval_batch_size: int = 256
+
+    def __post_init__(self):
+        check_positive("neighbours", self.neighbours)
+        check_positive("sample_size", self.sample_size, allow_zero=True)
+        check_positive("position_lambda", self.position_lambda)
+        for name in ("recency_lambda", "match_lambda", "idf_lambda", "shrink"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        check_positive("rule_steps", self.rule_steps)
+        check_choice("rule_weighting", self.rule_weighting, RULE_WEIGHTINGS)
+        check_positive("eval_batch_size", self.eval_batch_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +130,11 @@ class DataConfig:
       dataset: `synthetic` (built-in generator) or the name of a folder under
         `data_dir` holding the SR-GNN files (`diginetica`, `yoochoose1_64`, ...).
       data_dir: parent folder of the dataset folders.
-      valid_portion: share of training examples held out (seeded) for model
-        selection.
+      valid_portion: share of training examples held out for model selection.
+      valid_split: how they are chosen (`tagnn_tf.data.sessions.
+        split_validation`): `examples` (SR-GNN's: a random share of the
+        examples; the paper reproduction), `sessions` (whole sessions at
+        random) or `time` (the most recent sessions).
       split_seed: seed of the validation split.
       num_items: catalogue size N (item ids 1..N; 0 is padding), the single
         home of this fact. 0 = derive from the data (its largest id); a value
@@ -81,6 +146,7 @@ class DataConfig:
     dataset: str = "synthetic"
     data_dir: str = "../shared/data"
     valid_portion: float = 0.1
+    valid_split: str = "examples"
     split_seed: int = 2020
     num_items: int = 0
     synthetic_num_items: int = 1000
@@ -93,6 +159,7 @@ class DataConfig:
         if not 0.0 < self.valid_portion < 1.0:
             raise InputError(
                 f"`valid_portion` must be in (0, 1). Received: valid_portion={self.valid_portion!r}")
+        check_choice("valid_split", self.valid_split, VALID_SPLITS)
         check_positive("num_items", self.num_items, allow_zero=True)
         check_positive("synthetic_num_items", self.synthetic_num_items)
         check_positive("synthetic_num_sessions", self.synthetic_num_sessions)
@@ -112,6 +179,9 @@ class TrainConfig:
         epochs 1-2, 1e-4 for 3-5, ...
       l2: coupled L2 (PyTorch `weight_decay`): `l2 * w` is added to every
         gradient, embeddings included.
+      loss: `cross_entropy` (softmax over the whole catalogue, the paper's)
+        or `bpr` (pairwise, one uniform negative per example; BPR-MF's and
+        FPMC's own loss).
       patience: early-stopping patience in epochs on `selection_metric`
         measured on the validation split.
       selection_metric: one of hr@10, hr@20, mrr@10, mrr@20.
@@ -144,6 +214,7 @@ class TrainConfig:
     lr_decay_epochs: int = 3
     lr_schedule: str = "official"
     l2: float = 1e-5
+    loss: str = "cross_entropy"
     patience: int = 3
     selection_metric: str = "hr@20"
     seed: int = 2020
@@ -164,6 +235,7 @@ class TrainConfig:
         check_positive("lr_decay_epochs", self.lr_decay_epochs)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_positive("l2", self.l2, allow_zero=True)
+        check_choice("loss", self.loss, LOSSES)
         check_positive("patience", self.patience)
         check_choice("selection_metric", self.selection_metric, METRIC_NAMES)
         check_positive("eval_batch_size", self.eval_batch_size)
@@ -262,6 +334,7 @@ class ExperimentConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    baseline: BaselineConfig = dataclasses.field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -272,8 +345,9 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
         if not isinstance(d, dict):
-            raise InputError(f"expected a JSON object with sections model, data, train. Received: {type(d).__name__}")
-        for section in ("model", "data", "train"):
+            raise InputError("expected a JSON object with sections model, data, train, baseline. Received: "
+                             f"{type(d).__name__}")
+        for section in ("model", "data", "train", "baseline"):
             if not isinstance(d.get(section, {}), dict):
                 raise InputError(f"section `{section}` must be an object. Received: {d[section]!r}")
         model, data = dict(d.get("model", {})), dict(d.get("data", {}))
@@ -286,6 +360,7 @@ class ExperimentConfig:
             model=_from_fields(ModelConfig, model),
             data=_from_fields(DataConfig, data),
             train=_from_fields(TrainConfig, d.get("train", {})),
+            baseline=_from_fields(BaselineConfig, d.get("baseline", {})),
         )
 
 

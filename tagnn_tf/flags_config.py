@@ -6,9 +6,15 @@ import dataclasses
 
 from absl import flags
 
-from tagnn_tf.config import DataConfig, DistributeConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.config import BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig, TrainConfig
 
-_SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
+_SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig), ("baseline", BaselineConfig))
+# Fields whose flag has another name: `--model` chooses ModelConfig.name.
+_FLAG_NAMES = {(ModelConfig, "name"): "model"}
+
+
+def flag_name(klass, field_name: str) -> str:
+    return _FLAG_NAMES.get((klass, field_name), field_name)
 
 
 def _fields(sections=_SECTIONS):
@@ -21,22 +27,23 @@ def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
     """Defines one flag per config field (default None = the dataclass default)."""
     for _, klass, f in _fields(sections):
         default = f.default
+        name = flag_name(klass, f.name)
         text = f"{klass.__name__}.{f.name} (default {default!r})"
         if f.type in ("int", int):
-            flags.DEFINE_integer(f.name, None, text, flag_values=flag_values)
+            flags.DEFINE_integer(name, None, text, flag_values=flag_values)
         elif f.type in ("float", float):
-            flags.DEFINE_float(f.name, None, text, flag_values=flag_values)
+            flags.DEFINE_float(name, None, text, flag_values=flag_values)
         elif f.type in ("bool", bool):
-            flags.DEFINE_boolean(f.name, None, text, flag_values=flag_values)
+            flags.DEFINE_boolean(name, None, text, flag_values=flag_values)
         else:
-            flags.DEFINE_string(f.name, None, text, flag_values=flag_values)
+            flags.DEFINE_string(name, None, text, flag_values=flag_values)
 
 
 def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
     """The ExperimentConfig with every flag that was set applied."""
     values = {section: {} for section, _ in _SECTIONS}
-    for section, _, f in _fields():
-        v = flag_values[f.name].value
+    for section, klass, f in _fields():
+        v = flag_values[flag_name(klass, f.name)].value
         if v is not None:
             values[section][f.name] = v
     return ExperimentConfig.from_dict(values)

@@ -153,7 +153,7 @@ def read_config(model_dir: str) -> ExperimentConfig:
         raise DataFileError(f"{path}: {e}") from None
 
 
-# `config.json` fields that must equal the saved model's constructor arguments.
+# `config.json` fields that must equal the saved model's constructor arguments (those it has).
 _MODEL_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding")
 
 
@@ -163,8 +163,14 @@ def check_model_matches_config(config: ExperimentConfig, model, config_path: str
     Raises:
       DataFileError: naming `config_path` and the first field that differs.
     """
+    from tagnn_tf.models.registry import MODEL_CLASSES
+
+    expected = MODEL_CLASSES.get(config.model.name)
+    if expected is None or type(model) is not expected:
+        raise DataFileError(f"{config_path}: model.name={config.model.name!r} but the saved model is a "
+                            f"{type(model).__name__}; the file does not describe this run's best.keras")
     saved = model.get_config()
-    fields = [(f"model.{name}", getattr(config.model, name), name) for name in _MODEL_FIELDS]
+    fields = [(f"model.{name}", getattr(config.model, name), name) for name in _MODEL_FIELDS if name in saved]
     fields.append(("data.num_items", config.data.num_items, "num_items"))
     for field, value, name in fields:
         if saved.get(name) != value:

@@ -61,6 +61,7 @@ def load_splits(config: DataConfig) -> DatasetSplits:
                 raise InputError(f"`num_items` must be 0 or the {len(items)} items of {items_path}. Received: "
                                  f"num_items={config.num_items}")
         num_items = check_catalogue(len(items) if items else config.num_items, train_all, test)
-    train, valid = split_validation(train_all, config.valid_portion, config.split_seed)
+    train, valid = split_validation(train_all, config.valid_portion, config.split_seed,
+                                    config.valid_split)
     return DatasetSplits(train=train, valid=valid, test=test, num_items=num_items,
                          items=items or run_directory.identity_items(num_items))

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tagnn_tf import item_ids
+from tagnn_tf.arguments import VALID_SPLITS, check_choice
 from tagnn_tf.data.safe_pickle import load_restricted_pickle
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -154,13 +155,90 @@ def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
     return SessionExamples.from_lists(*augment_lists(sessions))
 
 
-def split_validation(examples: SessionExamples, portion: float, seed: int):
-    """Seeded random split: returns (train, valid) with `portion` in valid."""
+def example_sessions(examples: SessionExamples) -> np.ndarray:
+    """int64 `[num_examples]`: the index of the session each example was cut from.
+
+    Examples are in the reference order (`augment_lists`: per session, the
+    longest prefix first), so example i continues example i-1's session
+    when its prefix is the start of that prefix and its label the click that
+    follows there. That also holds when some of a session's examples were
+    taken out (a validation split) in between. Sessions are numbered in
+    order of appearance (the reference preprocessing keeps training sessions
+    in date order).
+    """
+    n = len(examples)
+    if n == 0:
+        return np.zeros([0], np.int64)
+    lengths, starts, values = examples.lengths, examples.row_splits, examples.values
+    # Candidates: shorter, and labelled with the click after that length in the previous prefix.
+    rows = np.flatnonzero((lengths[1:] < lengths[:-1]) & (lengths[1:] > 0)) + 1
+    rows = rows[examples.labels[rows] == values[starts[rows - 1] + lengths[rows]]]
+    cont = np.zeros(n, bool)
+    if rows.size:
+        lens = lengths[rows]
+        offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        mine = values[np.repeat(starts[rows], lens) + offsets]
+        previous = values[np.repeat(starts[rows - 1], lens) + offsets]
+        differs = np.bincount(np.repeat(np.arange(rows.size), lens), weights=mine != previous,
+                              minlength=rows.size)
+        cont[rows[differs == 0]] = True
+    return np.cumsum(~cont) - 1
+
+
+def session_sequences(examples: SessionExamples):
+    """The sessions the examples were cut from, as far as they show them.
+
+    Returns `(values, row_splits)`: session j is `values[row_splits[j]:
+    row_splits[j + 1]]`, the longest example of the session's prefix plus its
+    label (the whole session when that example is present), in order of
+    appearance (`example_sessions`).
+    """
+    sessions = example_sessions(examples)
+    first = np.flatnonzero(np.diff(sessions, prepend=-1))
+    heads = examples.take(first)
+    lengths = heads.lengths + 1
+    splits = np.zeros(len(first) + 1, np.int64)
+    np.cumsum(lengths, out=splits[1:])
+    values = np.empty(int(splits[-1]), np.int32)
+    is_label = np.zeros(values.size, bool)
+    is_label[splits[1:] - 1] = True
+    values[~is_label] = heads.values
+    values[is_label] = heads.labels
+    return values, splits
+
+
+def split_validation(examples: SessionExamples, portion: float, seed: int, how: str = "examples"):
+    """Returns (train, valid) with about `portion` of the examples in valid.
+
+    how:
+      examples: a seeded random `portion` of the examples (SR-GNN's split; a
+        validation example's session usually has longer prefixes, which
+        contain its label, in training);
+      sessions: whole sessions, drawn at random (seeded), until `portion` of
+        the examples are held out;
+      time: the most recent sessions (the last in file order) holding
+        `portion` of the examples, as the test split is the last days.
+    """
     if not 0.0 < portion < 1.0:
         raise InputError(f"`portion` must be in (0, 1). Received: portion={portion!r}")
-    order = np.random.default_rng(seed).permutation(len(examples))
+    check_choice("valid_split", how, VALID_SPLITS)
     n_valid = int(round(len(examples) * portion))
-    return examples.take(np.sort(order[n_valid:])), examples.take(np.sort(order[:n_valid]))
+    if how == "examples":
+        order = np.random.default_rng(seed).permutation(len(examples))
+        return examples.take(np.sort(order[n_valid:])), examples.take(np.sort(order[:n_valid]))
+    sessions = example_sessions(examples)
+    num_sessions = int(sessions[-1]) + 1 if sessions.size else 0
+    if num_sessions < 2:
+        raise InputError(f"valid_split={how!r} needs at least 2 sessions; the data holds {num_sessions}")
+    order = (np.random.default_rng(seed).permutation(num_sessions) if how == "sessions"
+             else np.arange(num_sessions)[::-1])
+    sizes = np.bincount(sessions, minlength=num_sessions)[order]
+    # Held out: the first sessions of `order` whose examples reach n_valid (at least one, never all).
+    taken = int(np.clip(np.searchsorted(np.cumsum(sizes), max(n_valid, 1)) + 1, 1, num_sessions - 1))
+    held = np.zeros(num_sessions, bool)
+    held[order[:taken]] = True
+    in_valid = held[sessions]
+    return examples.take(np.flatnonzero(~in_valid)), examples.take(np.flatnonzero(in_valid))
 
 
 def load_train_examples(dataset_dir: str) -> SessionExamples:

@@ -124,8 +124,8 @@ class TAGNN(keras.Model):
         return config
 
 
-def build_model(config, num_items: int, seed=None) -> TAGNN:
-    """A TAGNN with weights built.
+def build_tagnn(config, num_items: int, seed=None) -> TAGNN:
+    """A TAGNN with weights built (`tagnn_tf.models.build_model` for any `--model`).
 
     Args:
       config: a `tagnn_tf.config.ModelConfig` (the architecture).
@@ -140,9 +140,10 @@ def build_model(config, num_items: int, seed=None) -> TAGNN:
     return model
 
 
-def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0) -> dict:
+def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0, with_click_alias: bool = False) -> dict:
     """A minimal valid input batch (used to build weights); `padded_length` > 0
-    adds that input (`padding="official"`)."""
+    adds that input (`padding="official"`), `with_click_alias` the per-click
+    `alias` and `click_mask` (one click per node)."""
     inputs = {
         "items": ops.ones((batch, nodes), "int32"),
         "node_counts": ops.ones((batch, nodes), "float32"),
@@ -152,4 +153,7 @@ def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0) -> di
     }
     if padded_length:
         inputs["padded_length"] = ops.full((batch,), padded_length, "int32")
+    if with_click_alias:
+        inputs["alias"] = ops.tile(ops.expand_dims(ops.arange(nodes, dtype="int32"), 0), (batch, 1))
+        inputs["click_mask"] = ops.ones((batch, nodes), "float32")
     return inputs

@@ -36,6 +36,7 @@ import tensorflow as tf
 from tagnn_tf import item_ids, run_directory
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
+from tagnn_tf.models.registry import needs_click_alias
 from tagnn_tf.serving.session_recommender import (DEFAULT_K, DEFAULT_MAX_BATCH_SESSIONS,
                                                    DEFAULT_TFLITE_MAX_BATCH_SESSIONS, INPUT_NAME, SessionRecommender,
                                                    pad_sessions)
@@ -67,6 +68,7 @@ def serving_models(model: keras.Model, max_session_length: int, vocabulary_file:
     if max_session_length < 1:
         raise InputError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
     preprocessor = SessionPreprocessor(model.num_items, max_session_length, vocabulary_file=vocabulary_file,
+                                       with_click_alias=needs_click_alias(model),
                                        name="session_preprocessor")
     serve = SessionRecommender(model, preprocessor, k, scoring_mode="serve", max_batch_sessions=max_batch_sessions,
                                name="recommender")

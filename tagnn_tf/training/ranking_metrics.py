@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from tagnn_tf import item_ids
@@ -41,6 +42,33 @@ def rank_sums(ranks: tf.Tensor, cutoffs: Sequence[int] = CUTOFFS) -> Dict[str, t
         hit = tf.cast(ranks <= k, tf.float32)
         out[f"hr@{k}"] = tf.reduce_sum(hit)
         out[f"mrr@{k}"] = tf.reduce_sum(hit / ranks_f)
+    return out
+
+
+def numpy_target_ranks(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """1-based ranks from NumPy scores, ties counted against the target.
+
+    `1 + #(other items scoring >= the target)`. The non-neural baselines score
+    most items exactly 0 (and often tie among the rest), where `target_ranks`'
+    strict count would rank an unscored target above every other unscored
+    item; for continuous scores (the neural models) the two agree.
+
+    Args:
+      scores: `[batch, num_items]`, columns as in `tagnn_tf.item_ids`.
+      labels: `[batch]` item ids.
+    """
+    target = np.take_along_axis(scores, item_ids.id_to_column(np.asarray(labels, np.int64))[:, None], axis=1)
+    return (scores >= target).sum(axis=1).astype(np.int32)
+
+
+def numpy_rank_sums(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS) -> Dict[str, float]:
+    """`rank_sums` of NumPy ranks."""
+    ranks = np.asarray(ranks, np.float64)
+    out = {"count": float(ranks.size)}
+    for k in cutoffs:
+        hit = ranks <= k
+        out[f"hr@{k}"] = float(hit.sum())
+        out[f"mrr@{k}"] = float((hit / ranks).sum())
     return out
 
 

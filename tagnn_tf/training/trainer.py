@@ -28,13 +28,15 @@ import numpy as np
 import tensorflow as tf
 
 from tagnn_tf import item_ids, run_directory, run_lock
+from tagnn_tf.arguments import NON_NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
-from tagnn_tf.models.tagnn import build_model
+from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
+from tagnn_tf.models.registry import build_model, needs_click_alias
 from tagnn_tf.training import ranking_metrics
 from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
@@ -63,9 +65,10 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 class DistributedSteps:
     """Compiled distributed train and eval steps for one model."""
 
-    def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1):
+    def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1, loss: str = "cross_entropy"):
         self.model, self.optimizer, self.strategy, self.l2 = model, optimizer, strategy, l2
         self.micro_batches = micro_batches
+        self.loss = loss
         self._train_fn = None
         self._eval_fn = None
 
@@ -92,8 +95,7 @@ class DistributedSteps:
                 part_labels = labels[k * size:(k + 1) * size]
             with tf.GradientTape() as tape:
                 logits = model(part, training=True)
-                per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(item_ids.id_to_column(part_labels),
-                                                                             logits)
+                per_example = self._per_example_loss(logits, part_labels, k)
                 part_loss = tf.reduce_sum(per_example) / global_batch
             part_grads = [tf.convert_to_tensor(g) for g in tape.gradient(part_loss, variables)]
             grads = part_grads if grads is None else [a + b for a, b in zip(grads, part_grads)]
@@ -105,6 +107,23 @@ class DistributedSteps:
             grads = [g + scale * v for g, v in zip(grads, variables)]
         opt.apply_gradients(zip(grads, variables))
         return loss
+
+    def _per_example_loss(self, logits, labels, part: int):
+        """`[batch]` losses: softmax cross-entropy over the catalogue, or BPR.
+
+        BPR (Rendle et al. 2009): `-log sigmoid(z_label - z_negative)` with one
+        negative per example drawn uniformly from the catalogue (stateless,
+        seeded by the step, so a resumed run draws the same negatives; a draw
+        of the label itself counts 0).
+        """
+        columns = item_ids.id_to_column(labels)
+        if self.loss == "cross_entropy":
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(columns, logits)
+        seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), part])
+        negatives = tf.random.stateless_uniform(tf.shape(labels), seed, 0, tf.shape(logits)[1], tf.int32)
+        positive = tf.gather(logits, columns, axis=1, batch_dims=1)
+        negative = tf.gather(logits, negatives, axis=1, batch_dims=1)
+        return tf.where(tf.equal(negatives, columns), 0.0, -tf.math.log_sigmoid(positive - negative))
 
     def _replica_eval(self, features, labels):
         logits = self.model(features, training=False)
@@ -141,11 +160,16 @@ def padded_length(model, examples: SessionExamples) -> int:
     return int(examples.lengths.max()) if model.padding == "official" else 0
 
 
+def model_preprocessor(model) -> SessionPreprocessor:
+    """The pipeline's preprocessor for `model` (per-click inputs for the sequence models)."""
+    return SessionPreprocessor(with_click_alias=needs_click_alias(model))
+
+
 def eval_batches(model, examples: SessionExamples, config: TrainConfig, input_context=None) -> tf.data.Dataset:
     """The evaluation batches of `examples` for `model` (in session-length order)."""
     return pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
                                  input_context=input_context, max_clicks=config.eval_max_clicks,
-                                 padded_length=padded_length(model, examples))
+                                 padded_length=padded_length(model, examples), preprocessor=model_preprocessor(model))
 
 
 def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
@@ -271,7 +295,7 @@ class Trainer:
             counts = warm_start(self.model, self.items, tc.warm_start_from)
             self.log(f"warm start from {tc.warm_start_from}: {counts['shared_items']} items keep their trained "
                      f"embeddings, {counts['new_items']} new, {counts['dropped_items']} dropped")
-        self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches)
+        self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss)
         done = self.progress.values().epoch
         self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS))
                                     if r["epoch"] <= done]
@@ -352,9 +376,11 @@ class Trainer:
         skip = min(progress.batches_done, self.num_batches)
         train = self.splits.train
         official_length = padded_length(self.model, train)
+        preprocessor = model_preprocessor(self.model)
         dist = self.strategy.distribute_datasets_from_function(
             lambda ctx: pipeline.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
-                                               input_context=ctx, skip_batches=skip, padded_length=official_length))
+                                               input_context=ctx, skip_batches=skip, padded_length=official_length,
+                                               preprocessor=preprocessor))
         self.log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
         bar = keras.utils.Progbar(self.num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)
@@ -434,7 +460,15 @@ class Trainer:
 
 def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
           log: Log = _print, splits: Optional[DatasetSplits] = None, hold_lock: bool = True) -> dict:
-    """Trains (or resumes) a run in `model_dir`; returns the result summary (see `Trainer`)."""
+    """Trains (or resumes) a run in `model_dir`; returns the result summary (see `Trainer`).
+
+    A non-neural `--model` (`tagnn_tf.arguments.NON_NEURAL_MODELS`) is fitted
+    and evaluated instead (`tagnn_tf.baselines.baseline_run.fit_baseline`),
+    with the same run-directory files.
+    """
+    if config.model.name in NON_NEURAL_MODELS:
+        from tagnn_tf.baselines.baseline_run import fit_baseline
+        return fit_baseline(config, model_dir, log, splits)
     trainer = Trainer(config, model_dir, strategy, log, splits, hold_lock)
     try:
         return trainer.run()
