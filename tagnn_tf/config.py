@@ -96,8 +96,8 @@ class BaselineConfig:
       rule_steps: SR's largest distance between a rule's two clicks.
       rule_weighting: SR's weight of a distance d: `div` 1/d, `linear`,
         `same`.
-      eval_batch_size: sessions scored at once (bounds the `[batch,
-        training sessions]` similarities).
+      score_batch_size: sessions scored at once (bounds the `[batch, N]`
+        scores and the `[batch, training sessions]` similarities).
     """
 
     neighbours: int = 100
@@ -109,7 +109,7 @@ class BaselineConfig:
     shrink: float = 20.0
     rule_steps: int = 10
     rule_weighting: str = "div"
-    eval_batch_size: int = 256
+    score_batch_size: int = 256
 
     def __post_init__(self):
         check_positive("neighbours", self.neighbours)
@@ -119,7 +119,7 @@ class BaselineConfig:
             check_positive(name, getattr(self, name), allow_zero=True)
         check_positive("rule_steps", self.rule_steps)
         check_choice("rule_weighting", self.rule_weighting, RULE_WEIGHTINGS)
-        check_positive("eval_batch_size", self.eval_batch_size)
+        check_positive("score_batch_size", self.score_batch_size)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,7 +50,7 @@ def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable
     started = time.perf_counter()
     scorer.fit(Sequences.of_sessions(splits.train))
     out = {"fit_seconds": time.perf_counter() - started}
-    batch = config.baseline.eval_batch_size
+    batch = config.baseline.score_batch_size
     for split, examples in (("val", splits.valid), ("test", splits.test)):
         started = time.perf_counter()
         out[split], out[f"{split}_ranks"] = evaluate_scorer(scorer, examples, batch, log, split)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tagnn_tf.data import sessions as S
-from tagnn_tf.errors import DataFileError
+from tagnn_tf.errors import DataFileError, InputError
+from tagnn_tf.data.sessions import augment, split_validation
 
 
 def test_augment_follows_reference_order():
@@ -98,3 +99,46 @@ def test_missing_dir():
 def test_examples_refuse_ids_the_model_cannot_hold(prefixes, labels, fragment):
     with pytest.raises(ValueError, match=fragment):
         S.SessionExamples.from_lists(prefixes, labels)
+
+
+def test_example_sessions_and_sequences_survive_a_split():
+    from tagnn_tf.data.sessions import example_sessions, session_sequences
+
+    # Sessions [1 2 3], [4 5], [1 2], [1 2 3 4] -> examples longest prefix first.
+    ex = augment([[1, 2, 3], [4, 5], [1, 2], [1, 2, 3, 4]])
+    np.testing.assert_array_equal(example_sessions(ex), [0, 0, 1, 2, 3, 3, 3])
+    # Without ([1 2], 3), the middle example of the last session, its session is still one.
+    gapped = ex.take([0, 1, 2, 3, 4, 6])
+    np.testing.assert_array_equal(example_sessions(gapped), [0, 0, 1, 2, 3, 3])
+    values, splits = session_sequences(gapped)
+    assert [values[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])] == [[1, 2, 3], [4, 5], [1, 2],
+                                                                               [1, 2, 3, 4]]
+    # Without its longest example, a session shows what its remaining longest example does.
+    values, splits = session_sequences(ex.take([0, 1, 2, 3, 5, 6]))
+    assert values[splits[3]:splits[4]].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("how", ["sessions", "time"])
+def test_session_splits_hold_out_whole_sessions(how):
+    from tagnn_tf.data.sessions import example_sessions
+
+    sessions = [[i, i + 1, i + 2][: 2 + i % 2] for i in range(1, 41)]  # 40 sessions of 2 or 3 clicks
+    ex = augment(sessions)
+    train, valid = split_validation(ex, 0.25, seed=3, how=how)
+    assert len(train) + len(valid) == len(ex)
+    assert abs(len(valid) - 0.25 * len(ex)) <= 2  # whole sessions of 1-2 examples
+    full = {tuple(ex.prefix(i) + [int(ex.labels[i])]) for i in range(len(ex))}
+    seen_train = {tuple(train.prefix(i) + [int(train.labels[i])]) for i in range(len(train))}
+    seen_valid = {tuple(valid.prefix(i) + [int(valid.labels[i])]) for i in range(len(valid))}
+    assert seen_train | seen_valid == full
+    # No session has examples on both sides: its first click (= its id here) is in one split only.
+    assert not {s[0] for s in seen_train} & {s[0] for s in seen_valid}
+    if how == "time":  # the last sessions of the file
+        assert {s[0] for s in seen_valid} == set(range(41 - len(set(example_sessions(valid))), 41))
+
+
+def test_session_splits_need_two_sessions():
+    with pytest.raises(InputError, match="at least 2 sessions"):
+        split_validation(augment([[1, 2, 3, 4]]), 0.5, 0, "time")
+    with pytest.raises(InputError, match="valid_split"):
+        split_validation(augment([[1, 2], [3, 4]]), 0.5, 0, "random")

@@ -1,0 +1,166 @@
+"""Fair tuning of every baseline (and TAGNN): one rule, stated budgets and search spaces.
+
+Every method gets the same procedure: `budget` configurations from its search
+space (try 0 = the reference implementation's defaults, or the paper's
+configuration for TAGNN; the others drawn at random, seeded, without
+replacement; the whole grid when it is smaller than the budget), each scored
+on the validation split; the best try (validation `selection_metric`) is the
+method's result, and its test metrics are reported.
+
+Layout: `<results_dir>/<dataset>/<method>/`
+  tuning.jsonl   one line per finished try: its overrides, validation
+                 metrics, seconds (rerunning skips finished tries)
+  best/          non-neural: the best try refitted as a full run directory
+                 (tagnn_tf.baselines.baseline_run: test metrics, test_ranks.npz)
+  try-<k>/       neural: each try is a trainer run directory (resumes from its
+                 checkpoints); the best try is the result
+
+Non-neural tries are scored on validation only (test is evaluated once, for
+the best); the trainer evaluates both every epoch and selects on validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from tagnn_tf import run_directory
+from tagnn_tf.arguments import NEURAL_MODELS, NON_NEURAL_MODELS, check_choice
+from tagnn_tf.config import BaselineConfig, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.errors import InputError
+
+TUNING_LOG = "tuning.jsonl"
+BEST = "best"
+
+_NEIGHBOURS = {"baseline.neighbours": [50, 100, 200, 500, 1000],
+               "baseline.sample_size": [500, 1000, 2500, 5000, 0]}
+_STAN = {**_NEIGHBOURS, "baseline.position_lambda": [0.5, 1.02, 2.0, 4.0, 8.0],
+         "baseline.recency_lambda": [0.0, 0.01, 0.05, 0.2],
+         "baseline.match_lambda": [0.5, 1.0, 2.05, 4.0, 8.0]}
+_IDF = {"baseline.idf_lambda": [0.0, 0.5, 1.0, 2.0]}
+_NEURAL = {"train.learning_rate": [1e-3, 5e-4, 2e-3], "train.l2": [1e-5, 0.0, 1e-4]}
+
+# Method -> {"section.field": values}. Try 0 is every field's default.
+SEARCH_SPACES: Dict[str, Dict[str, list]] = {
+    "pop": {}, "spop": {},
+    "item_knn": {"baseline.shrink": [0.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]},
+    "sr": {"baseline.rule_steps": [1, 2, 3, 5, 10, 15, 20], "baseline.rule_weighting": ["div", "linear", "same"]},
+    "sknn": _NEIGHBOURS, "vsknn": {**_NEIGHBOURS, **_IDF}, "stan": _STAN, "vstan": {**_STAN, **_IDF},
+    **{name: _NEURAL for name in NEURAL_MODELS},
+}
+# Tries per method: the kNN and rule methods are cheap (seconds to fit, tens of
+# seconds to score the validation split on 2 cores); a neural try is a
+# training run of up to 10 epochs (hours on 2 cores).
+BUDGETS = {**{name: 20 for name in NON_NEURAL_MODELS}, **{name: 4 for name in NEURAL_MODELS}}
+# Method-specific settings that are not tuned: BPR-MF and FPMC train with their own loss.
+FIXED = {"bpr_mf": {"train.loss": "bpr"}, "fpmc": {"train.loss": "bpr"}, "tagnn": {"model.readout": "paper"}}
+
+
+def tries(method: str, seed: int = 0) -> List[dict]:
+    """The method's `BUDGETS[method]` configurations: a list of {"section.field": value}, try 0 = defaults."""
+    check_choice("method", method, tuple(SEARCH_SPACES))
+    space = SEARCH_SPACES[method]
+    budget = BUDGETS[method]
+    names = sorted(space)
+    grid = [dict(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
+    defaults = _defaults(names)
+    rest = [g for g in grid if g != defaults]
+    if len(grid) > budget:
+        order = np.random.default_rng(seed).permutation(len(rest))[:budget - 1]
+        rest = [rest[i] for i in sorted(order)]
+    return [defaults] + rest
+
+
+def _defaults(names: Sequence[str]) -> dict:
+    sections = {"model": ModelConfig(), "train": TrainConfig(), "baseline": BaselineConfig()}
+    return {n: getattr(sections[n.split(".")[0]], n.split(".")[1]) for n in names}
+
+
+def try_config(method: str, overrides: dict, data: DataConfig, train: Optional[TrainConfig] = None) -> ExperimentConfig:
+    """The ExperimentConfig of one try."""
+    values = {"model": {"name": method}, "data": dataclasses.asdict(data),
+              "train": dataclasses.asdict(train or TrainConfig()), "baseline": {}}
+    for name, value in {**FIXED.get(method, {}), **overrides}.items():
+        section, field = name.split(".")
+        values[section][field] = value
+    return ExperimentConfig.from_dict(values)
+
+
+def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainConfig] = None,
+         max_tries: int = 0, log: Callable = print) -> dict:
+    """Runs (or resumes) the method's tries in `dataset_dir/<method>/`; returns the best try's summary.
+
+    `max_tries` > 0 stops after the plan's first that many tries (a session
+    short of time; rerun without it to finish the budget): the summary then
+    says `complete: false`.
+    """
+    from tagnn_tf.data.datasets import load_splits
+
+    folder = os.path.join(dataset_dir, method)
+    os.makedirs(folder, exist_ok=True)
+    log_path = os.path.join(folder, TUNING_LOG)
+    done = {r["try"]: r for r in run_directory.read_jsonl(log_path)}
+    plan = tries(method)
+    splits = load_splits(data)
+    for k, overrides in enumerate(plan):
+        if k in done or (max_tries and k >= max_tries):
+            continue
+        config = try_config(method, overrides, data, train)
+        started = time.perf_counter()
+        if method in NON_NEURAL_MODELS:
+            val = _score_non_neural(config, splits)
+            row = {"try": k, "overrides": overrides, "val": val, "seconds": round(time.perf_counter() - started, 2)}
+        else:
+            from tagnn_tf.training.trainer import train as train_run
+            result = train_run(config, os.path.join(folder, f"try-{k}"), log=log, splits=splits)
+            row = {"try": k, "overrides": overrides, "val": result["val"], "selected_epoch": result["selected_epoch"],
+                   "seconds": round(time.perf_counter() - started, 2)}
+        run_directory.append_jsonl(log_path, row)
+        done[k] = row
+        log(f"{data.dataset} {method} try {k}/{len(plan) - 1} {overrides}: val "
+            f"{row['val'][config.train.selection_metric]:.2f} ({row['seconds']:.0f}s)")
+    metric = (train or TrainConfig()).selection_metric
+    best = max((done[k] for k in range(len(plan)) if k in done), key=lambda r: (r["val"][metric], -r["try"]))
+    if method in NON_NEURAL_MODELS:
+        from tagnn_tf.baselines.baseline_run import fit_baseline
+        result = fit_baseline(try_config(method, best["overrides"], data, train), os.path.join(folder, BEST),
+                              log=log, splits=splits)
+        run_dir = BEST
+    else:
+        run_dir = f"try-{best['try']}"
+        result = run_directory.read_json(os.path.join(folder, run_dir, run_directory.RESULT))
+    return {"method": method, "best_try": best["try"], "tries": len(plan), "tries_done": len(done),
+            "complete": len(done) >= len(plan), "run_dir": run_dir,
+            "overrides": best["overrides"], "val": result["val"], "test": result["test"]}
+
+
+def _score_non_neural(config: ExperimentConfig, splits) -> dict:
+    from tagnn_tf.baselines import make_baseline
+    from tagnn_tf.baselines.baseline_run import evaluate_scorer
+    from tagnn_tf.baselines.session_matrices import Sequences
+
+    scorer = make_baseline(config.model.name, splits.num_items, config.baseline).fit(
+        Sequences.of_sessions(splits.train))
+    return evaluate_scorer(scorer, splits.valid, config.baseline.score_batch_size)[0]
+
+
+def tune_all(results_dir: str, datasets: Sequence[str], methods: Sequence[str], data_dir: str,
+             valid_split: str, train: Optional[TrainConfig] = None, max_tries: int = 0,
+             log: Callable = print) -> List[dict]:
+    """`tune` for every (dataset, method), datasets outer; returns the summaries."""
+    for method in methods:
+        check_choice("method", method, tuple(SEARCH_SPACES))
+    if not datasets or not methods:
+        raise InputError(f"Nothing to tune. Received: datasets={list(datasets)}, methods={list(methods)}")
+    out = []
+    for dataset in datasets:
+        data = DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split)
+        for method in methods:
+            out.append({"dataset": dataset, **tune(method, os.path.join(results_dir, dataset), data, train,
+                                                    max_tries, log=log)})
+    return out

@@ -1,0 +1,27 @@
+"""Measure the val - test gap of each validation split:
+`python -m experiments.measure_valid_splits --out_dir=results/valid_split`."""
+
+from tagnn_tf.runtime import configure_process
+
+configure_process()
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("out_dir", "results/valid_split", "Rows go to <out_dir>/<dataset>.jsonl.")
+flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    from experiments.valid_split_study import measure
+    from tagnn_tf.cli import run_or_exit
+
+    run_or_exit(measure, FLAGS.out_dir, FLAGS.datasets, FLAGS.data_dir)
+
+
+if __name__ == "__main__":
+    app.run(main)

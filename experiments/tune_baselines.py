@@ -1,0 +1,42 @@
+"""Tune the baselines: `python -m experiments.tune_baselines --results_dir=results/baselines --methods=sknn,stan`.
+
+Runs each method's budget of configurations (experiments.baseline_tuning:
+SEARCH_SPACES, BUDGETS) on the validation split of `--valid_split`, per
+dataset, then evaluates the best on the test set. Rerunning resumes: finished
+tries are skipped and a neural try resumes from its checkpoints.
+"""
+
+from tagnn_tf.runtime import configure_process
+
+configure_process()
+
+import json  # noqa: E402
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("results_dir", "results/baselines", "Tries go to <results_dir>/<dataset>/<method>/.")
+flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets, in order.")
+flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"],
+                  "Methods (--model names), in order.")
+flags.DEFINE_string("valid_split", "time", "DataConfig.valid_split of every try (see results/valid_split/).")
+flags.DEFINE_integer("epochs", 10, "Neural tries: TrainConfig.epochs.")
+flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    from experiments.baseline_tuning import tune_all
+    from tagnn_tf.cli import run_or_exit
+    from tagnn_tf.config import TrainConfig
+
+    out = run_or_exit(tune_all, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir, FLAGS.valid_split,
+                      TrainConfig(epochs=FLAGS.epochs), FLAGS.max_tries)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    app.run(main)
