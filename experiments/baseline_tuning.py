@@ -10,8 +10,9 @@ method's result, and its test metrics are reported.
 Layout: `<results_dir>/<dataset>/<method>/`
   tuning.jsonl   one line per finished try: its overrides, validation
                  metrics, seconds (rerunning skips finished tries)
-  best/          non-neural: the best try refitted as a full run directory
-                 (tagnn_tf.baselines.baseline_run: test metrics, test_ranks.npz)
+  best/          non-neural: the best try refitted on all training sessions
+                 (training and validation parts, `fit_on="train_and_valid"`)
+                 as a full run directory (test metrics, test_ranks.npz)
   try-<k>/       neural: each try is a trainer run directory (resumes from its
                  checkpoints); the best try is the result
 
@@ -128,8 +129,8 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
     best = max((done[k] for k in range(len(plan)) if k in done), key=lambda r: (r["val"][metric], -r["try"]))
     if method in NON_NEURAL_MODELS:
         from tagnn_tf.baselines.baseline_run import fit_baseline
-        result = fit_baseline(try_config(method, best["overrides"], data, train), os.path.join(folder, BEST),
-                              log=log, splits=splits)
+        final = try_config(method, {**best["overrides"], "baseline.fit_on": "train_and_valid"}, data, train)
+        result = {**fit_baseline(final, os.path.join(folder, BEST), log=log, splits=splits), "val": best["val"]}
         run_dir = BEST
     else:
         run_dir = f"try-{best['try']}"

@@ -2,7 +2,11 @@
 
 import os
 
-from absl import app, flags
+from tagnn_tf.runtime import configure_process
+
+configure_process()
+
+from absl import app, flags  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

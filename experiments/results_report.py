@@ -31,7 +31,8 @@ def paper_numbers(data_readme: str, model: str = "TAGNN") -> Dict[str, Dict[str,
     """{dataset: {"hr@20": .., "mrr@20": ..}} from `model`'s row of the published-results table."""
     with open(data_readme) as f:
         text = f.read()
-    row = re.search(rf"^\|\s*{re.escape(model)}[^|]*\|([^\n]*)$", text, re.M)
+    # The name, then an optional "(venue)": "SR" must not match the "SR-GNN (AAAI 2019)" row.
+    row = re.search(rf"^\|\s*{re.escape(model)}(?:\s*\([^|]*\))?\s*\|([^\n]*)$", text, re.M)
     if row is None:
         raise InputError(f"{data_readme}: no {model} row in the published results table")
     values = [float(v) for v in re.findall(r"[0-9]+\.[0-9]+", row.group(1))]
@@ -489,7 +490,8 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
            started: Optional[Dict[tuple, bool]] = None, diagnostics: Optional[Dict[tuple, dict]] = None,
-           uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None) -> str:
+           uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None,
+           baselines: Optional[List[str]] = None) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -539,6 +541,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
           if runs else ["(Plots appear once a run has finished an epoch.)", ""]),
         *(diagnostics_lines(diagnostics, runs, paper, started) if diagnostics is not None else []),
         *uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items() if r["finished"]}),
+        *(baselines or []),
         "To rerun one configuration from scratch (a new results folder; the same command resumes it "
         "from its last checkpoint after an interruption):",
         "",
@@ -622,6 +625,8 @@ def write_report(results_dir: str, data_readme: str) -> str:
     uncertainty = None
     if os.path.exists(os.path.join(results_dir, UNCERTAINTY_FILE)):
         uncertainty = run_directory.read_json(os.path.join(results_dir, UNCERTAINTY_FILE))
+    from experiments.baselines_report import render as baselines_render
+
     run_directory.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
-                                             uncertainty, srgnn))
+                                             uncertainty, srgnn, baselines_render(results_dir, data_readme)))
     return path

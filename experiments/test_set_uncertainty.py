@@ -9,7 +9,6 @@ test sample only, not training randomness (another seed measures that).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Dict
 
@@ -21,25 +20,17 @@ from tagnn_tf import run_directory
 from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.errors import InputError
 from tagnn_tf.training import ranking_metrics
-from tagnn_tf.training.trainer import eval_batches
+from tagnn_tf.training.trainer import target_ranks
 
 
 def run_target_ranks(model_dir: str) -> np.ndarray:
     """1-based rank of each test target under `<model_dir>/best.keras`.
 
     Returns:
-      int32 `[test examples]`, in the evaluation order (examples sorted by
-      session length, stable), which is the same for every run of a dataset.
+      int32 `[test examples]`, in test-file order (the same for every run of a dataset).
     """
     config, model = run_directory.load_run(model_dir)
-    train_config = dataclasses.replace(config.train, max_eval_examples=0)  # every test example
-    dataset = eval_batches(model, load_splits(config.data).test, train_config)
-
-    @tf.function(reduce_retracing=True)
-    def ranks(features, labels):
-        return ranking_metrics.target_ranks(model(features, training=False), labels)
-
-    return np.concatenate([ranks(features, labels).numpy() for features, labels in dataset])
+    return target_ranks(model, load_splits(config.data).test, config.train)
 
 
 def hit_and_mrr(ranks: np.ndarray, k: int = 20) -> Dict[str, float]:

@@ -96,6 +96,9 @@ class BaselineConfig:
       rule_steps: SR's largest distance between a rule's two clicks.
       rule_weighting: SR's weight of a distance d: `div` 1/d, `linear`,
         `same`.
+      fit_on: `train` (the training part of the validation split) or
+        `train_and_valid` (all training sessions: the final fit of a tuned
+        configuration, whose validation metrics then come from tuning).
       score_batch_size: sessions scored at once (bounds the `[batch, N]`
         scores and the `[batch, training sessions]` similarities).
     """
@@ -109,6 +112,7 @@ class BaselineConfig:
     shrink: float = 20.0
     rule_steps: int = 10
     rule_weighting: str = "div"
+    fit_on: str = "train"
     score_batch_size: int = 256
 
     def __post_init__(self):
@@ -119,6 +123,7 @@ class BaselineConfig:
             check_positive(name, getattr(self, name), allow_zero=True)
         check_positive("rule_steps", self.rule_steps)
         check_choice("rule_weighting", self.rule_weighting, RULE_WEIGHTINGS)
+        check_choice("fit_on", self.fit_on, ("train", "train_and_valid"))
         check_positive("score_batch_size", self.score_batch_size)
 
 

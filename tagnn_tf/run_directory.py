@@ -9,6 +9,8 @@ evaluation, export and the experiment reports:
   run_log.jsonl    one line per epoch: learning rate, loss, speed, memory
   result.json      the selected epoch and its metrics (written at the end)
   items.txt        the item vocabulary: line i is the raw id of item i
+  test_ranks.npz   the selected model's rank of each test target, in test-file
+                   order, capped at 255 (paired bootstraps between runs)
   best.keras       the model of the selected epoch
   checkpoints/     tf.train checkpoints (epoch ends and inside epochs)
   tensorboard/     event files
@@ -38,6 +40,9 @@ RUN_LOG = "run_log.jsonl"
 RUN_INFO = "run_info.json"
 RESULT = "result.json"
 EVALUATION = "evaluation.json"
+TEST_RANKS = "test_ranks.npz"
+# Ranks above this are stored as it (HR@K / MRR@K need only ranks <= K).
+RANK_CAP = 255
 BEST_MODEL = "best.keras"
 # The item vocabulary, in a run directory (what it trained with), a dataset folder
 # (`--format=clicks` writes it) and an export's assets: line i is the raw id of item i.
@@ -127,6 +132,26 @@ def read_items(folder: str, num_items: int) -> Tuple[str, ...]:
     written before it existed) the identity one of `num_items` items."""
     path = os.path.join(folder, ITEMS)
     return read_items_file(path) if os.path.exists(path) else identity_items(num_items)
+
+
+def write_test_ranks(folder: str, ranks) -> None:
+    """`test_ranks.npz`: 1-based ranks in test-file order, capped at `RANK_CAP` (uint8), written atomically."""
+    import numpy as np
+
+    tmp = os.path.join(folder, f".{TEST_RANKS}.{os.getpid()}.npz")
+    np.savez_compressed(tmp, ranks=np.minimum(np.asarray(ranks), RANK_CAP).astype(np.uint8))
+    os.replace(tmp, os.path.join(folder, TEST_RANKS))
+
+
+def read_test_ranks(folder: str):
+    """The ranks of `write_test_ranks` (int32), or None when the run has none."""
+    import numpy as np
+
+    path = os.path.join(folder, TEST_RANKS)
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as f:
+        return f["ranks"].astype(np.int32)
 
 
 def write_items(folder: str, items) -> None:

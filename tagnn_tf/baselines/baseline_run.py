@@ -3,8 +3,7 @@
 Files (`tagnn_tf.run_directory`): config.json, items.txt, run_info.json,
 metrics.jsonl (one row, "epoch" 1: validation and test metrics), run_log.jsonl
 (fit and evaluation seconds, peak memory), result.json, and test_ranks.npz
-(each test example's rank, capped at 255, in test-file order, for paired
-bootstraps). A finished run with the same config is not fitted again; the
+(`run_directory.write_test_ranks`, for paired bootstraps). A finished run with the same config is not fitted again; the
 methods are deterministic, so `evaluate_baseline` refits instead of storing
 the fitted matrices.
 """
@@ -26,9 +25,6 @@ from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 from tagnn_tf.training import ranking_metrics
 
-TEST_RANKS = "test_ranks.npz"
-
-
 def evaluate_scorer(scorer, examples: SessionExamples, batch_size: int, log: Callable = print,
                     what: str = "") -> tuple:
     """(metrics in %, int32 ranks `[examples]` in order) of a fitted method."""
@@ -45,13 +41,21 @@ def evaluate_scorer(scorer, examples: SessionExamples, batch_size: int, log: Cal
 
 
 def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable = print) -> dict:
-    """Fits `config.model.name` on the training split; metrics, ranks and seconds of valid and test."""
+    """Fits `config.model.name` on the training split (`fit_on`); metrics, ranks and seconds of valid and test.
+
+    Fitted on training and validation sessions (`fit_on="train_and_valid"`),
+    the validation split is not scored (`val` is None).
+    """
     scorer = make_baseline(config.model.name, splits.num_items, config.baseline)
     started = time.perf_counter()
-    scorer.fit(Sequences.of_sessions(splits.train))
-    out = {"fit_seconds": time.perf_counter() - started}
+    sessions = Sequences.of_sessions(splits.train)
+    with_valid = config.baseline.fit_on == "train_and_valid"
+    if with_valid:
+        sessions = sessions.concatenate(Sequences.of_sessions(splits.valid))
+    scorer.fit(sessions)
+    out = {"fit_seconds": time.perf_counter() - started, "val": None, "val_seconds": 0.0}
     batch = config.baseline.score_batch_size
-    for split, examples in (("val", splits.valid), ("test", splits.test)):
+    for split, examples in ((("test", splits.test),) if with_valid else (("val", splits.valid), ("test", splits.test))):
         started = time.perf_counter()
         out[split], out[f"{split}_ranks"] = evaluate_scorer(scorer, examples, batch, log, split)
         out[f"{split}_seconds"] = time.perf_counter() - started
@@ -96,16 +100,15 @@ def fit_baseline(config: ExperimentConfig, model_dir: str, log: Callable = print
         run_directory.write_jsonl_atomic(os.path.join(model_dir, run_directory.RUN_LOG), [{
             "epoch": 1, "fit_seconds": round(out["fit_seconds"], 2), "val_seconds": round(out["val_seconds"], 2),
             "test_seconds": round(out["test_seconds"], 2), "peak_rss_gb": run_directory.peak_rss_gb()}])
-        np.savez_compressed(os.path.join(model_dir, TEST_RANKS),
-                            ranks=np.minimum(out["test_ranks"], 255).astype(np.uint8))
+        run_directory.write_test_ranks(model_dir, out["test_ranks"])
         result = {"selected_epoch": 1, "epochs_run": 1, "selection_metric": config.train.selection_metric,
                   "val": out["val"], "test": out["test"], "fit_seconds": round(out["fit_seconds"], 2),
                   "test_eval_seconds": round(out["test_seconds"], 2),
                   "peak_rss_gb_this_process": run_directory.peak_rss_gb()}
         run_directory.write_json_atomic(result_path, result)
-        log(f"{config.model.name}: fit {out['fit_seconds']:.1f}s; val HR@20 {out['val']['hr@20']:.2f} "
-            f"MRR@20 {out['val']['mrr@20']:.2f}; test HR@20 {out['test']['hr@20']:.2f} MRR@20 "
-            f"{out['test']['mrr@20']:.2f} ({out['test_seconds']:.1f}s)")
+        val = f"val HR@20 {out['val']['hr@20']:.2f} MRR@20 {out['val']['mrr@20']:.2f}; " if out["val"] else ""
+        log(f"{config.model.name}: fit {out['fit_seconds']:.1f}s; {val}test HR@20 {out['test']['hr@20']:.2f} "
+            f"MRR@20 {out['test']['mrr@20']:.2f} ({out['test_seconds']:.1f}s)")
         return result
     finally:
         run_lock.release_run(model_dir)
@@ -116,4 +119,4 @@ def evaluate_baseline(model_dir: str, splits=("val", "test")) -> dict:
     config = run_directory.read_config(model_dir)
     data = load_splits(config.data)
     out = fit_and_score(config, data)
-    return {split: out[split] for split in splits if split in out}
+    return {split: out[split] for split in splits if out.get(split) is not None}

@@ -44,6 +44,11 @@ class Sequences:
     def of_prefixes(cls, examples: SessionExamples) -> "Sequences":
         return cls(examples.values, examples.row_splits)
 
+    def concatenate(self, other: "Sequences") -> "Sequences":
+        """This sequence's rows, then `other`'s."""
+        return Sequences(np.concatenate([self.values, other.values]),
+                         np.concatenate([self.splits, other.splits[1:] + self.splits[-1]]))
+
     @classmethod
     def of_sessions(cls, examples: SessionExamples) -> "Sequences":
         """The training sessions behind `examples` (`session_sequences`)."""

@@ -89,9 +89,15 @@ class SequenceRecommender(keras.Model):
 
 
 def _last_click(values, mask):
-    """`values[b, last real position of b]`: `[batch, ...]` from `[batch, L, ...]`."""
+    """`values[b, last real position of b]`: `[batch, d]` from `[batch, L, d]`.
+
+    A one-hot weighted sum rather than a gather: Keras' `take_along_axis`
+    brings int64 index arithmetic that oneDNN reports as unsupported on CPUs
+    without AVX-512 (a line of error-looking noise per process).
+    """
     last = ops.cast(ops.sum(mask, axis=1), "int32") - 1
-    return ops.take_along_axis(values, ops.reshape(ops.maximum(last, 0), (-1, 1, 1)), axis=1)[:, 0]
+    pick = ops.one_hot(ops.maximum(last, 0), ops.shape(mask)[1], dtype=values.dtype)
+    return ops.sum(values * ops.expand_dims(pick, -1), axis=1)
 
 
 def _weighted_sum(weights, values, mask):

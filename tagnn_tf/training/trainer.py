@@ -172,6 +172,20 @@ def eval_batches(model, examples: SessionExamples, config: TrainConfig, input_co
                                  padded_length=padded_length(model, examples), preprocessor=model_preprocessor(model))
 
 
+def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.ndarray:
+    """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order."""
+    dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0))
+
+    @tf.function(reduce_retracing=True)
+    def ranks(features, labels):
+        return ranking_metrics.target_ranks(model(features, training=False), labels)
+
+    in_eval_order = np.concatenate([ranks(features, labels).numpy() for features, labels in dataset])
+    out = np.empty_like(in_eval_order)
+    out[np.argsort(examples.lengths, kind="stable")] = in_eval_order  # eval_dataset's order
+    return out
+
+
 def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
     """HR@K / MRR@K (%) of the model on `examples`."""
     dist = steps.strategy.distribute_datasets_from_function(
@@ -452,6 +466,9 @@ class Trainer:
             # Relative to the run directory, so a committed run reads the same on every machine.
             result["best_model"] = run_directory.BEST_MODEL
             result["peak_rss_gb_this_process"] = run_directory.peak_rss_gb()
+            # The selected model's test ranks, for paired comparisons between runs.
+            best = keras.saving.load_model(self._path(run_directory.BEST_MODEL))
+            run_directory.write_test_ranks(self.model_dir, target_ranks(best, self.splits.test, tc))
             run_directory.write_json_atomic(self._path(run_directory.RESULT), result)
         self.log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
                  f"test {_fmt(result['test'])}")

@@ -9,7 +9,7 @@ import pytest
 
 from tagnn_tf import run_directory
 from tagnn_tf.baselines import ItemKNN, Popularity, SequentialRules, SessionKNN, SessionPopularity, make_baseline
-from tagnn_tf.baselines.baseline_run import TEST_RANKS, fit_baseline
+from tagnn_tf.baselines.baseline_run import fit_baseline
 from tagnn_tf.baselines.session_matrices import Sequences
 from tagnn_tf.config import BaselineConfig, DataConfig, ExperimentConfig, ModelConfig
 from tagnn_tf.data.datasets import load_splits
@@ -133,10 +133,10 @@ def test_fit_baseline_writes_a_run_directory_and_does_not_refit(tmp_path):
     run = str(tmp_path / "sr")
     result = train(config, run, log=lambda *_: None)  # the trainer's entry point dispatches
     for name in (run_directory.CONFIG, run_directory.METRICS, run_directory.RUN_LOG, run_directory.RUN_INFO,
-                 run_directory.ITEMS, TEST_RANKS):
+                 run_directory.ITEMS, run_directory.TEST_RANKS):
         assert os.path.exists(os.path.join(run, name)), name
     assert result["selected_epoch"] == 1 and 0 < result["test"]["hr@20"] <= 100
-    ranks = np.load(os.path.join(run, TEST_RANKS))["ranks"]
+    ranks = run_directory.read_test_ranks(run)
     assert len(ranks) == len(load_splits(config.data).test)
     assert 100 * np.mean(ranks <= 20) == pytest.approx(result["test"]["hr@20"], abs=1e-3)
     # A second call returns the finished result without fitting; another config in the folder is refused.

@@ -248,8 +248,8 @@ def test_train_binary_errors_are_clear(tmp_path, args, fragment):
 
 @pytest.mark.parametrize("text,fragment", [
     ("not json at all", "config.json: not valid JSON"),
-    ("[1, 2]", "config.json: expected a JSON object with sections model, data, train. Received: list"),
-    ("null", "config.json: expected a JSON object with sections model, data, train. Received: NoneType"),
+    ("[1, 2]", "config.json: expected a JSON object with sections model, data, train, baseline. Received: list"),
+    ("null", "config.json: expected a JSON object with sections model, data, train, baseline. Received: NoneType"),
     ('{"model": [1]}', "config.json: section `model` must be an object"),
     ("{}", "config.json: data.num_items=0 but the saved model has num_items=300"),
     ('{"model": {"hidden_size": 64}, "data": {"num_items": 300}}',
