@@ -121,8 +121,9 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     tagnn_dir = os.path.join(results_dir, dataset, "tagnn")
     rows, ranks = [], {}
     tagnn = None
-    if os.path.exists(os.path.join(tagnn_dir, run_directory.RESULT)):
-        result = run_directory.read_json(os.path.join(tagnn_dir, run_directory.RESULT))
+    result = (run_directory.read_json(os.path.join(tagnn_dir, run_directory.RESULT))
+              if os.path.exists(os.path.join(tagnn_dir, run_directory.RESULT)) else {})
+    if "test" in result:
         log = run_directory.read_jsonl(os.path.join(tagnn_dir, run_directory.RUN_LOG))
         tagnn = {"test": result["test"], "train_seconds": sum(r["train_seconds"] for r in log),
                  "ranks": run_directory.read_test_ranks(tagnn_dir)}
@@ -169,10 +170,11 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
             gaps.append((m, t["hr@20"] - pub["hr@20"]))
     if tagnn:
         pub = paper.get("tagnn", {}).get(dataset)
+        pub_text = f"{pub['hr@20']:.2f} / {pub['mrr@20']:.2f}" if pub else "—"
         t = tagnn["test"]
         lines.append(f"| TAGNN (`results/{dataset}/tagnn`, paper configuration, examples split) | 1 (4): the paper's | paper | — | "
                      f"{_fmt(t['hr@10'])} | {_fmt(t['hr@20'])} | {_fmt(t['mrr@10'])} | {_fmt(t['mrr@20'])} | "
-                     f"{pub['hr@20']:.2f} / {pub['mrr@20']:.2f} | — | reference | "
+                     f"{pub_text} | — | reference | "
                      f"train {_minutes(tagnn['train_seconds'])} |")
     lines.append("")
     if "tagnn" not in ranks:
@@ -189,7 +191,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     return lines
 
 
-def split_lines(results_dir: str) -> List[str]:
+def split_lines(results_dir: str, datasets=DATASETS) -> List[str]:
     folder = os.path.join(results_dir, VALID_SPLIT_DIR)
     lines = ["## Which validation split tracks the test set (`python -m experiments.measure_valid_splits`)", "",
              "Each method (default hyper-parameters) fitted on the training part of a split, scored on its "
@@ -199,7 +201,7 @@ def split_lines(results_dir: str) -> List[str]:
              "| dataset | method | " + " | ".join(f"{s}: val / test (gap)" for s in VALID_SPLITS) + " |",
              "|---|---|" + "---|" * len(VALID_SPLITS)]
     mean_gap = {s: [] for s in VALID_SPLITS}
-    for dataset in DATASETS:
+    for dataset in datasets:
         rows = run_directory.read_jsonl(os.path.join(folder, f"{dataset}.jsonl"))
         by = {(r["method"], r["split"]): r for r in rows}
         for method in sorted({r["method"] for r in rows}, key=METHODS.index):
@@ -211,7 +213,7 @@ def split_lines(results_dir: str) -> List[str]:
                     continue
                 mean_gap[s].append(abs(r["gap"]["hr@20"]))
                 cells.append(f"{r['val']['hr@20']:.2f} / {r['test']['hr@20']:.2f} ({r['gap']['hr@20']:+.2f})")
-            lines.append(f"| {TITLES[dataset]} | {NAMES[method]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {TITLES.get(dataset, dataset)} | {NAMES[method]} | " + " | ".join(cells) + " |")
     measured = {s: float(np.mean(v)) for s, v in mean_gap.items() if v}
     lines.append("")
     if measured:

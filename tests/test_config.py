@@ -47,3 +47,23 @@ def test_json_round_trip():
         ExperimentConfig.from_dict({"train": {"epochz": 1}})
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.train.epochs = 3
+
+
+def test_model_flag_and_baseline_section():
+    from absl import flags
+
+    from tagnn_tf.flags_config import config_from_flags, define_config_flags
+
+    fv = flags.FlagValues()
+    define_config_flags(fv)
+    fv(["prog", "--model=stan", "--neighbours=50", "--valid_split=time", "--loss=bpr"])
+    config = config_from_flags(fv)
+    assert (config.model.name, config.baseline.neighbours, config.data.valid_split, config.train.loss) == (
+        "stan", 50, "time", "bpr")
+    assert ExperimentConfig.from_dict(json.loads(config.to_json())) == config
+    # Files written before the baseline section existed still load (its defaults).
+    assert ExperimentConfig.from_dict({"model": {}, "data": {}, "train": {}}).baseline.neighbours == 100
+    with pytest.raises(ValueError, match="Received: valid_split='random'"):
+        DataConfig(valid_split="random")
+    with pytest.raises(ValueError, match="Received: loss='hinge'"):
+        TrainConfig(loss="hinge")

@@ -1,0 +1,83 @@
+"""The tuning harness, the validation-split study and the baselines report section, on synthetic data."""
+
+import os
+
+import pytest
+
+from experiments import baseline_tuning
+from experiments.baseline_tuning import BUDGETS, tries, tune
+from experiments.baselines_report import render, split_lines
+from experiments.valid_split_study import measure
+from tagnn_tf import run_directory
+from tagnn_tf.config import DataConfig, TrainConfig
+from tagnn_tf.errors import InputError
+
+DATA = DataConfig(synthetic_num_items=80, synthetic_num_sessions=600, valid_split="time")
+
+
+def test_tries_start_from_the_defaults_and_are_fixed():
+    stan = tries("stan")
+    assert len(stan) == BUDGETS["stan"] == 20
+    assert stan[0] == {"baseline.neighbours": 100, "baseline.sample_size": 1000, "baseline.position_lambda": 1.02,
+                       "baseline.recency_lambda": 0.0, "baseline.match_lambda": 2.05}
+    assert tries("stan") == stan and len({tuple(sorted(t.items())) for t in stan}) == 20
+    # A grid smaller than the budget is tried whole: Item-KNN's 7 shrink values, POP's one configuration.
+    assert sorted(t["baseline.shrink"] for t in tries("item_knn")) == [0.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]
+    assert tries("pop") == [{}]
+    assert tries("narm")[0] == {"train.l2": 1e-5, "train.learning_rate": 1e-3} and len(tries("narm")) == 4
+    with pytest.raises(InputError, match="method"):
+        tries("knn")
+
+
+def test_tune_resumes_and_refits_the_best_on_all_training_sessions(tmp_path, monkeypatch):
+    monkeypatch.setitem(BUDGETS, "item_knn", 3)
+    lines = []
+    first = tune("item_knn", str(tmp_path), DATA, max_tries=2, log=lines.append)
+    assert (first["tries_done"], first["complete"]) == (2, False)
+    log = os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)
+    assert [r["try"] for r in run_directory.read_jsonl(log)] == [0, 1]
+    done = tune("item_knn", str(tmp_path), DATA, log=lines.append)  # resumes: only try 2 runs
+    assert [r["try"] for r in run_directory.read_jsonl(log)] == [0, 1, 2]
+    assert done["complete"] and sum("try 2/2" in line for line in lines) == 1
+    rows = run_directory.read_jsonl(log)
+    best = max(rows, key=lambda r: (r["val"]["hr@20"], -r["try"]))
+    assert done["best_try"] == best["try"] and done["val"] == best["val"]
+    config = run_directory.read_config(os.path.join(tmp_path, "item_knn", baseline_tuning.BEST))
+    assert config.baseline.fit_on == "train_and_valid"
+    assert config.baseline.shrink == best["overrides"]["baseline.shrink"]
+
+
+def test_a_neural_try_is_a_trainer_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(BUDGETS, "stamp", 1)
+    out = tune("stamp", str(tmp_path), DATA, TrainConfig(epochs=1, learning_rate=5e-3), log=lambda *_: None)
+    run = os.path.join(tmp_path, "stamp", "try-0")
+    assert out["run_dir"] == "try-0" and out["complete"]
+    assert run_directory.read_test_ranks(run) is not None
+    assert out["test"] == run_directory.read_json(os.path.join(run, run_directory.RESULT))["test"]
+
+
+def test_split_study_and_report(tmp_path):
+    out = str(tmp_path / "valid_split")
+    data_dir = str(tmp_path)  # unused by the synthetic dataset
+    rows = measure(out, ["synthetic"], data_dir, methods=("sr",), log=lambda *_: None)
+    assert [(r["split"], r["method"]) for r in rows] == [("examples", "sr"), ("sessions", "sr"), ("time", "sr")]
+    assert rows[0]["gap"]["hr@20"] == pytest.approx(rows[0]["val"]["hr@20"] - rows[0]["test"]["hr@20"], abs=1e-3)
+    assert measure(out, ["synthetic"], data_dir, methods=("sr",)) == []  # rows already there are skipped
+    text = "\n".join(split_lines(str(tmp_path), datasets=("synthetic",)))
+    for r in rows:
+        assert f"{r['val']['hr@20']:.2f} / {r['test']['hr@20']:.2f} ({r['gap']['hr@20']:+.2f})" in text
+
+
+def test_report_table_comes_from_the_logs(tmp_path, monkeypatch):
+    monkeypatch.setitem(BUDGETS, "sr", 2)
+    summary = tune("sr", str(tmp_path / "baselines" / "diginetica"), DATA, log=lambda *_: None)
+    readme = tmp_path / "README.md"
+    readme.write_text("| model | a | b | c | d |\n|---|---|---|---|---|\n"
+                      "| SR-GNN (AAAI 2019) | 50.73 | 17.59 | 70.57 | 30.94 |\n| POP | 0.89 | 0.20 | 6.71 | 1.65 |\n")
+    text = "\n".join(render(str(tmp_path), str(readme)))
+    t = summary["test"]
+    diginetica = text[text.index("### Diginetica"):]
+    row = next(line for line in diginetica.splitlines() if line.startswith("| SR |"))
+    assert f"| {t['hr@10']:.2f} | {t['hr@20']:.2f} | {t['mrr@10']:.2f} | {t['mrr@20']:.2f} |" in row
+    assert "| 2 (2) |" in row and "— |" in row  # no published SR value (the SR-GNN row is not SR's)
+    assert "| POP | not run | | | | | | | 0.89 / 0.20 |" in diginetica
