@@ -90,7 +90,10 @@ def densify(sessions: tf.RaggedTensor, with_click_alias: bool = False) -> dict:
         "last_node": last_node,
     }
     if with_click_alias:
-        alias = sessions.with_values(alias_flat).to_tensor()
-        features["alias"] = alias
-        features["click_mask"] = tf.sequence_mask(lengths, tf.shape(alias)[1], dtype=tf.float32)
+        # Scattered by (row, position), not RaggedTensor.to_tensor (no TFLite builtin).
+        longest = tf.reduce_max(tf.concat([lengths, tf.zeros([1], tf.int32)], axis=0))
+        position = tf.range(tf.shape(flat)[0]) - tf.gather(tf.cast(sessions.row_starts(), tf.int32), rowids32)
+        features["alias"] = tf.scatter_nd(tf.stack([rowids32, position], axis=1), alias_flat,
+                                          tf.stack([batch, longest]))
+        features["click_mask"] = tf.sequence_mask(lengths, longest, dtype=tf.float32)
     return features

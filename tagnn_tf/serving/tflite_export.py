@@ -2,7 +2,8 @@
 
 No Flex (SELECT_TF_OPS) delegate exists for this stack, so the converter is
 restricted to `TFLITE_BUILTINS`; a graph that needs any other op fails to
-convert with the converter's list of the offending ops. The converted graph
+convert with the converter's list of the offending ops (the recurrent
+baselines GRU4Rec and NARM: an `InputError` says so). The converted graph
 is the export's `tflite_default` signature (item numbers in and out, as
 `by_index`, separate scoring GEMMs); in the `.tflite` file it is the
 `serving_default` signature. The vocabulary (line i = raw id of item i) is
@@ -50,7 +51,14 @@ def convert_savedmodel(version_dir: str, output_path: str, quantization: str = "
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    flatbuffer = converter.convert()
+    try:
+        flatbuffer = converter.convert()
+    except Exception as e:  # the converter raises its own ConverterError
+        if "tensor list" not in str(e).lower():
+            raise
+        raise InputError(f"{version_dir}: the graph holds a recurrent layer (GRU4Rec, NARM) whose loop needs "
+                         "TensorList ops, which TFLite builtins lack; serve this model with the SavedModel "
+                         "(every signature works there) or convert a non-recurrent model") from None
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     tmp = output_path + ".tmp"
     with open(tmp, "wb") as f:
