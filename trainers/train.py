@@ -1,4 +1,4 @@
-"""Train TAGNN: `python -m trainers.train --dataset=diginetica --data_dir=../shared/data --model_dir=runs/x`.
+"""Train TAGNN (or a baseline, `--model=`): `python -m trainers.train --dataset=diginetica --model_dir=runs/x`.
 
 Every config field is a flag (see `--helpfull`); rerunning with the same
 --model_dir resumes from the last checkpoint. `--strategy=mirrored

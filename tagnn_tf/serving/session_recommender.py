@@ -41,10 +41,11 @@ def pad_sessions(sessions, width=None) -> np.ndarray:
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
 class SessionRecommender(keras.Model):
-    """Preprocessor + TAGNN + top-k: what the serving signatures compute.
+    """Preprocessor + model + top-k: what the serving signatures compute.
 
     Args:
-      model: a built `TAGNN` with `padding="masked"`.
+      model: a built `TAGNN` with `padding="masked"`, or a neural baseline
+        (`tagnn_tf.models`: the same call and `candidate_table_t()`).
       preprocessor: a `SessionPreprocessor` with the model's `num_items` and a
         `max_session_length`.
       k: default number of recommendations.
