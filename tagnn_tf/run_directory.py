@@ -31,6 +31,7 @@ import subprocess
 import time
 from typing import List, Optional, Tuple
 
+from tagnn_tf.arguments import NON_NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -211,6 +212,9 @@ def load_run(model_dir: str):
         does not describe `best.keras`.
     """
     config = read_config(model_dir)
+    if config.model.name in NON_NEURAL_MODELS:
+        raise InputError(f"{model_dir} is a --model={config.model.name} run: the non-neural baselines are fitted "
+                         "and scored (trainers.evaluate refits them), they have no Keras model to load or export")
     model_path = os.path.join(model_dir, BEST_MODEL)
     if not os.path.exists(model_path):
         raise DataFileError(f"{model_path}: not found; is {model_dir!r} a model dir written by trainers.train?")

@@ -30,7 +30,12 @@ def warm_start(model, items: Sequence[str], old_run_dir: str) -> dict:
     Raises:
       InputError: the old run's architecture differs, or its files are missing.
     """
+    from tagnn_tf.models.tagnn import TAGNN
+
     old_config, old_model = run_directory.load_run(old_run_dir)
+    if not (isinstance(model, TAGNN) and isinstance(old_model, TAGNN)):
+        raise InputError(f"--warm_start_from is implemented for TAGNN and SR-GNN runs. Received: a "
+                         f"{type(old_model).__name__} run ({old_run_dir}) for a {type(model).__name__}")
     old_items = run_directory.read_items(old_run_dir, old_model.num_items)
     new, old = model.get_config(), old_model.get_config()
     differing = [name for name in _ARCHITECTURE if new[name] != old[name]]

@@ -148,6 +148,9 @@ def test_fit_baseline_writes_a_run_directory_and_does_not_refit(tmp_path):
         fit_baseline(other, run)
     from tagnn_tf.training.evaluation import evaluate_run
     assert evaluate_run(run)["test"] == result["test"]  # refitted: deterministic
+    from tagnn_tf.serving.savedmodel_export import export_savedmodel
+    with pytest.raises(InputError, match="no Keras model to load or export"):
+        export_savedmodel(run, str(tmp_path / "exports"), max_session_length=5)
 
 
 def test_unknown_settings_are_refused():
