@@ -132,7 +132,7 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path, single_run):
         assert results[0]["test"][k] == pytest.approx(v, abs=0.5)
     names = sorted(os.listdir(model_dir))
     assert names == sorted(["best.keras", "checkpoints", "config.json", "items.txt", "metrics.jsonl", "result.json",
-                            "run_info.json", "run_log.jsonl", "tensorboard"]), names
+                            "run_info.json", "run_log.jsonl", "tensorboard", "test_ranks.npz"]), names
     info = json.load(open(os.path.join(model_dir, "run_info.json")))
     # CollectiveAllReduceStrategy is the class behind tf.distribute.MultiWorkerMirroredStrategy.
     assert [(s["strategy"], s["replicas"]) for s in info["sessions"]] == [("CollectiveAllReduceStrategy", 2)]
