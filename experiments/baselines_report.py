@@ -61,6 +61,9 @@ def _neural_state(run_dir: str) -> Optional[dict]:
     return {"val": summary["val"], "test": summary["test"], "epoch": summary["selected_epoch"],
             "epochs": len(history), "finished": os.path.exists(os.path.join(run_dir, run_directory.RESULT)),
             "train_seconds": sum(r["train_seconds"] for r in log),
+            # Runs started before the trainer logged it have no evaluation time.
+            "eval_seconds": (sum(r["eval_seconds"] for r in history) if all("eval_seconds" in r for r in history)
+                             else None),
             "history": history, "ranks": run_directory.read_test_ranks(run_dir)}
 
 
@@ -86,7 +89,7 @@ def collect_method(folder: str, method: str) -> Optional[dict]:
     if neural:
         state = states[best["try"]]
         out.update(test=state["test"], finished=state["finished"] and len(done) >= out["budget"],
-                   train_seconds=state["train_seconds"], ranks=state["ranks"], epoch=state["epoch"],
+                   train_seconds=state["train_seconds"], eval_seconds=state["eval_seconds"], ranks=state["ranks"], epoch=state["epoch"],
                    epochs=state["epochs"], run=f"{method}/try-{best['try']}", history=state["history"],
                    try_finished=state["finished"])
         return out
@@ -153,7 +156,8 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
         status = f"{s['tries_done']} ({s['budget']})"
         if m in NEURAL_MODELS:
             status += "" if s.get("try_finished") else f", try {s['best_try']} training: epoch {s['epochs']} so far"
-            time_text = f"train {_minutes(s['train_seconds'])}"
+            time_text = (f"train {_minutes(s['train_seconds'])}, evaluation (val + test, every epoch) "
+                         f"{_minutes(s['eval_seconds'])}")
         else:
             time_text = (f"fit {_minutes(s.get('fit_seconds'))}, test {_minutes(s.get('test_seconds'))}; "
                          f"tuning {_minutes(s['tuning_seconds'])}")

@@ -437,9 +437,11 @@ class Trainer:
     def finish_epoch(self, epoch: int, seconds: float) -> None:
         """Evaluates epoch `epoch`, and (chief) writes its metrics and, if it is the best so far, `best.keras`."""
         tc = self.train_config
+        started = time.perf_counter()
         val = evaluate_examples(self.steps, self.splits.valid, tc)
         test = evaluate_examples(self.steps, self.splits.test, tc)
-        row = {"epoch": epoch, "seconds": round(seconds, 2), "val": val, "test": test}
+        row = {"epoch": epoch, "seconds": round(seconds, 2), "eval_seconds": round(time.perf_counter() - started, 2),
+               "val": val, "test": test}
         improved = (not self.history
                     or val[tc.selection_metric] > select(self.history, tc.selection_metric)["val"][tc.selection_metric])
         self.history.append(row)

@@ -41,7 +41,7 @@ def test_run_files_and_metrics_format(two_epoch_run):
     rows = run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
     assert [r["epoch"] for r in rows] == [1, 2]
     for r in rows:
-        assert set(r) == {"epoch", "seconds", "val", "test"} and r["seconds"] > 0
+        assert set(r) == {"epoch", "seconds", "eval_seconds", "val", "test"} and r["seconds"] > 0 < r["eval_seconds"]
         for split in ("val", "test"):
             assert set(r[split]) == {"hr@10", "hr@20", "mrr@10", "mrr@20"}
             assert 0 <= r[split]["mrr@20"] <= r[split]["hr@20"] <= 100
