@@ -119,19 +119,29 @@ def _hyper(overrides: Optional[dict]) -> str:
     return ", ".join(f"{k.split('.')[1]}={v}" for k, v in sorted(overrides.items()))
 
 
+# Runs of the paper reproduction (`results/<dataset>/<config>/`, paper configuration, `examples`
+# split) shown beside the tuned baselines: TAGNN, and SR-GNN, which is its `local-att` variant.
+REPRODUCTION_ROWS = (("tagnn", "tagnn"), ("srgnn", "local-att"))
+
+
+def reproduction_run(results_dir: str, dataset: str, config: str) -> Optional[dict]:
+    run_dir = os.path.join(results_dir, dataset, config)
+    path = os.path.join(run_dir, run_directory.RESULT)
+    result = run_directory.read_json(path) if os.path.exists(path) else {}
+    if "test" not in result:
+        return None
+    log = run_directory.read_jsonl(os.path.join(run_dir, run_directory.RUN_LOG))
+    return {"test": result["test"], "val": result.get("val", {}), "train_seconds": sum(r["train_seconds"] for r in log),
+            "ranks": run_directory.read_test_ranks(run_dir), "config": config}
+
+
 def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     folder = os.path.join(results_dir, BASELINES_DIR, dataset)
-    tagnn_dir = os.path.join(results_dir, dataset, "tagnn")
-    rows, ranks = [], {}
-    tagnn = None
-    result = (run_directory.read_json(os.path.join(tagnn_dir, run_directory.RESULT))
-              if os.path.exists(os.path.join(tagnn_dir, run_directory.RESULT)) else {})
-    if "test" in result:
-        log = run_directory.read_jsonl(os.path.join(tagnn_dir, run_directory.RUN_LOG))
-        tagnn = {"test": result["test"], "train_seconds": sum(r["train_seconds"] for r in log),
-                 "ranks": run_directory.read_test_ranks(tagnn_dir)}
-        if tagnn["ranks"] is not None:
-            ranks["tagnn"] = tagnn["ranks"]
+    ranks = {}
+    reproduced = {m: reproduction_run(results_dir, dataset, config) for m, config in REPRODUCTION_ROWS}
+    reproduced = {m: r for m, r in reproduced.items() if r is not None}
+    if "tagnn" in reproduced and reproduced["tagnn"]["ranks"] is not None:
+        ranks["tagnn"] = reproduced["tagnn"]["ranks"]
     states = {m: collect_method(os.path.join(folder, m), m) for m in METHODS}
     for m, s in states.items():
         if s is not None and s.get("ranks") is not None:
@@ -150,7 +160,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
         s, pub = states[m], paper.get(m, {}).get(dataset)
         pub_text = f"{pub['hr@20']:.2f} / {pub['mrr@20']:.2f}" if pub else "—"
         if s is None:
-            lines.append(f"| {NAMES[m]} | not run | | | | | | | {pub_text} | | | |")
+            lines.append(f"| {NAMES[m]} | not tuned yet | | | | | | | {pub_text} | | | |")
             continue
         t = s.get("test") or {}
         status = f"{s['tries_done']} ({s['budget']})"
@@ -172,14 +182,15 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
                      f"{_fmt(t.get('mrr@20'))} | {pub_text} | {ci} | {diff_text} | {time_text} |")
         if pub and t and abs(t["hr@20"] - pub["hr@20"]) > GAP_LIMIT:
             gaps.append((m, t["hr@20"] - pub["hr@20"]))
-    if tagnn:
-        pub = paper.get("tagnn", {}).get(dataset)
+    for m, run in reproduced.items():
+        pub = paper.get(m, {}).get(dataset)
         pub_text = f"{pub['hr@20']:.2f} / {pub['mrr@20']:.2f}" if pub else "—"
-        t = tagnn["test"]
-        lines.append(f"| TAGNN (`results/{dataset}/tagnn`, paper configuration, examples split) | 1 (4): the paper's | paper | — | "
+        t = run["test"]
+        lines.append(f"| {NAMES[m]} (`results/{dataset}/{run['config']}`: the reproduction's run, paper "
+                     f"configuration, `examples` split) | 1 (4): the paper's | paper | {_fmt(run['val'].get('hr@20'))} | "
                      f"{_fmt(t['hr@10'])} | {_fmt(t['hr@20'])} | {_fmt(t['mrr@10'])} | {_fmt(t['mrr@20'])} | "
-                     f"{pub_text} | — | reference | "
-                     f"train {_minutes(tagnn['train_seconds'])} |")
+                     f"{pub_text} | — | {'reference' if m == 'tagnn' else '—'} | "
+                     f"train {_minutes(run['train_seconds'])} |")
     lines.append("")
     if "tagnn" not in ranks:
         lines += ["The paired intervals against TAGNN need its per-example test ranks (`test_ranks.npz`), which "

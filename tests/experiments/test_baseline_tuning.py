@@ -80,4 +80,4 @@ def test_report_table_comes_from_the_logs(tmp_path, monkeypatch):
     row = next(line for line in diginetica.splitlines() if line.startswith("| SR |"))
     assert f"| {t['hr@10']:.2f} | {t['hr@20']:.2f} | {t['mrr@10']:.2f} | {t['mrr@20']:.2f} |" in row
     assert "| 2 (2) |" in row and "— |" in row  # no published SR value (the SR-GNN row is not SR's)
-    assert "| POP | not run | | | | | | | 0.89 / 0.20 |" in diginetica
+    assert "| POP | not tuned yet | | | | | | | 0.89 / 0.20 |" in diginetica
