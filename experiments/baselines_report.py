@@ -239,10 +239,10 @@ def split_lines(results_dir: str, datasets=DATASETS) -> List[str]:
     return lines
 
 
-def epoch_gap_lines(results_dir: str) -> List[str]:
+def epoch_gap_lines(results_dir: str, datasets=DATASETS) -> List[str]:
     """Per-epoch val - test HR@20 of the neural runs: TAGNN (examples split) and the tuned neural tries."""
     lines = []
-    for dataset in DATASETS:
+    for dataset in datasets:
         runs = [(f"TAGNN, `examples` split (`results/{dataset}/tagnn`)", os.path.join(results_dir, dataset, "tagnn"))]
         folder = os.path.join(results_dir, BASELINES_DIR, dataset)
         for m in METHODS:
@@ -251,6 +251,11 @@ def epoch_gap_lines(results_dir: str) -> List[str]:
                     config = run_directory.read_json(os.path.join(folder, m, name, run_directory.CONFIG))
                     runs.append((f"{NAMES[m]} {name}, `{config['data']['valid_split']}` split",
                                  os.path.join(folder, m, name)))
+        neural = os.path.join(results_dir, VALID_SPLIT_DIR, "neural", dataset)
+        for name in sorted(os.listdir(neural)) if os.path.isdir(neural) else []:
+            method, split = name.rsplit("-", 1)
+            runs.append((f"{NAMES.get(method, method)}, `{split}` split (`{VALID_SPLIT_DIR}/neural/{dataset}/{name}`)",
+                         os.path.join(neural, name)))
         for title, run_dir in runs:
             history = run_directory.read_jsonl(os.path.join(run_dir, run_directory.METRICS))
             if not history:
@@ -258,7 +263,7 @@ def epoch_gap_lines(results_dir: str) -> List[str]:
             gaps = ", ".join(f"{r['val']['hr@20'] - r['test']['hr@20']:+.2f}" for r in history)
             best_val = max(history, key=lambda r: r["val"]["hr@20"])
             best_test = max(history, key=lambda r: r["test"]["hr@20"])
-            lines.append(f"- {TITLES[dataset]}, {title}: val - test HR@20 by epoch {gaps}; validation selects "
+            lines.append(f"- {TITLES.get(dataset, dataset)}, {title}: val - test HR@20 by epoch {gaps}; validation selects "
                          f"epoch {best_val['epoch']} (test {best_val['test']['hr@20']:.2f}), the best test epoch is "
                          f"{best_test['epoch']} ({best_test['test']['hr@20']:.2f}).")
     return (["Per epoch, for the neural runs:", "", *lines, ""]) if lines else []

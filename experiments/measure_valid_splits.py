@@ -10,6 +10,10 @@ from absl import app, flags, logging  # noqa: E402
 flags.DEFINE_string("out_dir", "results/valid_split", "Rows go to <out_dir>/<dataset>.jsonl.")
 flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets.")
+flags.DEFINE_string("neural_method", "", "Instead of the non-neural rows: train this neural --model once per "
+                    "split (default configuration, --epochs epochs) for the per-epoch view.")
+flags.DEFINE_list("splits", ["examples", "sessions", "time"], "Splits of the neural runs.")
+flags.DEFINE_integer("epochs", 3, "Epochs of each neural run.")
 FLAGS = flags.FLAGS
 
 
@@ -20,6 +24,13 @@ def main(argv):
     from experiments.valid_split_study import measure
     from tagnn_tf.cli import run_or_exit
 
+    if FLAGS.neural_method:
+        from experiments.valid_split_study import measure_neural
+
+        for dataset in FLAGS.datasets:
+            run_or_exit(measure_neural, FLAGS.out_dir, dataset, FLAGS.data_dir, FLAGS.neural_method, FLAGS.splits,
+                        FLAGS.epochs)
+        return
     run_or_exit(measure, FLAGS.out_dir, FLAGS.datasets, FLAGS.data_dir)
 
 

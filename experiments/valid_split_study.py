@@ -59,5 +59,28 @@ def measure(out_dir: str, datasets: Sequence[str], data_dir: str, methods: Seque
     return rows
 
 
+NEURAL_DIR = "neural"
+
+
+def measure_neural(out_dir: str, dataset: str, data_dir: str, method: str = "stamp", splits: Sequence[str] = VALID_SPLITS,
+                   epochs: int = 3, log: Callable = print) -> list:
+    """The per-epoch view: `method` trained (default configuration, `epochs` epochs) once per split.
+
+    Runs go to `<out_dir>/neural/<dataset>/<method>-<split>/` (trainer run
+    directories: rerunning resumes them); their `metrics.jsonl` holds each
+    epoch's validation and test metrics. Returns the finished runs' results.
+    """
+    from tagnn_tf.config import TrainConfig
+    from tagnn_tf.training.trainer import train
+
+    out = []
+    for split in splits:
+        check_choice("valid_split", split, VALID_SPLITS)
+        config = ExperimentConfig(model=ModelConfig(name=method), data=data_config(dataset, data_dir, split),
+                                  train=TrainConfig(epochs=epochs))
+        out.append(train(config, os.path.join(out_dir, NEURAL_DIR, dataset, f"{method}-{split}"), log=log))
+    return out
+
+
 def data_config(dataset: str, data_dir: str, split: str) -> DataConfig:
     return DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split)

@@ -81,3 +81,18 @@ def test_report_table_comes_from_the_logs(tmp_path, monkeypatch):
     assert f"| {t['hr@10']:.2f} | {t['hr@20']:.2f} | {t['mrr@10']:.2f} | {t['mrr@20']:.2f} |" in row
     assert "| 2 (2) |" in row and "— |" in row  # no published SR value (the SR-GNN row is not SR's)
     assert "| POP | not tuned yet | | | | | | | 0.89 / 0.20 |" in diginetica
+
+
+def test_neural_split_runs_feed_the_per_epoch_lines(tmp_path):
+    from experiments.baselines_report import epoch_gap_lines
+    from experiments.valid_split_study import measure_neural
+
+    out = str(tmp_path / "valid_split")
+    results = measure_neural(out, "synthetic", str(tmp_path), "bpr_mf", ("examples", "time"), epochs=1,
+                             log=lambda *_: None)
+    assert len(results) == 2
+    run = os.path.join(out, "neural", "synthetic", "bpr_mf-time")
+    assert run_directory.read_config(run).data.valid_split == "time"
+    row = run_directory.read_jsonl(os.path.join(run, run_directory.METRICS))[0]
+    text = "\n".join(epoch_gap_lines(str(tmp_path), datasets=("synthetic",)))
+    assert f"{row['val']['hr@20'] - row['test']['hr@20']:+.2f}" in text and "`time` split" in text
