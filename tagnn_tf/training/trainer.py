@@ -176,7 +176,9 @@ def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.nd
     """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order."""
     dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0))
 
-    @tf.function(reduce_retracing=True)
+    # Traced once for any batch shape (a first batch of one-node sessions would otherwise
+    # trace with a static size-1 axis, on which Keras warns about the softmax).
+    @tf.function(input_signature=list(dataset.element_spec))
     def ranks(features, labels):
         return ranking_metrics.target_ranks(model(features, training=False), labels)
 
