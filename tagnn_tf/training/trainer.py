@@ -178,7 +178,7 @@ def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.nd
 
     # Traced once for any batch shape (a first batch of one-node sessions would otherwise
     # trace with a static size-1 axis, on which Keras warns about the softmax).
-    @tf.function(input_signature=list(dataset.element_spec))
+    @tf.function(input_signature=list(dataset.element_spec), autograph=False)  # no control flow to convert
     def ranks(features, labels):
         return ranking_metrics.target_ranks(model(features, training=False), labels)
 
