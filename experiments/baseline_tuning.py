@@ -114,7 +114,8 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
         config = try_config(method, overrides, data, train)
         started = time.perf_counter()
         if method in NON_NEURAL_MODELS:
-            val = _score_non_neural(config, splits)
+            from tagnn_tf.baselines.baseline_run import fit_and_score
+            val = fit_and_score(config, splits, log=lambda *_: None, score=("val",))["val"]
             row = {"try": k, "overrides": overrides, "val": val, "seconds": round(time.perf_counter() - started, 2)}
         else:
             from tagnn_tf.training.trainer import train as train_run
@@ -138,16 +139,6 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
     return {"method": method, "best_try": best["try"], "tries": len(plan), "tries_done": len(done),
             "complete": len(done) >= len(plan), "run_dir": run_dir,
             "overrides": best["overrides"], "val": result["val"], "test": result["test"]}
-
-
-def _score_non_neural(config: ExperimentConfig, splits) -> dict:
-    from tagnn_tf.baselines import make_baseline
-    from tagnn_tf.baselines.baseline_run import evaluate_scorer
-    from tagnn_tf.baselines.session_matrices import Sequences
-
-    scorer = make_baseline(config.model.name, splits.num_items, config.baseline).fit(
-        Sequences.of_sessions(splits.train))
-    return evaluate_scorer(scorer, splits.valid, config.baseline.score_batch_size)[0]
 
 
 def tune_all(results_dir: str, datasets: Sequence[str], methods: Sequence[str], data_dir: str,

@@ -40,14 +40,15 @@ def measure(out_dir: str, datasets: Sequence[str], data_dir: str, methods: Seque
         path = os.path.join(out_dir, f"{dataset}.jsonl")
         done = {(r["split"], r["method"]) for r in run_directory.read_jsonl(path)}
         for split in splits:
+            data_config = DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split)
             data = None
             for method in methods:
                 if (split, method) in done:
                     continue
-                data = data or load_splits(DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split))
+                data = data or load_splits(data_config)
                 started = time.perf_counter()
-                out = fit_and_score(ExperimentConfig(model=ModelConfig(name=method), data=data_config(dataset,
-                                                     data_dir, split)), data, log=lambda *_: None)
+                out = fit_and_score(ExperimentConfig(model=ModelConfig(name=method), data=data_config), data,
+                                    log=lambda *_: None)
                 row = {"dataset": dataset, "split": split, "method": method, "valid_examples": len(data.valid),
                        "val": out["val"], "test": out["test"],
                        "gap": {k: round(out["val"][k] - out["test"][k], 4) for k in ("hr@20", "mrr@20")},
@@ -76,11 +77,8 @@ def measure_neural(out_dir: str, dataset: str, data_dir: str, method: str = "sta
     out = []
     for split in splits:
         check_choice("valid_split", split, VALID_SPLITS)
-        config = ExperimentConfig(model=ModelConfig(name=method), data=data_config(dataset, data_dir, split),
+        config = ExperimentConfig(model=ModelConfig(name=method),
+                                  data=DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split),
                                   train=TrainConfig(epochs=epochs))
         out.append(train(config, os.path.join(out_dir, NEURAL_DIR, dataset, f"{method}-{split}"), log=log))
     return out
-
-
-def data_config(dataset: str, data_dir: str, split: str) -> DataConfig:
-    return DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split)

@@ -11,6 +11,7 @@ from tagnn_tf.baselines.item_knn import ItemKNN
 from tagnn_tf.baselines.popularity import Popularity, SessionPopularity
 from tagnn_tf.baselines.sequential_rules import SequentialRules
 from tagnn_tf.baselines.session_knn import SESSION_KNN_METHODS, SessionKNN
+from tagnn_tf.errors import InputError
 
 
 def make_baseline(name: str, num_items: int, config):
@@ -26,7 +27,6 @@ def make_baseline(name: str, num_items: int, config):
     if name in SESSION_KNN_METHODS:
         return SessionKNN(num_items, name, config.neighbours, config.sample_size, config.position_lambda,
                           config.recency_lambda, config.match_lambda, config.idf_lambda)
-    from tagnn_tf.errors import InputError
     raise InputError(f"{name!r} is not a non-neural baseline")
 
 

@@ -10,9 +10,10 @@ the fitted matrices.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -40,8 +41,9 @@ def evaluate_scorer(scorer, examples: SessionExamples, batch_size: int, log: Cal
     return ranking_metrics.finalize(ranking_metrics.numpy_rank_sums(ranks)), ranks
 
 
-def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable = print) -> dict:
-    """Fits `config.model.name` on the training split (`fit_on`); metrics, ranks and seconds of valid and test.
+def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable = print,
+                  score: Sequence[str] = ("val", "test")) -> dict:
+    """Fits `config.model.name` on the training split (`fit_on`); metrics, ranks and seconds of the `score` splits.
 
     Fitted on training and validation sessions (`fit_on="train_and_valid"`),
     the validation split is not scored (`val` is None).
@@ -54,10 +56,13 @@ def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable
         sessions = sessions.concatenate(Sequences.of_sessions(splits.valid))
     scorer.fit(sessions)
     out = {"fit_seconds": time.perf_counter() - started, "val": None, "val_seconds": 0.0}
-    batch = config.baseline.score_batch_size
-    for split, examples in ((("test", splits.test),) if with_valid else (("val", splits.valid), ("test", splits.test))):
+    examples = {"val": splits.valid, "test": splits.test}
+    for split in score:
+        if split == "val" and with_valid:
+            continue
         started = time.perf_counter()
-        out[split], out[f"{split}_ranks"] = evaluate_scorer(scorer, examples, batch, log, split)
+        out[split], out[f"{split}_ranks"] = evaluate_scorer(scorer, examples[split], config.baseline.score_batch_size,
+                                                            log, split)
         out[f"{split}_seconds"] = time.perf_counter() - started
     return out
 
@@ -72,8 +77,7 @@ def fit_baseline(config: ExperimentConfig, model_dir: str, log: Callable = print
         config.
     """
     splits = splits or load_splits(config.data)
-    config = ExperimentConfig.from_dict({**config.to_dict(), "data": {**config.to_dict()["data"],
-                                                                      "num_items": splits.num_items}})
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, num_items=splits.num_items))
     config_path = os.path.join(model_dir, run_directory.CONFIG)
     result_path = os.path.join(model_dir, run_directory.RESULT)
     if os.path.exists(config_path):
