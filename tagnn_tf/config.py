@@ -16,6 +16,11 @@ from tagnn_tf.errors import InputError
 
 LR_SCHEDULES = ("paper", "official")
 LOSSES = ("cross_entropy", "bpr")
+# TrainConfig.train_candidates: the whole catalogue, or the batch's labels plus shared sampled negatives.
+TRAIN_CANDIDATES = ("full", "sampled")
+NEGATIVE_SAMPLING = ("uniform", "popularity")
+# TrainConfig.embedding_updates: rows without a gradient keep their Adam state (lazy) or not (dense).
+EMBEDDING_UPDATES = ("lazy", "dense")
 METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -207,6 +212,21 @@ class TrainConfig:
         batches (0 = at epoch ends only); a rerun resumes after the last saved
         batch and trains exactly as an uninterrupted run. Not part of the
         configuration a resumed run must match.
+      train_candidates: `full` scores every item for the softmax (the
+        paper's); `sampled` scores each batch's labels plus `num_negatives`
+        negatives shared by the batch, drawn by `negative_sampling`
+        (`uniform`, or `popularity`: in proportion to 1 + the item's count
+        as a training label), with the logQ correction (subtract the log of
+        each candidate's expected share of the candidate set) and
+        accidental hits (a candidate equal to the row's label) removed. The
+        target attention then runs over those candidates only. Evaluation
+        always ranks the whole catalogue.
+      num_negatives: shared negatives per batch (`sampled`).
+      negative_sampling: `uniform` or `popularity` (`sampled`).
+      embedding_updates: `lazy`: an embedding row's Adam moments and value
+        change only in steps where it has a gradient (sparse gradients of
+        `sampled`; with `full` every row has one each step, so both are the
+        same); `dense`: Adam's update of every row every step.
       warm_start_from: a finished run directory whose weights initialise this
         run (items matched by raw id; `tagnn_tf.training.warm_start`); "" = a
         fresh initialisation. Used when the run starts, not when it resumes.
@@ -231,6 +251,10 @@ class TrainConfig:
     max_eval_examples: int = 0
     checkpoint_every_steps: int = 1000
     warm_start_from: str = ""
+    train_candidates: str = "full"
+    num_negatives: int = 2000
+    negative_sampling: str = "popularity"
+    embedding_updates: str = "lazy"
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -250,6 +274,13 @@ class TrainConfig:
         check_positive("micro_batches", self.micro_batches)
         check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
         check_positive("checkpoint_every_steps", self.checkpoint_every_steps, allow_zero=True)
+        check_choice("train_candidates", self.train_candidates, TRAIN_CANDIDATES)
+        check_positive("num_negatives", self.num_negatives)
+        check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
+        check_choice("embedding_updates", self.embedding_updates, EMBEDDING_UPDATES)
+        if self.train_candidates == "sampled" and self.loss != "cross_entropy":
+            raise ValueError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
+                             f"Received: loss={self.loss!r}")
 
     def learning_rate_at(self, epoch: int) -> float:
         """Learning rate used during 1-based `epoch`."""

@@ -3,6 +3,9 @@
 Each item has a few preferred successors; a session starts at a popular item
 and mostly follows successor edges, sometimes jumping to a popular item. A
 model that learns transitions beats the popularity baseline by a wide margin.
+Generation is vectorised over sessions (one NumPy step per click position),
+so a catalogue of millions of items and sessions is built in seconds
+(`benchmarks.large_catalogue`).
 """
 
 from __future__ import annotations
@@ -10,44 +13,81 @@ from __future__ import annotations
 import numpy as np
 
 from tagnn_tf import item_ids
-from tagnn_tf.data.sessions import SessionExamples, augment
+from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 
+MAX_SESSION_LENGTH = 40
 
-def generate_sessions(num_items: int, num_sessions: int, seed: int, successors: int = 4,
-                      follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0):
-    """Returns a list of sessions (lists of item ids in 1..num_items, length >= 2)."""
+
+def generate_session_arrays(num_items: int, num_sessions: int, seed: int, successors: int = 4,
+                            follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0):
+    """Sessions as flat arrays: `(values int32 [clicks], row_splits int64 [num_sessions + 1])`.
+
+    Item ids are in `1..num_items`; lengths are `1 + Geometric(1 / (mean_length - 1))`,
+    capped at `MAX_SESSION_LENGTH` (so >= 2).
+    """
     if num_items < successors + 1:
         raise InputError(f"`num_items` must be > successors={successors}. Received: num_items={num_items}")
+    if num_sessions < 1:
+        raise InputError(f"`num_sessions` must be >= 1. Received: num_sessions={num_sessions}")
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, num_items + 1) ** zipf_a
-    popularity /= popularity.sum()
+    popularity_cdf = np.cumsum(popularity / popularity.sum())
     # Item ids are a random permutation of popularity ranks.
-    ids = item_ids.column_to_id(rng.permutation(num_items))
-    succ = rng.choice(num_items, size=(num_items, successors))  # uniform: transitions, not popularity, predict
-    succ_p = rng.dirichlet(np.full(successors, 0.7), size=num_items)
-    sessions = []
-    for _ in range(num_sessions):
-        length = 2 + rng.geometric(1.0 / (mean_length - 1.0)) - 1
-        length = int(min(length, 40))
-        cur = rng.choice(num_items, p=popularity)
-        seq = [cur]
-        for _ in range(length - 1):
-            if rng.random() < follow_prob:
-                cur = succ[cur, rng.choice(successors, p=succ_p[cur])]
-            else:
-                cur = rng.choice(num_items, p=popularity)
-            seq.append(cur)
-        sessions.append([int(ids[i]) for i in seq])
-    return sessions
+    ids = item_ids.column_to_id(rng.permutation(num_items)).astype(np.int32)
+    succ = rng.integers(0, num_items, size=(num_items, successors), dtype=np.int64)  # transitions, not popularity
+    succ_cdf = np.cumsum(rng.dirichlet(np.full(successors, 0.7), size=num_items).astype(np.float32), axis=1)
+
+    def popular(n):
+        return np.minimum(np.searchsorted(popularity_cdf, rng.random(n)), num_items - 1)
+
+    lengths = np.minimum(1 + rng.geometric(1.0 / (mean_length - 1.0), size=num_sessions), MAX_SESSION_LENGTH)
+    walk = np.zeros((num_sessions, MAX_SESSION_LENGTH), np.int64)  # popularity ranks; row i's first lengths[i]
+    walk[:, 0] = popular(num_sessions)
+    for j in range(1, int(lengths.max())):
+        rows = np.flatnonzero(lengths > j)  # sessions still going (mean length 5: most stop early)
+        cur = walk[rows, j - 1]
+        follow = rng.random(rows.size) < follow_prob
+        choice = (rng.random(rows.size)[:, None] > succ_cdf[cur]).sum(axis=1)
+        walk[rows, j] = np.where(follow, succ[cur, np.minimum(choice, successors - 1)], popular(rows.size))
+    row_splits = np.zeros(num_sessions + 1, np.int64)
+    np.cumsum(lengths, out=row_splits[1:])
+    values = ids[walk[np.arange(MAX_SESSION_LENGTH)[None, :] < lengths[:, None]]]
+    return values, row_splits
+
+
+def generate_sessions(num_items: int, num_sessions: int, seed: int, **kwargs):
+    """`generate_session_arrays` as a list of sessions (lists of item ids)."""
+    values, row_splits = generate_session_arrays(num_items, num_sessions, seed, **kwargs)
+    return [values[a:b].tolist() for a, b in zip(row_splits[:-1], row_splits[1:])]
+
+
+def augment_arrays(values: np.ndarray, row_splits: np.ndarray) -> SessionExamples:
+    """Every prefix of every session as an example, vectorised; the order of
+    `tagnn_tf.data.sessions.augment` (per session, the longest prefix first)."""
+    lengths = np.diff(row_splits)
+    per_session = lengths - 1  # examples of each session
+    session = np.repeat(np.arange(len(lengths)), per_session)
+    # Example e of session s (0 = longest): prefix length lengths[s] - 1 - e.
+    e = np.arange(int(per_session.sum())) - np.repeat(np.cumsum(per_session) - per_session, per_session)
+    prefix_lengths = lengths[session] - 1 - e
+    labels = values[row_splits[session] + prefix_lengths]
+    splits = np.zeros(len(labels) + 1, np.int64)
+    np.cumsum(prefix_lengths, out=splits[1:])
+    offsets = np.arange(int(splits[-1])) - np.repeat(splits[:-1], prefix_lengths)
+    prefix_values = values[np.repeat(row_splits[session], prefix_lengths) + offsets]
+    return SessionExamples(prefix_values.astype(np.int32), splits, labels.astype(np.int32))
 
 
 def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = 0.15):
-    """(train_examples, test_examples, train_sessions) from generated sessions."""
-    sessions = generate_sessions(num_items, num_sessions, seed)
-    n_test = int(len(sessions) * test_share)
-    train_sessions, test_sessions = sessions[n_test:], sessions[:n_test]
-    return augment(train_sessions), augment(test_sessions), train_sessions
+    """(train_examples, test_examples, num_train_sessions) from generated sessions (the first
+    `test_share` of the sessions are the test sessions)."""
+    values, row_splits = generate_session_arrays(num_items, num_sessions, seed)
+    n_test = int(num_sessions * test_share)
+    cut = int(row_splits[n_test])
+    test = augment_arrays(values[:cut], row_splits[:n_test + 1])
+    train = augment_arrays(values[cut:], row_splits[n_test:] - cut)
+    return train, test, num_sessions - n_test
 
 
 def popularity_baseline(train: SessionExamples, test: SessionExamples, k: int = 20) -> float:

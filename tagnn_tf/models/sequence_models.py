@@ -73,9 +73,13 @@ class SequenceRecommender(keras.Model):
     def encode(self, ids, mask, training=None):
         raise NotImplementedError
 
+    def candidate_embeddings(self):
+        """The `[N + 1, w]` table whose row `item id` is that candidate's vector."""
+        return self.embedding.embeddings
+
     def candidate_table_t(self):
         """`[w, num_items]`: the candidates' vectors, transposed, in score-column order."""
-        return ops.transpose(item_ids.candidate_rows(self.embedding.embeddings))
+        return ops.transpose(item_ids.candidate_rows(self.candidate_embeddings()))
 
     def get_config(self):
         config = super().get_config()
@@ -225,5 +229,5 @@ class FPMC(SequenceRecommender):
             ops.sum(mask, axis=1, keepdims=True), 1.0)
         return ops.concatenate([taste, _last_click(x[..., d:], mask)], axis=-1)
 
-    def candidate_table_t(self):
-        return ops.transpose(item_ids.candidate_rows(self.candidates.embeddings))
+    def candidate_embeddings(self):
+        return self.candidates.embeddings

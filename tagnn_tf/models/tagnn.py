@@ -112,9 +112,13 @@ class TAGNN(keras.Model):
         return stacked[:batch] + self.target_attention.attend(
             stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
 
+    def candidate_embeddings(self):
+        """The `[N + 1, hidden]` table whose row `item id` is that candidate's vector."""
+        return self.embedding.embeddings
+
     def candidate_table_t(self):
         """`[hidden, num_items]`: the candidates' embeddings, transposed, in score-column order."""
-        return ops.transpose(item_ids.candidate_rows(self.embedding.embeddings))
+        return ops.transpose(item_ids.candidate_rows(self.candidate_embeddings()))
 
     def get_config(self):
         config = super().get_config()

@@ -38,6 +38,8 @@ from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.models.registry import build_model, needs_click_alias
 from tagnn_tf.training import ranking_metrics
+from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
+from tagnn_tf.training.sampled_softmax import CandidateSampler, label_counts, sampled_logits
 from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
 from tagnn_tf.training.warm_start import warm_start
@@ -59,16 +61,24 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     # epsilon 1e-8 as PyTorch's Adam; L2 is coupled and added to the gradients.
-    return keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=1e-8)
+    # LazyAdam: Keras' Adam for dense gradients; sparse embedding rows updated lazily.
+    return LazyAdam(learning_rate=config.learning_rate, epsilon=1e-8)
 
 
 class DistributedSteps:
     """Compiled distributed train and eval steps for one model."""
 
-    def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1, loss: str = "cross_entropy"):
+    def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1, loss: str = "cross_entropy",
+                 sampler: Optional[CandidateSampler] = None, sparse_gradients: bool = True):
+        """`sampler`: sampled softmax (`TrainConfig.train_candidates="sampled"`);
+        None = the softmax over the whole catalogue. `sparse_gradients`: keep
+        embedding gradients as row slices for `LazyAdam` (`embedding_updates="lazy"`)
+        or make them dense (`"dense"`)."""
         self.model, self.optimizer, self.strategy, self.l2 = model, optimizer, strategy, l2
         self.micro_batches = micro_batches
         self.loss = loss
+        self.sampler = sampler
+        self.sparse_gradients = sparse_gradients
         self._train_fn = None
         self._eval_fn = None
 
@@ -94,19 +104,33 @@ class DistributedSteps:
                 part = slice_batch(features, k * size, (k + 1) * size)
                 part_labels = labels[k * size:(k + 1) * size]
             with tf.GradientTape() as tape:
-                logits = model(part, training=True)
-                per_example = self._per_example_loss(logits, part_labels, k)
+                if self.sampler is None:
+                    logits = model(part, training=True)
+                    per_example = self._per_example_loss(logits, part_labels, k)
+                else:
+                    logits = sampled_logits(model, part, part_labels, self.sampler, self._step_seed(k))
+                    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                        tf.range(tf.shape(part_labels)[0]), logits)
                 part_loss = tf.reduce_sum(per_example) / global_batch
-            part_grads = [tf.convert_to_tensor(g) for g in tape.gradient(part_loss, variables)]
-            grads = part_grads if grads is None else [a + b for a, b in zip(grads, part_grads)]
+            part_grads = tape.gradient(part_loss, variables)
+            if not self.sparse_gradients:
+                part_grads = [tf.convert_to_tensor(g) for g in part_grads]
+            grads = part_grads if grads is None else [add_gradients(a, b) for a, b in zip(grads, part_grads)]
             loss += part_loss
         if self.l2:
             # Coupled L2 (PyTorch weight_decay): gradients are summed over
-            # replicas, so each adds its share of l2 * w.
+            # replicas, so each adds its share of l2 * w (sparse gradients: on their rows).
             scale = self.l2 / self.strategy.num_replicas_in_sync
-            grads = [g + scale * v for g, v in zip(grads, variables)]
+            grads = [add_coupled_l2(g, v, scale) for g, v in zip(grads, variables)]
         opt.apply_gradients(zip(grads, variables))
         return loss
+
+    def _step_seed(self, part: int):
+        """Stateless seed of a step's random draws: the step, and this micro-batch of this replica
+        (a resumed run draws the same)."""
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return tf.stack([tf.cast(self.optimizer.iterations, tf.int32),
+                         part + self.micro_batches * tf.cast(replica, tf.int32)])
 
     def _per_example_loss(self, logits, labels, part: int):
         """`[batch]` losses: softmax cross-entropy over the catalogue, or BPR.
@@ -119,7 +143,7 @@ class DistributedSteps:
         columns = item_ids.id_to_column(labels)
         if self.loss == "cross_entropy":
             return tf.nn.sparse_softmax_cross_entropy_with_logits(columns, logits)
-        seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), part])
+        seed = self._step_seed(part)
         negatives = tf.random.stateless_uniform(tf.shape(labels), seed, 0, tf.shape(logits)[1], tf.int32)
         positive = tf.gather(logits, columns, axis=1, batch_dims=1)
         negative = tf.gather(logits, negatives, axis=1, batch_dims=1)
@@ -311,7 +335,13 @@ class Trainer:
             counts = warm_start(self.model, self.items, tc.warm_start_from)
             self.log(f"warm start from {tc.warm_start_from}: {counts['shared_items']} items keep their trained "
                      f"embeddings, {counts['new_items']} new, {counts['dropped_items']} dropped")
-        self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss)
+        sampler = None
+        if tc.train_candidates == "sampled":
+            per_replica_batch = max(tc.batch_size // self.strategy.num_replicas_in_sync, 1)
+            sampler = CandidateSampler(label_counts(self.splits.train.labels, self.config.data.num_items),
+                                       tc.num_negatives, tc.negative_sampling, per_replica_batch)
+        self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss,
+                                      sampler, sparse_gradients=(tc.embedding_updates == "lazy"))
         done = self.progress.values().epoch
         self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS))
                                     if r["epoch"] <= done]
