@@ -2,7 +2,8 @@
 
 Writes `<export_dir>/<version>/` (TF Serving layout; the version is one more
 than the largest existing one) from `<model_dir>/best.keras`, with the
-`serving_default` and `top_k` signatures and TF Serving warmup requests.
+`serving_default` and `top_k` signatures and TF Serving warmup requests
+(`--rerank_candidates=K` adds the retrieve-then-rerank signatures).
 """
 
 from tagnn_tf.runtime import configure_process
@@ -20,6 +21,9 @@ flags.DEFINE_integer("max_batch_sessions", 16, "TensorFlow signatures score requ
                      "this many, one at a time (bounds a request's working memory); 0 = whole requests at once.")
 flags.DEFINE_integer("tflite_max_batch_sessions", 0, "The same for the graph converted to TFLite (default 0: LiteRT runs "
                      "the slicing loop outside XNNPack, slower; see README, Serving memory).")
+flags.DEFINE_integer("rerank_candidates", 0, "K > 0 adds the signatures rerank_top_k and rerank_by_index: exact "
+                     "scores for each session's K best items by the candidate-independent part of the score "
+                     "(large catalogues; see README, Large catalogues). 0 = exact signatures only.")
 FLAGS = flags.FLAGS
 
 
@@ -31,7 +35,8 @@ def main(argv):
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
 
     run_or_exit(export_savedmodel, FLAGS.model_dir, FLAGS.export_dir, FLAGS.max_session_length, FLAGS.k,
-                max_batch_sessions=FLAGS.max_batch_sessions, tflite_max_batch_sessions=FLAGS.tflite_max_batch_sessions)
+                max_batch_sessions=FLAGS.max_batch_sessions, tflite_max_batch_sessions=FLAGS.tflite_max_batch_sessions,
+                rerank_candidates=FLAGS.rerank_candidates)
 
 
 if __name__ == "__main__":

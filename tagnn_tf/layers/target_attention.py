@@ -8,6 +8,7 @@ from keras import ops
 
 from tagnn_tf.arguments import check_positive
 from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import masked_log_weights, matmul_last
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
@@ -70,6 +71,25 @@ class TargetAttention(keras.layers.Layer):
         value_scores = ops.matmul(values, candidates_t)  # [T, N]
         return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0], sink_counts,
                            sorted_segments)
+
+    def per_session(self, nodes, node_counts, candidates):
+        """`[batch, K]` target term for candidates that differ per session (reranking).
+
+        The same eq. 6-7 as `call`, on the padded node axis: each session's
+        keys and values `[U, d]` against its own candidates `[K, d]` (batched
+        GEMMs, `[batch, U, K]` temporaries), padding masked out of the softmax.
+
+        Args:
+          nodes: `[batch, U, hidden]` node vectors after the GNN.
+          node_counts: `[batch, U]` clicks per node, 0 for padding.
+          candidates: `[batch, K, hidden]` each session's candidate embeddings.
+        """
+        keys = matmul_last(nodes, self.key_kernel)
+        values = matmul_last(nodes, self.value_kernel) if self.value_projection else nodes
+        logits = ops.einsum("bud,bkd->buk", keys, candidates) + ops.expand_dims(
+            masked_log_weights(node_counts, nodes.dtype), -1)
+        weights = ops.softmax(logits, axis=1)
+        return ops.sum(weights * ops.einsum("bud,bkd->buk", values, candidates), axis=1)
 
     def project(self, nodes, node_counts):
         """The batch's T real nodes: (session of each `[T]`, keys `[T, d]`, values `[T, d]`, log counts `[T]`)."""

@@ -112,6 +112,41 @@ class TAGNN(keras.Model):
         return stacked[:batch] + self.target_attention.attend(
             stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
 
+    def rerank(self, inputs, num_candidates: int, candidates_t=None):
+        """Retrieve, then rerank: the exact scores of each session's `num_candidates` best by the base score.
+
+        The score splits into `s_t^T v_t = (session part) . v_t + (target term)_t`
+        (eq. 10-11): the first part is one `[batch, d] x [d, N]` GEMM; the
+        target term (eq. 6-7, the costly `[T, N]` part) is computed for the
+        top `num_candidates` columns of the first part only. With
+        `num_candidates = N` this is the exact model; models without target
+        attention (`variant` other than `tagnn`) are exact for any K.
+
+        Args:
+          inputs: as `call` (`padding="masked"` models only).
+          num_candidates: K (python int), at most `num_items`.
+          candidates_t: optional precomputed `candidate_table_t()`.
+
+        Returns:
+          (columns int32 `[batch, K]`, scores `[batch, K]`): each session's K
+          candidates (score columns, by decreasing base score) and their exact scores.
+        """
+        if self.padding != "masked":
+            raise ValueError(f"rerank needs padding='masked'. Received: padding={self.padding!r}")
+        if not 1 <= num_candidates <= self.num_items:
+            raise ValueError(f"`num_candidates` must be in [1, num_items={self.num_items}]. "
+                             f"Received: num_candidates={num_candidates}")
+        nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
+        counts = ops.cast(inputs["node_counts"], nodes.dtype)
+        session = self.readout(nodes, counts, inputs["last_node"])
+        if candidates_t is None:
+            candidates_t = self.candidate_table_t()
+        base, columns = ops.top_k(ops.matmul(session, candidates_t), num_candidates)
+        if self.target_attention is None:
+            return columns, base
+        candidates = ops.take(self.candidate_embeddings(), item_ids.column_to_id(columns), axis=0)  # [batch, K, d]
+        return columns, base + self.target_attention.per_session(nodes, counts, candidates)
+
     def candidate_embeddings(self):
         """The `[N + 1, hidden]` table whose row `item id` is that candidate's vector."""
         return self.embedding.embeddings

@@ -14,6 +14,13 @@ Signatures (the computation of `SessionRecommender`; request rules in
   tflite_default(session_items int64) -> the outputs of by_index, with the
     scoring mode `tflite` (separate scoring GEMMs, TFLite builtins): the graph
     `tflite_export` converts (TFLite copies the slices of the stacked GEMM).
+With `rerank_candidates=K` > 0 (TAGNN-family models), also:
+  rerank_top_k(session_items string, k int32 scalar) -> top_k's outputs,
+    computed by retrieve-then-rerank (`TAGNN.rerank`): the exact score of
+    each session's K best items by the candidate-independent part of the
+    score; k <= K.
+  rerank_by_index(session_items int64) -> the same for item numbers, k = the
+    export's `k`.
 The vocabulary (`items.txt`: line i = raw id of item i) is in `assets/`.
 `assets.extra/tf_serving_warmup_requests` holds PredictionLog records that TF
 Serving replays on load; `assets.extra/tagnn_export.json` describes the export,
@@ -45,6 +52,8 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 EXPORT_INFO = "tagnn_export.json"
 TFLITE_SIGNATURE = "tflite_default"
 BY_INDEX_SIGNATURE = "by_index"
+RERANK_TOP_K_SIGNATURE = "rerank_top_k"
+RERANK_BY_INDEX_SIGNATURE = "rerank_by_index"
 MODEL_NAME = "tagnn"
 
 
@@ -58,12 +67,14 @@ def next_version(export_dir: str) -> int:
 
 def serving_models(model: keras.Model, max_session_length: int, vocabulary_file: str, k: int = DEFAULT_K,
                    max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
-                   tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> dict:
+                   tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS,
+                   rerank_candidates: int = 0) -> dict:
     """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights).
 
     `vocabulary_file`: `items.txt` of the run (raw ids of items 1..N).
     `max_batch_sessions` slices the TensorFlow signatures' requests,
     `tflite_max_batch_sessions` the graph converted to TFLite (0 = whole).
+    `rerank_candidates` > 0 adds the two rerank signatures.
     """
     if max_session_length < 1:
         raise InputError(f"`max_session_length` must be >= 1. Received: max_session_length={max_session_length}")
@@ -74,7 +85,13 @@ def serving_models(model: keras.Model, max_session_length: int, vocabulary_file:
                                name="recommender")
     tflite = SessionRecommender(model, preprocessor, k, scoring_mode="tflite",
                                 max_batch_sessions=tflite_max_batch_sessions, name="tflite_recommender")
-    return {"serving_default": serve, "top_k": serve, BY_INDEX_SIGNATURE: serve, TFLITE_SIGNATURE: tflite}
+    out = {"serving_default": serve, "top_k": serve, BY_INDEX_SIGNATURE: serve, TFLITE_SIGNATURE: tflite}
+    if rerank_candidates:
+        rerank = SessionRecommender(model, preprocessor, k, scoring_mode="serve",
+                                    max_batch_sessions=max_batch_sessions, rerank_candidates=rerank_candidates,
+                                    name="rerank_recommender")
+        out.update({RERANK_TOP_K_SIGNATURE: rerank, RERANK_BY_INDEX_SIGNATURE: rerank})
+    return out
 
 
 def build_archive(model: keras.Model, recommenders: dict) -> keras.export.ExportArchive:
@@ -106,6 +123,18 @@ def build_archive(model: keras.Model, recommenders: dict) -> keras.export.Export
     archive.add_endpoint("top_k", top_k, input_signature=[raw_spec, tf.TensorSpec([], tf.int32, name="k")])
     archive.add_endpoint(BY_INDEX_SIGNATURE, by_index, input_signature=[numbers_spec])
     archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[numbers_spec])
+    if RERANK_TOP_K_SIGNATURE in recommenders:
+        def rerank_top_k(session_items, k):
+            return recommenders[RERANK_TOP_K_SIGNATURE](session_items, k=k, candidates_t=candidates_t,
+                                                        with_scores=False)
+
+        def rerank_by_index(session_items):
+            return recommenders[RERANK_BY_INDEX_SIGNATURE](session_items, candidates_t=candidates_t,
+                                                           with_scores=False)
+
+        archive.add_endpoint(RERANK_TOP_K_SIGNATURE, rerank_top_k,
+                             input_signature=[raw_spec, tf.TensorSpec([], tf.int32, name="k")])
+        archive.add_endpoint(RERANK_BY_INDEX_SIGNATURE, rerank_by_index, input_signature=[numbers_spec])
     return archive
 
 
@@ -130,7 +159,8 @@ def warmup_records(sessions: Sequence[Sequence[int]], items: Sequence[str]) -> L
 def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int = 0, k: int = DEFAULT_K,
                       warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
                       max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
-                      tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS) -> str:
+                      tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS,
+                      rerank_candidates: int = 0) -> str:
     """Exports `<model_dir>/best.keras` as `<export_dir>/<next version>/`; returns that path.
 
     Args:
@@ -145,6 +175,8 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
         this many (bounds a request's working memory); 0 = never sliced.
       tflite_max_batch_sessions: the same for `tflite_default`, the graph
         converted to TFLite (default 0: see `DEFAULT_TFLITE_MAX_BATCH_SESSIONS`).
+      rerank_candidates: K > 0 adds `rerank_top_k` and `rerank_by_index`
+        (retrieve K by the candidate-independent score part, rerank exactly).
 
     The version is written to a hidden temporary folder and renamed into place,
     so TF Serving never sees a half-written version and no version is
@@ -173,7 +205,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     vocabulary_file = os.path.join(vocabulary_dir, run_directory.ITEMS)
     run_directory.write_items(vocabulary_dir, items)
     recommenders = serving_models(model, max_session_length, vocabulary_file, k, max_batch_sessions,
-                                  tflite_max_batch_sessions)
+                                  tflite_max_batch_sessions, rerank_candidates)
     try:
         build_archive(model, recommenders).write_out(tmp, verbose=False)
     finally:
@@ -188,11 +220,14 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             "model": config.model.__dict__,
             "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
                                   "max_session_length": r.preprocessor.max_session_length,
-                                  "max_batch_sessions": r.max_batch_sessions}
+                                  "max_batch_sessions": r.max_batch_sessions,
+                                  "rerank_candidates": r.rerank_candidates}
                            for name, r in recommenders.items()},
             "vocabulary": f"assets/{run_directory.ITEMS}", "input_dtypes": {
                 "serving_default": "string (raw item ids)", "top_k": "string (raw item ids)",
-                BY_INDEX_SIGNATURE: "int64 (item numbers)", TFLITE_SIGNATURE: "int64 (item numbers)"},
+                BY_INDEX_SIGNATURE: "int64 (item numbers)", TFLITE_SIGNATURE: "int64 (item numbers)",
+                **({RERANK_TOP_K_SIGNATURE: "string (raw item ids)", RERANK_BY_INDEX_SIGNATURE: "int64 (item numbers)"}
+                   if rerank_candidates else {})},
             "source_model": os.path.abspath(os.path.join(model_dir, run_directory.BEST_MODEL)),
             "git_commit": run_directory.git_commit()}
     run_directory.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)

@@ -57,6 +57,10 @@ class SessionRecommender(keras.Model):
         slices of this many (one at a time), so the working memory of a
         request is bounded by that of one slice, whatever its batch; 0 = the
         whole request at once. The outputs do not depend on it.
+      rerank_candidates: 0 = exact scores of every item; K > 0 = retrieve,
+        then rerank (`TAGNN.rerank`): the exact score of each session's K
+        best items by the candidate-independent part of the score, top-k
+        among them (k <= K). No `scores` output then.
 
     Call args:
       session_items: int `[batch, max_len]` item numbers, 0 = padding; or
@@ -79,7 +83,7 @@ class SessionRecommender(keras.Model):
     """
 
     def __init__(self, model, preprocessor: SessionPreprocessor, k: int = DEFAULT_K, scoring_mode: str = "serve",
-                 max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS, **kwargs):
+                 max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS, rerank_candidates: int = 0, **kwargs):
         super().__init__(**kwargs)
         if model.padding != "masked":
             raise InputError("Only models with padding='masked' can be served: padding='official' is a training "
@@ -93,14 +97,25 @@ class SessionRecommender(keras.Model):
             raise InputError(f"`k` must be in [1, num_items={model.num_items}]. Received: k={k}")
         check_choice("scoring_mode", scoring_mode, SCORING_MODES)
         check_positive("max_batch_sessions", max_batch_sessions, allow_zero=True)
+        if rerank_candidates and not (hasattr(model, "rerank") and scoring_mode == "serve"
+                                      and k <= rerank_candidates <= model.num_items):
+            raise InputError("`rerank_candidates` needs a TAGNN-family model, scoring_mode='serve' and "
+                             f"k <= rerank_candidates <= num_items={model.num_items}. Received: "
+                             f"rerank_candidates={rerank_candidates}, model={type(model).__name__}, "
+                             f"scoring_mode={scoring_mode!r}, k={k}")
         self.model = model
         self.preprocessor = preprocessor
         self.k = k
         self.scoring_mode = scoring_mode
         self.max_batch_sessions = max_batch_sessions
+        self.rerank_candidates = rerank_candidates
 
     def call(self, session_items, k=None, candidates_t=None, with_scores=True):
-        k = tf.clip_by_value(tf.cast(self.k if k is None else k, tf.int32), 1, self.model.num_items)
+        if self.rerank_candidates and with_scores:
+            raise InputError("A reranking recommender scores K candidates per session, not every item: "
+                             "call it with with_scores=False")
+        k = tf.clip_by_value(tf.cast(self.k if k is None else k, tf.int32), 1,
+                             self.rerank_candidates or self.model.num_items)
 
         def recommend(rows):
             return self._recommend(rows, k, candidates_t, with_scores)
@@ -117,11 +132,16 @@ class SessionRecommender(keras.Model):
     def _recommend(self, session_items, k, candidates_t, with_scores):
         """All outputs for one slice of sessions."""
         features = self.preprocessor(session_items)
-        scores = tf.cast(self.model(features, candidates_t=candidates_t, scoring_mode=self.scoring_mode),
-                         tf.float32)
         empty = tf.expand_dims(features["empty_session"], 1)
-        scores = tf.where(empty, tf.zeros_like(scores), scores)
-        top_scores, top_columns = tf.math.top_k(scores, k)
+        if self.rerank_candidates:
+            columns, scores = self.model.rerank(features, self.rerank_candidates, candidates_t)
+            top_scores, best = tf.math.top_k(tf.where(empty, tf.zeros_like(scores), tf.cast(scores, tf.float32)), k)
+            top_columns = tf.gather(columns, best, batch_dims=1)
+        else:
+            scores = tf.cast(self.model(features, candidates_t=candidates_t, scoring_mode=self.scoring_mode),
+                             tf.float32)
+            scores = tf.where(empty, tf.zeros_like(scores), scores)
+            top_scores, top_columns = tf.math.top_k(scores, k)
         top_ids = tf.cast(tf.where(empty, tf.zeros_like(top_columns), item_ids.column_to_id(top_columns)), tf.int64)
         raw = session_items.dtype == tf.string
         out = {"top_k_ids": self.preprocessor.item_names(top_ids) if raw else top_ids, "top_k_scores": top_scores,
@@ -172,7 +192,7 @@ class SessionRecommender(keras.Model):
         config.update({"model": keras.saving.serialize_keras_object(self.model),
                        "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
                        "k": self.k, "scoring_mode": self.scoring_mode,
-                       "max_batch_sessions": self.max_batch_sessions})
+                       "max_batch_sessions": self.max_batch_sessions, "rerank_candidates": self.rerank_candidates})
         return config
 
     @classmethod

@@ -6,7 +6,9 @@ Loads the export, runs every request in `requests.npz` (arrays named
 `req_<name>`, optional `k_<name>` for the `top_k` signature) and writes each
 output as `<name>__<output>` (and, for `serving_default` requests, the
 `tflite_default` signature's as `tflite_default__<name>__<output>`); replays the TF Serving warmup records and writes
-their output shapes; records whether the wrong dtype is refused. With a
+their output shapes; records whether the wrong dtype is refused. An export
+with the rerank signatures also answers every request through them
+(`rerank__<name>__<output>`). With a
 `.tflite` file, also runs the `serving_default` requests through the LiteRT
 interpreter (outputs `tflite__<name>__<output>`).
 """
@@ -64,6 +66,11 @@ def main(version_dir, requests_path, out_path, tflite_path=None):
                 out[f"raw__{name}__{output}"] = _array(value)
         for output, value in result.items():
             out[f"{name}__{output}"] = _array(value)
+        if "rerank_by_index" in loaded.signatures:  # an export with --rerank_candidates
+            rerank = (loaded.signatures["rerank_top_k"](session_items=raw, k=tf.constant(int(requests[f"k_{name}"])))
+                      if f"k_{name}" in requests.files else loaded.signatures["rerank_by_index"](session_items=items))
+            for output, value in rerank.items():
+                out[f"rerank__{name}__{output}"] = _array(value)
 
     # Warmup records: PredictionLog protos, replayed through the signature they name.
     from tensorflow_serving.apis import prediction_log_pb2

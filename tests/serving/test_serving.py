@@ -76,7 +76,7 @@ def exported(shared_data, tmp_path_factory):
     # checks that slicing changes no output.
     path = export_savedmodel(str(model_dir), str(export_dir), max_session_length=MAX_LEN,
                              warmup_sessions=real[:3], log=lambda *_: None, max_batch_sessions=SLICE,
-                             tflite_max_batch_sessions=SLICE)
+                             tflite_max_batch_sessions=SLICE, rerank_candidates=num_items)
     tflite = convert_savedmodel(path, str(root / "tagnn.tflite"))
     np.savez(root / "requests.npz", **requests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -113,11 +113,30 @@ def test_signatures_names(exported):
     inputs = json.loads(str(exported["out"]["signature_inputs"]))
     outputs = json.loads(str(exported["out"]["signature_outputs"]))
     assert inputs == {"serving_default": ["session_items"], "top_k": ["k", "session_items"],
-                      "by_index": ["session_items"], "tflite_default": ["session_items"]}
+                      "by_index": ["session_items"], "tflite_default": ["session_items"],
+                      "rerank_top_k": ["k", "session_items"], "rerank_by_index": ["session_items"]}
     numbers = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "invalid_item_count"])
     raw = sorted(["scores", "top_k_ids", "top_k_scores", "used_item_count", "unknown_item_count"])
     assert outputs == {"serving_default": raw, "top_k": [o for o in raw if o != "scores"],
-                       "by_index": numbers, "tflite_default": numbers}
+                       "by_index": numbers, "tflite_default": numbers,
+                       "rerank_top_k": [o for o in raw if o != "scores"],
+                       "rerank_by_index": [o for o in numbers if o != "scores"]}
+
+
+@pytest.mark.parametrize("name", ["real", "k5", "bad", "long", "zero_width"])
+def test_rerank_signatures_with_k_equal_n_give_the_exact_top_k(exported, name):
+    # The fixture exports rerank_candidates = N: every item is reranked with its
+    # exact score, so the rerank signatures must return the exact signatures'
+    # top-k (ids equal wherever the exact scores are not tied within 1e-5).
+    out = exported["out"]
+    for output in ("top_k_scores", "used_item_count"):
+        np.testing.assert_allclose(out[f"rerank__{name}__{output}"], out[f"{name}__{output}"], atol=1e-5)
+    exact_ids, ids = out[f"{name}__top_k_ids"], out[f"rerank__{name}__top_k_ids"]
+    scores = out[f"{name}__top_k_scores"]
+    untied = np.ones_like(scores, bool)
+    untied[:, 1:] &= np.diff(scores, axis=1) < -1e-5
+    untied[:, :-1] &= np.diff(scores, axis=1) < -1e-5
+    np.testing.assert_array_equal(ids[untied], exact_ids[untied])
 
 
 @pytest.mark.parametrize("name", ["real", "bad", "long", "zero_width"])

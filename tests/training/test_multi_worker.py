@@ -25,7 +25,8 @@ strategy = make_strategy(DistributeConfig(strategy=sys.argv[2]))
 from tagnn_tf.training.trainer import train
 cfg = ExperimentConfig(model=ModelConfig(hidden_size=32),
                        data=DataConfig(synthetic_num_items=300, synthetic_num_sessions=4000, synthetic_seed=1),
-                       train=TrainConfig(batch_size=50, epochs=2, patience=5, checkpoint_every_steps=25))
+                       train=TrainConfig(batch_size=50, epochs=2, patience=5, checkpoint_every_steps=25,
+                                         train_candidates=sys.argv[3], num_negatives=100))
 result = train(cfg, sys.argv[1], strategy=strategy, log=lambda m: print(m, flush=True))
 print("RESULT" + json.dumps({"test": result["test"], "replicas": strategy.num_replicas_in_sync}), flush=True)
 """
@@ -42,20 +43,20 @@ def _free_ports(n):
     return ports
 
 
-def _start(model_dir, strategy, tf_config=None):
+def _start(model_dir, strategy, tf_config=None, train_candidates="full"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy, train_candidates], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _start_cluster(model_dir):
+def _start_cluster(model_dir, train_candidates="full"):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    return [_start(model_dir, "multi_worker", {"cluster": cluster, "task": {"type": "worker", "index": i}})
-            for i in range(2)]
+    return [_start(model_dir, "multi_worker", {"cluster": cluster, "task": {"type": "worker", "index": i}},
+                   train_candidates) for i in range(2)]
 
 
 def _result(proc):
@@ -137,6 +138,19 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path, single_run):
     # CollectiveAllReduceStrategy is the class behind tf.distribute.MultiWorkerMirroredStrategy.
     assert [(s["strategy"], s["replicas"]) for s in info["sessions"]] == [("CollectiveAllReduceStrategy", 2)]
     assert len(open(os.path.join(model_dir, "metrics.jsonl")).read().splitlines()) == 2
+
+
+def test_two_workers_train_sampled(tmp_path, single_run):
+    # Sampled softmax under MultiWorkerMirroredStrategy: the workers agree, and the
+    # whole-catalogue metrics are near the full-softmax single process's.
+    procs = _start_cluster(str(tmp_path / "run"), "sampled")
+    try:
+        results = [_result(p) for p in procs]
+    finally:
+        _kill_all(procs)
+    assert [r["replicas"] for r in results] == [2, 2]
+    assert results[0]["test"] == results[1]["test"]
+    assert results[0]["test"]["hr@20"] == pytest.approx(single_run["test"]["hr@20"], abs=5.0), results
 
 
 def test_killed_worker_job_resumes_from_last_checkpoint(tmp_path, single_run):
