@@ -3,7 +3,10 @@
   python -m benchmarks.train_throughput --data_dir=../shared/data --steps=60 --json_out=PATH
 
 Per dataset (Diginetica, Yoochoose 1/64): steady-state training examples/s at
-batch 100 with the real shuffled input pipeline; the same batches replayed from
+batch 100 with the real shuffled input pipeline, after --warmup steps (the
+first ~100 steps of a process are slower; the first --cold_steps are timed
+and replayed warm to show it); the trainer's own epoch-2 examples/s in the
+same run; the same batches replayed from
 memory (input pipeline excluded); useful FLOPs = 6 * hidden * num_items * (unique
 items summed over the batch's sessions) and floor_time = useful FLOPs /
 measured float32 matmul rate; floor_ratio = floor_time / measured time; peak RSS.
@@ -22,7 +25,12 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
 flags.DEFINE_list("datasets", ["diginetica", "yoochoose1_64"], "Datasets to measure.")
 flags.DEFINE_integer("steps", 60, "Timed training steps per dataset.")
-flags.DEFINE_integer("warmup", 5, "Untimed steps first (tracing).")
+flags.DEFINE_integer("warmup", 100, "Untimed steps first. A process's first ~100 steps run slower than later ones "
+                     "(every new batch shape costs kernel set-up), and a trainer epoch is thousands of steps.")
+flags.DEFINE_integer("cold_steps", 60, "Of the warm-up steps, the first this many are also timed, and replayed "
+                     "after the timed steps: the process warm-up cost, measured on the same batches.")
+flags.DEFINE_integer("trainer_steps", 100, "Also run the trainer itself (2 epochs of this many steps) and report "
+                     "its epoch-2 examples/s from run_log.jsonl (0 = skip).")
 flags.DEFINE_integer("batch_size", 100, "Batch size.")
 flags.DEFINE_integer("micro_batches", None, "Override TrainConfig.micro_batches.")
 flags.DEFINE_integer("naive_batch_size", 10, "Batch size for the naive formulation.")
@@ -36,6 +44,25 @@ def _examples_per_sec(step_fn, batches):
     for b in batches:
         step_fn(b)
     return sum(int(b[1].shape[0]) for b in batches) / (time.perf_counter() - start)
+
+
+def trainer_examples_per_sec(name: str) -> float:
+    """The trainer's own figure: epoch 2's examples/s (run_log.jsonl) of a run of 2 epochs of
+    `--trainer_steps` steps (epoch 1 warms the process up, as the first epoch of a real run)."""
+    import json
+    import os
+    import tempfile
+
+    from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+    from tagnn_tf.training.trainer import train
+
+    model_dir = tempfile.mkdtemp(prefix="tagnn_throughput_")
+    config = ExperimentConfig(data=DataConfig(dataset=name, data_dir=FLAGS.data_dir),
+                              train=TrainConfig(epochs=2, steps_per_epoch=FLAGS.trainer_steps, max_eval_examples=500,
+                                                patience=5, batch_size=FLAGS.batch_size))
+    train(config, model_dir, log=lambda m: None)
+    with open(os.path.join(model_dir, "run_log.jsonl")) as f:
+        return [json.loads(line) for line in f][-1]["examples_per_sec"]
 
 
 def measure_dataset(name: str) -> dict:
@@ -62,7 +89,9 @@ def measure_dataset(name: str) -> dict:
     ds = pipeline.train_dataset(splits.train, FLAGS.batch_size, seed=11)
     spec = ds.element_spec
     it = iter(ds)
-    for _ in range(FLAGS.warmup):
+    cold = [next(it) for _ in range(min(FLAGS.cold_steps, FLAGS.warmup))]
+    cold_eps = _examples_per_sec(lambda b: float(steps.train(b, spec)), cold) if cold else None
+    for _ in range(FLAGS.warmup - len(cold)):
         float(steps.train(next(it), spec))
 
     # Real pipeline: batches come from tf.data while training.
@@ -77,6 +106,9 @@ def measure_dataset(name: str) -> dict:
     nodes = sum(measure.real_nodes(b[0]) for b in seen)
     # The same batches replayed from memory: the input pipeline's share.
     cached_eps = _examples_per_sec(lambda b: float(steps.train(b, spec)), seen)
+    # The first steps again, now that the process is warm: same batches, so the
+    # ratio to `cold_eps` is the warm-up cost alone.
+    cold_replay_eps = _examples_per_sec(lambda b: float(steps.train(b, spec)), cold) if cold else None
     rss = measure.peak_rss_gb()
 
     rates = measure.matmul_rates(splits.num_items, config.hidden_size)
@@ -88,6 +120,10 @@ def measure_dataset(name: str) -> dict:
         "batch_size": FLAGS.batch_size, "steps": FLAGS.steps, "micro_batches": train_config.micro_batches,
         "examples_per_sec": round(eps, 1), "ms_per_step": round(1000 * real_time / FLAGS.steps, 1),
         "cached_batches_examples_per_sec": round(cached_eps, 1),
+        "warmup_steps": FLAGS.warmup, "cold_steps": len(cold),
+        "cold_first_steps_examples_per_sec": cold_eps and round(cold_eps, 1),
+        "same_first_steps_warm_examples_per_sec": cold_replay_eps and round(cold_replay_eps, 1),
+        "trainer_epoch2_examples_per_sec": trainer_examples_per_sec(name) if FLAGS.trainer_steps else None,
         "unique_nodes_per_example": round(nodes / examples, 3),
         "useful_gflop_per_step": round(useful_flops / FLAGS.steps / 1e9, 2),
         "floor_ratio": round(floor_time / real_time, 3),
@@ -139,7 +175,8 @@ def main(argv):
     from benchmarks import measure
 
     results = [measure_dataset(name) for name in FLAGS.datasets]
-    keys = ["examples_per_sec", "cached_batches_examples_per_sec", "ms_per_step", "unique_nodes_per_example",
+    keys = ["examples_per_sec", "cached_batches_examples_per_sec", "cold_first_steps_examples_per_sec",
+            "same_first_steps_warm_examples_per_sec", "trainer_epoch2_examples_per_sec", "ms_per_step", "unique_nodes_per_example",
             "floor_ratio", "projected_epoch_minutes", "peak_rss_gb", "speedup_vs_official",
             "matmul_gflops_fp32", "matmul_gflops_bf16", "matmul_2048_gflops_fp32", "matmul_2048_gflops_bf16",
             "naive_examples_per_sec", "ours_at_naive_batch_examples_per_sec", "naive_speedup",

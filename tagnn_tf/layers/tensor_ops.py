@@ -26,3 +26,32 @@ def matmul_last(x, kernel):
     flat = ops.reshape(x, (-1, ops.shape(x)[-1]))
     out = ops.matmul(flat, kernel)
     return ops.reshape(out, tuple(lead) + (ops.shape(kernel)[-1],))
+
+
+def gather_rows(table, indices):
+    """`table[indices]` for a `[rows, d]` weight, read row by row.
+
+    `keras.ops.take` first reads the whole variable as a tensor. Once sparse
+    updates (`LazyAdam`'s scatters) have touched a TensorFlow resource
+    variable, every such dense read copies all of it: 400 MB per lookup at
+    a million items. A gather on the variable itself reads only the rows
+    (and its gradient is the same `IndexedSlices`).
+    """
+    import tensorflow as tf
+
+    variable = table.value if isinstance(table, keras.Variable) else table
+    return tf.gather(variable, indices)
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class RowGatherEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` whose lookup reads only the looked-up rows (`gather_rows`).
+
+    Same weights, config and outputs; only the read differs (no copy of the
+    whole table per lookup once `LazyAdam` has updated it sparsely).
+    """
+
+    def call(self, inputs):
+        if inputs.dtype != "int32" and inputs.dtype != "int64":
+            inputs = keras.ops.cast(inputs, "int32")
+        return gather_rows(self.embeddings, inputs)

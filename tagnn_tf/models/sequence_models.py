@@ -23,6 +23,7 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import RowGatherEmbedding
 
 SEQUENCE_INPUTS = ("items", "alias", "click_mask")
 
@@ -48,7 +49,7 @@ class SequenceRecommender(keras.Model):
         check_positive("num_items", num_items)
         check_positive("hidden_size", hidden_size)
         self.num_items, self.hidden_size, self.seed = num_items, hidden_size, seed
-        self.embedding = keras.layers.Embedding(num_items + item_ids.FIRST_ITEM_ID, embedding_width or hidden_size,
+        self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, embedding_width or hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
 
@@ -217,7 +218,7 @@ class FPMC(SequenceRecommender):
 
     def __init__(self, num_items: int, hidden_size: int = 100, seed=None, **kwargs):
         super().__init__(num_items, hidden_size, seed, embedding_width=2 * hidden_size, **kwargs)
-        self.candidates = keras.layers.Embedding(num_items + item_ids.FIRST_ITEM_ID, 2 * hidden_size,
+        self.candidates = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, 2 * hidden_size,
                                                  embeddings_initializer=uniform_init(hidden_size, seed),
                                                  name="candidate_embedding")
         self.candidates.build((None,))

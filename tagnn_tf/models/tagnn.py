@@ -11,6 +11,7 @@ from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
+from tagnn_tf.layers.tensor_ops import RowGatherEmbedding, gather_rows
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
@@ -56,7 +57,7 @@ class TAGNN(keras.Model):
         self.padding = padding
         self.seed = seed
         # Row i embeds item id i; the rows before the first id are padding.
-        self.embedding = keras.layers.Embedding(num_items + item_ids.FIRST_ITEM_ID, hidden_size,
+        self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
         self.gnn = GatedGraphCell(hidden_size, gnn_steps, seed=seed, name="gated_graph")
@@ -144,7 +145,7 @@ class TAGNN(keras.Model):
         base, columns = ops.top_k(ops.matmul(session, candidates_t), num_candidates)
         if self.target_attention is None:
             return columns, base
-        candidates = ops.take(self.candidate_embeddings(), item_ids.column_to_id(columns), axis=0)  # [batch, K, d]
+        candidates = gather_rows(self.candidate_embeddings(), item_ids.column_to_id(columns))  # [batch, K, d]
         return columns, base + self.target_attention.per_session(nodes, counts, candidates)
 
     def candidate_embeddings(self):

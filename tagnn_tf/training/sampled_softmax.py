@@ -30,6 +30,7 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import check_choice, check_positive
 from tagnn_tf.config import NEGATIVE_SAMPLING
+from tagnn_tf.layers.tensor_ops import gather_rows
 
 ACCIDENTAL_HIT_LOGIT = -1e9
 
@@ -106,7 +107,7 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
     columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
     candidates = tf.concat([columns, sampler.negatives(seed)], axis=0)  # [C]
     table = model.candidate_embeddings()
-    candidates_t = ops.transpose(ops.take(table, item_ids.column_to_id(candidates), axis=0))  # [w, C]
+    candidates_t = ops.transpose(gather_rows(table, item_ids.column_to_id(candidates)))  # [w, C]
     logits = model(features, candidates_t=candidates_t, training=training)
     share = ops.broadcast_to(ops.take(sampler.expected_share, candidates), ops.shape(logits))
     return remove_accidental_hits(_CORRECTION(logits, share), columns, candidates)

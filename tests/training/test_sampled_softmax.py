@@ -158,3 +158,26 @@ def test_sampled_training_learns_and_evaluates_on_the_whole_catalogue(tmp_path):
     splits = load_splits(config.data)
     # Scored by full ranking over the whole catalogue, as a `full` run.
     assert result["test"]["hr@20"] > popularity_baseline(splits.train, splits.test) + 20, result
+
+
+def test_a_million_item_model_trains_sampled_steps():
+    # N = 1,000,000: the sampled step scores b + K candidates and updates only
+    # the touched embedding rows, so a few steps take seconds on 2 cores (a full
+    # softmax step is ~540 GFLOP here: benchmarks/README.md, Large catalogues).
+    from tagnn_tf.data.synthetic import synthetic_dataset
+
+    num_items = 1_000_000
+    train_examples, _, _ = synthetic_dataset(num_items, 3000, seed=1)
+    model = build_model(ModelConfig(), num_items, seed=1)
+    optimizer = make_optimizer(TrainConfig())
+    optimizer.build(model.trainable_variables)
+    sampler = CandidateSampler(label_counts(train_examples.labels, num_items), 500, "popularity", 100)
+    steps = DistributedSteps(model, optimizer, tf.distribute.get_strategy(), 1e-5, sampler=sampler)
+    ds = pipeline.train_dataset(train_examples, 100, seed=1)
+    before = model.embedding.embeddings[1:].numpy()[:1000].copy()
+    losses = [float(steps.train(batch, ds.element_spec)) for batch in ds.take(4)]
+    assert all(np.isfinite(losses)), losses
+    assert losses[-1] < losses[0] + 0.5, losses
+    # At most 4 x (a batch's items + 100 labels + 500 negatives) rows moved: lazy updates.
+    moved = np.any(model.embedding.embeddings[1:].numpy()[:1000] != before, axis=1).sum()
+    assert moved < 50, moved
