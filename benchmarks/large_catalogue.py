@@ -47,6 +47,10 @@ flags.DEFINE_integer("warmup_steps", 100, "Untimed steps first.")
 flags.DEFINE_integer("full_micro_batches", 4, "TrainConfig.micro_batches of `full` at 1M items.")
 flags.DEFINE_integer("num_negatives", 2000, "Shared negatives of `sampled`.")
 flags.DEFINE_integer("rerank_candidates", 1000, "K of the exported rerank signatures.")
+flags.DEFINE_integer("cluster_size", 256, "Items per cluster of the cluster retrieval (C = N / this, at most "
+                     "--max_clusters).")
+flags.DEFINE_integer("max_clusters", 4096, "Largest number of clusters.")
+flags.DEFINE_list("probes", ["16"], "Clusters probed per session (first: the serving export; all: the accuracy).")
 flags.DEFINE_integer("latency_requests", 200, "One-session requests timed per signature.")
 flags.DEFINE_integer("throughput_batches", 5, "Batches of 256 timed per signature.")
 flags.DEFINE_string("model_dir", None, "A trained Diginetica run for the rerank accuracy (skipped if unset).")
@@ -148,8 +152,38 @@ def _percentile(values, q):
     return round(float(np.percentile(np.asarray(values) * 1000, q)), 2)
 
 
+def num_clusters(num_items: int) -> int:
+    return max(1, min(num_items // FLAGS.cluster_size, FLAGS.max_clusters))
+
+
+def time_signature(fn, raw, raw_batch) -> dict:
+    """p50/p99 latency (ms) of one-session requests and sessions/s of a batch of 256 (median)."""
+    import numpy as np
+    import tensorflow as tf
+
+    k = tf.constant(20, tf.int32)
+    for r in raw[:5]:
+        fn(session_items=tf.constant(r), k=k)
+    fn(session_items=tf.constant(raw_batch), k=k)
+    times = []
+    for r in raw[:FLAGS.latency_requests]:
+        start = time.perf_counter()
+        fn(session_items=tf.constant(r), k=k)["top_k_ids"].numpy()
+        times.append(time.perf_counter() - start)
+    batch_times = []
+    for _ in range(FLAGS.throughput_batches):
+        start = time.perf_counter()
+        fn(session_items=tf.constant(raw_batch), k=k)["top_k_ids"].numpy()
+        batch_times.append(time.perf_counter() - start)
+    return {"latency_p50_ms": _percentile(times, 50), "latency_p99_ms": _percentile(times, 99),
+            "sessions_per_sec_batch_256": round(BATCH / float(np.median(batch_times)), 1)}
+
+
 def measure_serving(num_items: int, work: str) -> dict:
-    """Export a random-weight model of `num_items` items with the rerank signatures; time exact and rerank."""
+    """Random-weight model of `num_items` items exported with the rerank signatures (all-item
+    retrieval up to 1M items, and cluster retrieval); exact and rerank timed."""
+    import gc
+
     import numpy as np
     import tensorflow as tf
 
@@ -170,44 +204,38 @@ def measure_serving(num_items: int, work: str) -> dict:
     config = ExperimentConfig(model=ModelConfig(readout="paper"), data=DataConfig(num_items=num_items))
     run_directory.write_text_atomic(os.path.join(model_dir, "config.json"), config.to_json())
     run_directory.write_items(model_dir, [str(i) for i in range(1, num_items + 1)])
-    started = time.perf_counter()
     build_model(config.model, num_items, seed=1).save(os.path.join(model_dir, "best.keras"))
-    version = export_savedmodel(model_dir, os.path.join(work, f"export_{num_items}"), max_session_length=20,
-                                warmup_sessions=sessions[:2], log=lambda *_: None,
-                                rerank_candidates=FLAGS.rerank_candidates)
-    export_seconds = time.perf_counter() - started
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version) for f in fs)
-    started = time.perf_counter()
-    loaded = tf.saved_model.load(version)
-    load_seconds = time.perf_counter() - started
-    k = tf.constant(20, tf.int32)
+    gc.collect()
     raw = [np.array([[str(i) for i in s[-20:]]]) for s in sessions]
     batch = pad_sessions([s[-20:] for s in sessions[:BATCH]])
     raw_batch = np.where(batch == 0, "", batch.astype(str))
-    out = {"num_items": num_items, "export_size_mb": round(size / 2**20, 1), "export_seconds": round(export_seconds, 1),
-           "load_seconds": round(load_seconds, 1), "rerank_candidates": FLAGS.rerank_candidates}
-    for name in ("top_k", "rerank_top_k"):
-        fn = loaded.signatures[name]
-        for r in raw[:5]:
-            fn(session_items=tf.constant(r), k=k)
-        fn(session_items=tf.constant(raw_batch), k=k)
-        times = []
-        for r in raw[:FLAGS.latency_requests]:
-            start = time.perf_counter()
-            fn(session_items=tf.constant(r), k=k)["top_k_ids"].numpy()
-            times.append(time.perf_counter() - start)
-        batch_times = []
-        for _ in range(FLAGS.throughput_batches):
-            start = time.perf_counter()
-            fn(session_items=tf.constant(raw_batch), k=k)["top_k_ids"].numpy()
-            batch_times.append(time.perf_counter() - start)
-        label = "exact" if name == "top_k" else "rerank"
-        out[label] = {"signature": name, "latency_p50_ms": _percentile(times, 50),
-                      "latency_p99_ms": _percentile(times, 99),
-                      "sessions_per_sec_batch_256": round(BATCH / float(np.median(batch_times)), 1)}
+    clusters, probe = num_clusters(num_items), int(FLAGS.probes[0])
+    out = {"num_items": num_items, "rerank_candidates": FLAGS.rerank_candidates, "clusters": clusters,
+           "probe": probe}
+    # All-item retrieval only up to 1M items: at 10M it is a 4 GB pass per request.
+    exports = [("clusters", clusters)] + ([("all_items", 0)] if num_items <= 1_000_000 else [])
+    for name, c in exports:
+        started = time.perf_counter()
+        version = export_savedmodel(model_dir, os.path.join(work, f"export_{num_items}_{name}"), max_session_length=20,
+                                    warmup_sessions=sessions[:2], log=lambda *_: None,
+                                    rerank_candidates=FLAGS.rerank_candidates, rerank_clusters=c, rerank_probe=probe)
+        export_seconds = time.perf_counter() - started
+        gc.collect()
+        started = time.perf_counter()
+        loaded = tf.saved_model.load(version)
+        load_seconds = time.perf_counter() - started
+        if name == "clusters":
+            out.update({"export_size_mb": round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
+                                                    os.walk(version) for f in fs) / 2**20, 1),
+                        "export_seconds": round(export_seconds, 1), "load_seconds": round(load_seconds, 1),
+                        "exact": time_signature(loaded.signatures["top_k"], raw, raw_batch),
+                        "rerank_clusters": time_signature(loaded.signatures["rerank_top_k"], raw, raw_batch)})
+        else:
+            out["rerank_all_items"] = time_signature(loaded.signatures["rerank_top_k"], raw, raw_batch)
+        del loaded
+        gc.collect()
     from benchmarks import measure
     out["peak_rss_gb_so_far"] = round(measure.peak_rss_gb(), 2)
-    del loaded
     return out
 
 
@@ -224,9 +252,7 @@ def measure_rerank_accuracy(model_dir: str) -> dict:
     test = load_splits(config.data).test
     ks = [int(k) for k in FLAGS.rerank_ks]
     candidates_t = tf.constant(model.candidate_table_t())
-    same_set = {k: 0 for k in ks}
-    same_order = {k: 0 for k in ks}
-    sums = {name: {"hr": 0.0, "mrr": 0.0} for name in ["exact"] + [f"rerank_{k}" for k in ks]}
+    sums = {"exact": {"hr": 0.0, "mrr": 0.0}}
 
     def add(name, top, labels):
         hit = top == item_ids.id_to_column(labels)[:, None]
@@ -239,38 +265,48 @@ def measure_rerank_accuracy(model_dir: str) -> dict:
     def exact_top(features):
         return tf.math.top_k(model(features, candidates_t=candidates_t, scoring_mode="serve"), 20)[1]
 
+    from tagnn_tf.serving.item_clusters import kmeans_clusters
+
+    centroids, members = kmeans_clusters(candidates_t.numpy().T, num_clusters(model.num_items))
+    index = (tf.constant(centroids.T), tf.constant(members))
+    variants = [(f"rerank_{k}", k, None) for k in ks] + [
+        (f"clusters_{k}_probe_{p}", k, int(p)) for k in ks if k == FLAGS.rerank_candidates for p in FLAGS.probes]
     rerank_fns = {}
-    for k in ks:
-        def rerank_top(features, k=k):
-            columns, scores = model.rerank(features, k, candidates_t)
+    for name, k, probe in variants:
+        def rerank_top(features, k=k, probe=probe):
+            clusters = None if probe is None else (*index, probe)
+            columns, scores = model.rerank(features, k, candidates_t, clusters)
             return tf.gather(columns, tf.math.top_k(scores, 20)[1], batch_dims=1)
-        rerank_fns[k] = tf.function(rerank_top, reduce_retracing=True)
+        rerank_fns[name] = tf.function(rerank_top, reduce_retracing=True)
+    sums.update({name: {"hr": 0.0, "mrr": 0.0} for name in rerank_fns})
+    same_set = {name: 0 for name in rerank_fns}
+    same_order = {name: 0 for name in rerank_fns}
 
     started = time.perf_counter()
     seconds = {name: 0.0 for name in sums}
+    seconds.update({name: 0.0 for name in rerank_fns})
     for features, labels in pipeline.eval_dataset(test, 500):
         labels = labels.numpy()
         t = time.perf_counter()
         exact = exact_top(features).numpy()
         seconds["exact"] += time.perf_counter() - t
         add("exact", exact, labels)
-        for k in ks:
+        for name, fn in rerank_fns.items():
             t = time.perf_counter()
-            top = rerank_fns[k](features).numpy()
-            seconds[f"rerank_{k}"] += time.perf_counter() - t
-            add(f"rerank_{k}", top, labels)
-            same_set[k] += int((np.sort(top, 1) == np.sort(exact, 1)).all(axis=1).sum())
-            same_order[k] += int((top == exact).all(axis=1).sum())
+            top = fn(features).numpy()
+            seconds[name] += time.perf_counter() - t
+            add(name, top, labels)
+            same_set[name] += int((np.sort(top, 1) == np.sort(exact, 1)).all(axis=1).sum())
+            same_order[name] += int((top == exact).all(axis=1).sum())
     n = len(test)
     rows = []
     for name in sums:
-        k = int(name.split("_")[1]) if name != "exact" else None
-        rows.append({"scoring": name, "K": k, "hr@20": round(100 * sums[name]["hr"] / n, 2),
+        rows.append({"scoring": name, "hr@20": round(100 * sums[name]["hr"] / n, 2),
                      "mrr@20": round(100 * sums[name]["mrr"] / n, 2), "seconds": round(seconds[name], 1),
-                     "same_top20_set_pct": round(100 * same_set[k] / n, 2) if k else 100.0,
-                     "same_top20_order_pct": round(100 * same_order[k] / n, 2) if k else 100.0})
+                     "same_top20_set_pct": round(100 * same_set[name] / n, 2) if name in same_set else 100.0,
+                     "same_top20_order_pct": round(100 * same_order[name] / n, 2) if name in same_set else 100.0})
     return {"model_dir": os.path.relpath(model_dir), "test_examples": n, "rows": rows,
-            "seconds": round(time.perf_counter() - started, 1)}
+            "clusters": num_clusters(model.num_items), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def render(figures: dict) -> str:
@@ -289,20 +325,31 @@ def render(figures: dict) -> str:
             lines.append(f"| {r['num_items']:,} | {mode} | {r['updates']} | {r['examples_per_sec']} | "
                          f"{r['ms_per_step']} | {r['peak_rss_gb']} |")
     if figures.get("serving"):
-        lines += ["", f"Serving (SavedModel, raw-id signatures `top_k` = exact and `rerank_top_k`, "
-                  f"K = {figures['serving'][0]['rerank_candidates']}, k = 20; random weights; Python client in "
-                  "process):", "",
-                  "| N | export (MB) | load (s) | exact p50 / p99 (ms) | rerank p50 / p99 (ms) | "
-                  "exact sessions/s (256) | rerank sessions/s (256) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        first = next((r for r in figures["serving"] if "error" not in r),
+                     {"rerank_candidates": "?", "probe": "?"})
+        lines += ["", f"Serving (SavedModel, raw-id signatures, k = 20, random weights, Python client in process): "
+                  f"`top_k` = exact; `rerank_top_k` with K = {first['rerank_candidates']} retrieved among all items, "
+                  f"or among the members of the {first['probe']} best of C item clusters (C = N / "
+                  f"{FLAGS.cluster_size}, at most {FLAGS.max_clusters}). Latency p50 / p99 (ms) of one-session "
+                  "requests; sessions/s at batch 256.", "",
+                  "| N | C | export (MB) | load (s) | exact | rerank, all items | rerank, clusters | "
+                  "exact /s | rerank all /s | rerank clusters /s |", "|---:|---:|---:|---:|---|---|---|---:|---:|---:|"]
+
+        def cell(r, key, field=None):
+            if key not in r:
+                return "-"
+            v = r[key]
+            return str(v[field]) if field else f"{v['latency_p50_ms']} / {v['latency_p99_ms']}"
+
         for r in figures["serving"]:
             if "error" in r:
-                lines.append(f"| {r['num_items']:,} | did not run: {r['error'][-120:]} | | | | | |")
+                lines.append(f"| {r['num_items']:,} | did not run: {r['error'][-120:]} | | | | | | | | |")
                 continue
-            e, q = r["exact"], r["rerank"]
-            lines.append(f"| {r['num_items']:,} | {r['export_size_mb']} | {r['load_seconds']} | "
-                         f"{e['latency_p50_ms']} / {e['latency_p99_ms']} | {q['latency_p50_ms']} / "
-                         f"{q['latency_p99_ms']} | {e['sessions_per_sec_batch_256']} | "
-                         f"{q['sessions_per_sec_batch_256']} |")
+            rate = "sessions_per_sec_batch_256"
+            lines.append(f"| {r['num_items']:,} | {r['clusters']} | {r['export_size_mb']} | {r['load_seconds']} | "
+                         f"{cell(r, 'exact')} | {cell(r, 'rerank_all_items')} | {cell(r, 'rerank_clusters')} | "
+                         f"{cell(r, 'exact', rate)} | {cell(r, 'rerank_all_items', rate)} | "
+                         f"{cell(r, 'rerank_clusters', rate)} |")
     acc = figures.get("rerank_accuracy")
     if acc:
         lines += ["", f"Rerank against exact on the Diginetica test set ({acc['test_examples']:,} examples, model "

@@ -24,6 +24,10 @@ flags.DEFINE_integer("tflite_max_batch_sessions", 0, "The same for the graph con
 flags.DEFINE_integer("rerank_candidates", 0, "K > 0 adds the signatures rerank_top_k and rerank_by_index: exact "
                      "scores for each session's K best items by the candidate-independent part of the score "
                      "(large catalogues; see README, Large catalogues). 0 = exact signatures only.")
+flags.DEFINE_integer("rerank_clusters", 0, "C > 0: the rerank signatures retrieve among the members of each "
+                     "session's --rerank_probe best of C k-means clusters of the items (approximate; for millions "
+                     "of items); 0 = among all items.")
+flags.DEFINE_integer("rerank_probe", 16, "Clusters searched per session (with --rerank_clusters).")
 FLAGS = flags.FLAGS
 
 
@@ -36,7 +40,8 @@ def main(argv):
 
     run_or_exit(export_savedmodel, FLAGS.model_dir, FLAGS.export_dir, FLAGS.max_session_length, FLAGS.k,
                 max_batch_sessions=FLAGS.max_batch_sessions, tflite_max_batch_sessions=FLAGS.tflite_max_batch_sessions,
-                rerank_candidates=FLAGS.rerank_candidates)
+                rerank_candidates=FLAGS.rerank_candidates, rerank_clusters=FLAGS.rerank_clusters,
+                rerank_probe=FLAGS.rerank_probe)
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class TAGNN(keras.Model):
         return stacked[:batch] + self.target_attention.attend(
             stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
 
-    def rerank(self, inputs, num_candidates: int, candidates_t=None):
+    def rerank(self, inputs, num_candidates: int, candidates_t=None, clusters=None):
         """Retrieve, then rerank: the exact scores of each session's `num_candidates` best by the base score.
 
         The score splits into `s_t^T v_t = (session part) . v_t + (target term)_t`
@@ -127,6 +127,10 @@ class TAGNN(keras.Model):
           inputs: as `call` (`padding="masked"` models only).
           num_candidates: K (python int), at most `num_items`.
           candidates_t: optional precomputed `candidate_table_t()`.
+          clusters: optional `(centroids_t [d, C], members [C, M], probe)`
+            (`tagnn_tf.serving.item_clusters`): retrieve among the members
+            of each session's `probe` best clusters instead of all N items
+            (approximate; a slot left without a member scores -inf).
 
         Returns:
           (columns int32 `[batch, K]`, scores `[batch, K]`): each session's K
@@ -140,12 +144,20 @@ class TAGNN(keras.Model):
         nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
         counts = ops.cast(inputs["node_counts"], nodes.dtype)
         session = self.readout(nodes, counts, inputs["last_node"])
-        if candidates_t is None:
-            candidates_t = self.candidate_table_t()
-        base, columns = ops.top_k(ops.matmul(session, candidates_t), num_candidates)
+        if clusters is not None:
+            from tagnn_tf.serving.item_clusters import retrieve
+
+            centroids_t, members, probe = clusters
+            base, columns = retrieve(session, centroids_t, members, self.candidate_embeddings(), self.num_items,
+                                     probe, num_candidates)
+        else:
+            if candidates_t is None:
+                candidates_t = self.candidate_table_t()
+            base, columns = ops.top_k(ops.matmul(session, candidates_t), num_candidates)
         if self.target_attention is None:
             return columns, base
-        candidates = gather_rows(self.candidate_embeddings(), item_ids.column_to_id(columns))  # [batch, K, d]
+        rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
+        candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
         return columns, base + self.target_attention.per_session(nodes, counts, candidates)
 
     def candidate_embeddings(self):

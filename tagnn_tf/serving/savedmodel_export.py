@@ -18,7 +18,8 @@ With `rerank_candidates=K` > 0 (TAGNN-family models), also:
   rerank_top_k(session_items string, k int32 scalar) -> top_k's outputs,
     computed by retrieve-then-rerank (`TAGNN.rerank`): the exact score of
     each session's K best items by the candidate-independent part of the
-    score; k <= K.
+    score (or, with `rerank_clusters=C`, among the members of the session's
+    `rerank_probe` best of C item clusters); k <= K.
   rerank_by_index(session_items int64) -> the same for item numbers, k = the
     export's `k`.
 The vocabulary (`items.txt`: line i = raw id of item i) is in `assets/`.
@@ -68,7 +69,7 @@ def next_version(export_dir: str) -> int:
 def serving_models(model: keras.Model, max_session_length: int, vocabulary_file: str, k: int = DEFAULT_K,
                    max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
                    tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS,
-                   rerank_candidates: int = 0) -> dict:
+                   rerank_candidates: int = 0, rerank_probe: int = 16) -> dict:
     """Signature name -> the `SessionRecommender` it calls (all share `model`'s weights).
 
     `vocabulary_file`: `items.txt` of the run (raw ids of items 1..N).
@@ -89,14 +90,19 @@ def serving_models(model: keras.Model, max_session_length: int, vocabulary_file:
     if rerank_candidates:
         rerank = SessionRecommender(model, preprocessor, k, scoring_mode="serve",
                                     max_batch_sessions=max_batch_sessions, rerank_candidates=rerank_candidates,
-                                    name="rerank_recommender")
+                                    rerank_probe=rerank_probe, name="rerank_recommender")
         out.update({RERANK_TOP_K_SIGNATURE: rerank, RERANK_BY_INDEX_SIGNATURE: rerank})
     return out
 
 
-def build_archive(model: keras.Model, recommenders: dict) -> keras.export.ExportArchive:
-    """An ExportArchive with the `serving_default`, `top_k`, `by_index` and `tflite_default` signatures,
-    each calling its recommender of `serving_models`."""
+def build_archive(model: keras.Model, recommenders: dict, clusters=None) -> keras.export.ExportArchive:
+    """An ExportArchive with the `serving_default`, `top_k`, `by_index` and `tflite_default` signatures
+    (and the rerank ones when `recommenders` has them), each calling its recommender of `serving_models`.
+
+    `clusters`: optional `(centroids [C, d], members [C, M])` (NumPy;
+    `item_clusters.kmeans_clusters`): the rerank signatures then retrieve
+    among the members of each session's `rerank_probe` best clusters, not all items.
+    """
     raw_spec = tf.TensorSpec([None, None], tf.string, name=INPUT_NAME)
     numbers_spec = tf.TensorSpec([None, None], tf.int64, name=INPUT_NAME)
     # The transposed candidate table, frozen: requests skip a [N, d] transpose.
@@ -124,13 +130,19 @@ def build_archive(model: keras.Model, recommenders: dict) -> keras.export.Export
     archive.add_endpoint(BY_INDEX_SIGNATURE, by_index, input_signature=[numbers_spec])
     archive.add_endpoint(TFLITE_SIGNATURE, tflite_default, input_signature=[numbers_spec])
     if RERANK_TOP_K_SIGNATURE in recommenders:
+        index = None
+        if clusters is not None:
+            centroids, members = clusters
+            index = (tf.Variable(np.asarray(centroids).T, trainable=False, name="serving_centroids_t"),
+                     tf.Variable(members, trainable=False, name="serving_cluster_members"))
+
         def rerank_top_k(session_items, k):
             return recommenders[RERANK_TOP_K_SIGNATURE](session_items, k=k, candidates_t=candidates_t,
-                                                        with_scores=False)
+                                                        with_scores=False, clusters=index)
 
         def rerank_by_index(session_items):
             return recommenders[RERANK_BY_INDEX_SIGNATURE](session_items, candidates_t=candidates_t,
-                                                           with_scores=False)
+                                                           with_scores=False, clusters=index)
 
         archive.add_endpoint(RERANK_TOP_K_SIGNATURE, rerank_top_k,
                              input_signature=[raw_spec, tf.TensorSpec([], tf.int32, name="k")])
@@ -160,7 +172,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
                       warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
                       max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
                       tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS,
-                      rerank_candidates: int = 0) -> str:
+                      rerank_candidates: int = 0, rerank_clusters: int = 0, rerank_probe: int = 16) -> str:
     """Exports `<model_dir>/best.keras` as `<export_dir>/<next version>/`; returns that path.
 
     Args:
@@ -177,6 +189,10 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
         converted to TFLite (default 0: see `DEFAULT_TFLITE_MAX_BATCH_SESSIONS`).
       rerank_candidates: K > 0 adds `rerank_top_k` and `rerank_by_index`
         (retrieve K by the candidate-independent score part, rerank exactly).
+      rerank_clusters: C > 0: the rerank signatures retrieve among the
+        members of each session's `rerank_probe` best of C k-means clusters
+        of the item vectors (approximate, far cheaper at millions of items);
+        0 = among all items.
 
     The version is written to a hidden temporary folder and renamed into place,
     so TF Serving never sees a half-written version and no version is
@@ -205,9 +221,19 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     vocabulary_file = os.path.join(vocabulary_dir, run_directory.ITEMS)
     run_directory.write_items(vocabulary_dir, items)
     recommenders = serving_models(model, max_session_length, vocabulary_file, k, max_batch_sessions,
-                                  tflite_max_batch_sessions, rerank_candidates)
+                                  tflite_max_batch_sessions, rerank_candidates, rerank_probe)
+    clusters = None
+    if rerank_candidates and rerank_clusters:
+        from tagnn_tf.serving.item_clusters import kmeans_clusters
+
+        centroids, members = kmeans_clusters(
+            keras.ops.convert_to_numpy(item_ids.candidate_rows(model.candidate_embeddings())), rerank_clusters)
+        if rerank_probe * members.shape[1] < rerank_candidates:
+            raise InputError(f"`rerank_probe` x the largest cluster ({rerank_probe} x {members.shape[1]}) must be at "
+                             f"least rerank_candidates={rerank_candidates}: use fewer clusters or a larger probe")
+        clusters = (centroids, members)
     try:
-        build_archive(model, recommenders).write_out(tmp, verbose=False)
+        build_archive(model, recommenders, clusters).write_out(tmp, verbose=False)
     finally:
         shutil.rmtree(vocabulary_dir, ignore_errors=True)
     extra = os.path.join(tmp, "assets.extra")
@@ -221,7 +247,9 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
             "signatures": {name: {"scoring_mode": r.scoring_mode, "k": r.k,
                                   "max_session_length": r.preprocessor.max_session_length,
                                   "max_batch_sessions": r.max_batch_sessions,
-                                  "rerank_candidates": r.rerank_candidates}
+                                  "rerank_candidates": r.rerank_candidates,
+                                  **({"rerank_clusters": rerank_clusters, "rerank_probe": rerank_probe}
+                                     if r.rerank_candidates and clusters else {})}
                            for name, r in recommenders.items()},
             "vocabulary": f"assets/{run_directory.ITEMS}", "input_dtypes": {
                 "serving_default": "string (raw item ids)", "top_k": "string (raw item ids)",

@@ -62,6 +62,11 @@ class SessionRecommender(keras.Model):
         best items by the candidate-independent part of the score, top-k
         among them (k <= K). No `scores` output then.
 
+      rerank_probe: with `clusters` (call arg): clusters searched per session.
+
+    Call arg `clusters`: optional `(centroids_t [d, C], members [C, M])` for
+    the rerank mode's retrieval (`tagnn_tf.serving.item_clusters`).
+
     Call args:
       session_items: int `[batch, max_len]` item numbers, 0 = padding; or
         string `[batch, max_len]` raw item ids, "" = padding (the
@@ -83,7 +88,8 @@ class SessionRecommender(keras.Model):
     """
 
     def __init__(self, model, preprocessor: SessionPreprocessor, k: int = DEFAULT_K, scoring_mode: str = "serve",
-                 max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS, rerank_candidates: int = 0, **kwargs):
+                 max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS, rerank_candidates: int = 0,
+                 rerank_probe: int = 16, **kwargs):
         super().__init__(**kwargs)
         if model.padding != "masked":
             raise InputError("Only models with padding='masked' can be served: padding='official' is a training "
@@ -109,8 +115,10 @@ class SessionRecommender(keras.Model):
         self.scoring_mode = scoring_mode
         self.max_batch_sessions = max_batch_sessions
         self.rerank_candidates = rerank_candidates
+        check_positive("rerank_probe", rerank_probe)
+        self.rerank_probe = rerank_probe
 
-    def call(self, session_items, k=None, candidates_t=None, with_scores=True):
+    def call(self, session_items, k=None, candidates_t=None, with_scores=True, clusters=None):
         if self.rerank_candidates and with_scores:
             raise InputError("A reranking recommender scores K candidates per session, not every item: "
                              "call it with with_scores=False")
@@ -118,7 +126,7 @@ class SessionRecommender(keras.Model):
                              self.rerank_candidates or self.model.num_items)
 
         def recommend(rows):
-            return self._recommend(rows, k, candidates_t, with_scores)
+            return self._recommend(rows, k, candidates_t, with_scores, clusters)
 
         if not self.max_batch_sessions:
             return recommend(session_items)
@@ -129,12 +137,13 @@ class SessionRecommender(keras.Model):
                             [None, None] if name.startswith("top_k") else [None])
         return out
 
-    def _recommend(self, session_items, k, candidates_t, with_scores):
+    def _recommend(self, session_items, k, candidates_t, with_scores, clusters=None):
         """All outputs for one slice of sessions."""
         features = self.preprocessor(session_items)
         empty = tf.expand_dims(features["empty_session"], 1)
         if self.rerank_candidates:
-            columns, scores = self.model.rerank(features, self.rerank_candidates, candidates_t)
+            index = None if clusters is None else (*clusters, self.rerank_probe)
+            columns, scores = self.model.rerank(features, self.rerank_candidates, candidates_t, index)
             top_scores, best = tf.math.top_k(tf.where(empty, tf.zeros_like(scores), tf.cast(scores, tf.float32)), k)
             top_columns = tf.gather(columns, best, batch_dims=1)
         else:
@@ -192,7 +201,8 @@ class SessionRecommender(keras.Model):
         config.update({"model": keras.saving.serialize_keras_object(self.model),
                        "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
                        "k": self.k, "scoring_mode": self.scoring_mode,
-                       "max_batch_sessions": self.max_batch_sessions, "rerank_candidates": self.rerank_candidates})
+                       "max_batch_sessions": self.max_batch_sessions, "rerank_candidates": self.rerank_candidates,
+                       "rerank_probe": self.rerank_probe})
         return config
 
     @classmethod

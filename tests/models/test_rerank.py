@@ -70,3 +70,39 @@ def test_rerank_arguments_are_checked():
     with pytest.raises(InputError, match="TAGNN-family"):
         SessionRecommender(gru, SessionPreprocessor(NUM_ITEMS, 10, with_click_alias=True), k=5,
                            rerank_candidates=10)
+
+
+def test_kmeans_members_list_every_column_once():
+    from tagnn_tf.serving.item_clusters import kmeans_clusters
+
+    rng = np.random.default_rng(0)
+    # Three well separated blobs of 10 points: 3 clusters recover them.
+    vectors = np.concatenate([rng.normal(loc, 0.01, size=(10, 4)) for loc in (-5.0, 0.0, 5.0)])
+    centroids, members = kmeans_clusters(vectors, 3, seed=1)
+    assert centroids.shape == (3, 4) and members.shape == (3, 10)
+    assert sorted(members.ravel().tolist()) == list(range(30))
+    assert sorted(sorted(row.tolist()) for row in members) == [list(range(0, 10)), list(range(10, 20)),
+                                                              list(range(20, 30))]
+    _, uneven = kmeans_clusters(rng.normal(size=(50, 4)), 7, seed=1)
+    real = uneven[uneven < 50]
+    assert sorted(real.tolist()) == list(range(50)) and (uneven == 50).sum() == uneven.size - 50
+
+
+def test_cluster_retrieval_probing_every_cluster_is_exact_retrieval():
+    from tagnn_tf.serving.item_clusters import kmeans_clusters
+
+    model = build_model(ModelConfig(readout="paper"), NUM_ITEMS, seed=4)
+    features = _features()
+    centroids, members = kmeans_clusters(model.candidate_table_t().numpy().T, 6, seed=2)
+    index = (tf.constant(centroids.T), tf.constant(members), 6)
+    columns, scores = model.rerank(features, 12, clusters=index)
+    exact_columns, exact_scores = model.rerank(features, 12)
+    np.testing.assert_array_equal(columns.numpy(), exact_columns.numpy())
+    np.testing.assert_allclose(scores.numpy(), exact_scores.numpy(), rtol=1e-5)
+    # One cluster probed: every retrieved column is in that session's best cluster.
+    columns, _ = model.rerank(features, 3, clusters=(tf.constant(centroids.T), tf.constant(members), 1))
+    session_best = np.argmax(model.readout(
+        model.gnn(model.embedding(features["items"]), features["adj_in"], features["adj_out"]),
+        tf.cast(features["node_counts"], tf.float32), features["last_node"]).numpy() @ centroids.T, axis=1)
+    for row, cluster in zip(columns.numpy(), session_best):
+        assert set(row.tolist()) <= set(members[cluster].tolist())
