@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import shutil
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -131,6 +132,11 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
     if method in NON_NEURAL_MODELS:
         from tagnn_tf.baselines.baseline_run import fit_baseline
         final = try_config(method, {**best["overrides"], "baseline.fit_on": "train_and_valid"}, data, train)
+        best_dir = os.path.join(folder, BEST)
+        resolved = dataclasses.replace(final, data=dataclasses.replace(final.data, num_items=splits.num_items))
+        if (os.path.exists(os.path.join(best_dir, run_directory.CONFIG))
+                and run_directory.read_config(best_dir) != resolved):
+            shutil.rmtree(best_dir)  # an unfinished tuning's best so far; a later try beat it
         result = {**fit_baseline(final, os.path.join(folder, BEST), log=log, splits=splits), "val": best["val"]}
         run_dir = BEST
     else:
