@@ -225,6 +225,8 @@ def measure_serving(num_items: int, work: str) -> dict:
         loaded = tf.saved_model.load(version)
         load_seconds = time.perf_counter() - started
         if name == "clusters":
+            with open(os.path.join(version, "assets.extra", "tagnn_export.json")) as f:
+                out["largest_cluster"] = json.load(f)["signatures"]["rerank_top_k"]["rerank_largest_cluster"]
             out.update({"export_size_mb": round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
                                                     os.walk(version) for f in fs) / 2**20, 1),
                         "export_seconds": round(export_seconds, 1), "load_seconds": round(load_seconds, 1),
@@ -393,14 +395,18 @@ def main(argv):
             print(json.dumps(figures["training"][-1]), flush=True)
             save()
     if "serve" in FLAGS.parts:
-        figures["serving"] = []
+        # Catalogue sizes not measured this time keep their earlier rows (10M can run on its own).
+        sizes = [int(x) for x in FLAGS.serve_items]
+        kept = [r for r in figures.get("serving", []) if r["num_items"] not in sizes]
         work = tempfile.mkdtemp(prefix="tagnn_large_")
-        for n in (int(x) for x in FLAGS.serve_items):
+        for n in sizes:
             try:
-                figures["serving"].append(measure_serving(n, work))
+                row = measure_serving(n, work)
             except Exception as e:  # noqa: BLE001 - the reason is the figure
-                figures["serving"].append({"num_items": n, "error": f"{type(e).__name__}: {str(e)[:300]}"})
-            print(json.dumps(figures["serving"][-1]), flush=True)
+                row = {"num_items": n, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+            kept.append(row)
+            figures["serving"] = sorted(kept, key=lambda r: r["num_items"])
+            print(json.dumps(row), flush=True)
             save()
             import shutil
             shutil.rmtree(work, ignore_errors=True)

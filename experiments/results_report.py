@@ -491,7 +491,7 @@ def _table_rows(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], sui
 def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_runs: List[tuple],
            started: Optional[Dict[tuple, bool]] = None, diagnostics: Optional[Dict[tuple, dict]] = None,
            uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None,
-           baselines: Optional[List[str]] = None) -> str:
+           baselines: Optional[List[str]] = None, large_catalogue: Optional[List[str]] = None) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -579,6 +579,8 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
                          f"; `{folder}/` keeps the logs of epochs {epochs} of an attempt whose checkpoints "
                          "were lost (the epochs past the checkpoint left, if any, were trained again)"
                          for folder, epochs in run["abandoned"]))
+    if large_catalogue:
+        lines += [""] + large_catalogue
     if extra_runs:
         lines += ["", "## Other measured runs", ""]
         for folder, text, run in extra_runs:
@@ -586,6 +588,48 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
             lines.append(f"- `{folder}/`: {text} Test HR@20 {_fmt(t['hr@20'])}, MRR@20 {_fmt(t['mrr@20'])} "
                          f"(epoch {run['summary']['selected_epoch']}); examples/s {run['examples_per_sec']}.")
     return "\n".join(lines) + "\n"
+
+
+# Sampled-softmax training (`--train_candidates=sampled`) against the full-softmax reproduction run.
+SAMPLED_RUN = os.path.join("large_catalogue", "diginetica_sampled")
+FULL_RUN = os.path.join("diginetica", "tagnn")
+
+
+def _cpus(results_dir: str, run: str) -> str:
+    info = run_directory.read_json(os.path.join(results_dir, run, run_directory.RUN_INFO))
+    return " / ".join(sorted({s.get("machine", {}).get("cpu", "?") for s in info.get("sessions", [info])}))
+
+
+def large_catalogue_lines(results_dir: str) -> List[str]:
+    """The sampled Diginetica run against the full-softmax `tagnn` run (same epochs, selection and data)."""
+    sampled = load_run(os.path.join(results_dir, SAMPLED_RUN))
+    full = load_run(os.path.join(results_dir, FULL_RUN))
+    if sampled is None or full is None:
+        return []
+    train = sampled["config"]["train"]
+    lines = ["## Sampled training on Diginetica", "",
+             f"`{SAMPLED_RUN}/`: `trainers.train --dataset=diginetica --readout=paper --train_candidates=sampled "
+             f"--num_negatives={train.get('num_negatives')} "
+             f"--negative_sampling={train.get('negative_sampling')}` (the "
+             f"`tagnn` reproduction's configuration and epoch budget, validation-selected; evaluation ranks all "
+             f"items). Against the full-softmax `{FULL_RUN}/` run:", "",
+             "| run | state | selected epoch | test HR@10 | HR@20 | MRR@10 | MRR@20 | training time (h) | "
+             "examples/s (median) | cores |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, run in (("sampled", sampled), ("full (`tagnn`)", full)):
+        t = run["summary"]["test"]
+        cores = sorted({c for _, c in run["processes"]})
+        rates = sorted(run["examples_per_sec"])
+        lines.append(f"| {name} | {'finished' if run['finished'] else 'not finished'} | "
+                     f"{run['summary']['selected_epoch']} | {_fmt(t['hr@10'])} | {_fmt(t['hr@20'])} | "
+                     f"{_fmt(t['mrr@10'])} | {_fmt(t['mrr@20'])} | {run['train_seconds'] / 3600:.2f} | "
+                     f"{rates[len(rates) // 2] if rates else '-'} | {', '.join(str(c) for c in cores)} |")
+    ts, tf_ = sampled["summary"]["test"], full["summary"]["test"]
+    lines += ["", f"Sampled minus full, test HR@20: {ts['hr@20'] - tf_['hr@20']:+.2f} points; MRR@20: "
+              f"{ts['mrr@20'] - tf_['mrr@20']:+.2f}. Training time is the sum of the epochs' training seconds "
+              f"(evaluation excluded); `cores` is what each run's processes could use. Machines: sampled on "
+              f"{_cpus(results_dir, SAMPLED_RUN)}, full on {_cpus(results_dir, FULL_RUN)} (`run_info.json`), so "
+              "the time ratio is indicative only; `benchmarks/README.md` has both modes timed in one run."]
+    return lines
 
 
 EXTRA_RUNS = (
@@ -628,5 +672,6 @@ def write_report(results_dir: str, data_readme: str) -> str:
     from experiments.baselines_report import render as baselines_render
 
     run_directory.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
-                                             uncertainty, srgnn, baselines_render(results_dir, data_readme)))
+                                             uncertainty, srgnn, baselines_render(results_dir, data_readme),
+                                             large_catalogue_lines(results_dir)))
     return path

@@ -248,7 +248,8 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
                                   "max_session_length": r.preprocessor.max_session_length,
                                   "max_batch_sessions": r.max_batch_sessions,
                                   "rerank_candidates": r.rerank_candidates,
-                                  **({"rerank_clusters": rerank_clusters, "rerank_probe": rerank_probe}
+                                  **({"rerank_clusters": rerank_clusters, "rerank_probe": rerank_probe,
+                                      "rerank_largest_cluster": int(clusters[1].shape[1])}
                                      if r.rerank_candidates and clusters else {})}
                            for name, r in recommenders.items()},
             "vocabulary": f"assets/{run_directory.ITEMS}", "input_dtypes": {

@@ -271,3 +271,16 @@ def test_a_missed_target_is_placed_against_the_runs_test_interval(tmp_path):
     json.dump(uncertainty, open(results / "test_uncertainty.json", "w"))
     text = open(write_report(str(results), str(tmp_path / "data.md"))).read()
     assert "the missed target against" not in text
+
+
+def test_sampled_run_is_compared_with_the_full_run_at_their_selected_epochs(tmp_path):
+    from experiments.results_report import FULL_RUN, SAMPLED_RUN, large_catalogue_lines
+
+    assert large_catalogue_lines(str(tmp_path)) == []  # nothing to compare yet
+    # Full: validation selects epoch 2 (test 51.0 / 17.5); sampled: epoch 1 (test 52.0 / 18.0).
+    _write_run(str(tmp_path / FULL_RUN), _epochs((50, 17, 50.0, 17.0), (55, 18, 51.0, 17.5)), True)
+    _write_run(str(tmp_path / SAMPLED_RUN), _epochs((56, 19, 52.0, 18.0), (54, 18, 53.0, 19.0)), True)
+    text = "\n".join(large_catalogue_lines(str(tmp_path)))
+    assert "| sampled | finished | 1 | 42.00 | 52.00 | 17.00 | 18.00 | 0.03 | 300.0 |" in text
+    assert "| full (`tagnn`) | finished | 2 | 41.00 | 51.00 | 16.50 | 17.50 |" in text
+    assert "test HR@20: +1.00 points; MRR@20: +0.50" in text
