@@ -226,8 +226,9 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     if rerank_candidates and rerank_clusters:
         from tagnn_tf.serving.item_clusters import kmeans_clusters
 
-        centroids, members = kmeans_clusters(
-            keras.ops.convert_to_numpy(item_ids.candidate_rows(model.candidate_embeddings())), rerank_clusters)
+        vectors = keras.ops.convert_to_numpy(item_ids.candidate_rows(model.candidate_embeddings()))
+        centroids, members = kmeans_clusters(vectors, rerank_clusters)
+        del vectors  # a copy of the table (4 GB at 10M items)
         if rerank_probe * members.shape[1] < rerank_candidates:
             raise InputError(f"`rerank_probe` x the largest cluster ({rerank_probe} x {members.shape[1]}) must be at "
                              f"least rerank_candidates={rerank_candidates}: use fewer clusters or a larger probe")
