@@ -163,7 +163,7 @@ def test_sampled_training_learns_and_evaluates_on_the_whole_catalogue(tmp_path):
 def test_a_million_item_model_trains_sampled_steps():
     # N = 1,000,000: the sampled step scores b + K candidates and updates only
     # the touched embedding rows, so a few steps take seconds on 2 cores (a full
-    # softmax step is ~540 GFLOP here: benchmarks/README.md, Large catalogues).
+    # softmax step is ~500 GFLOP here: benchmarks/README.md, Large catalogues).
     from tagnn_tf.data.synthetic import synthetic_dataset
 
     num_items = 1_000_000
