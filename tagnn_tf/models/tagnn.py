@@ -87,9 +87,7 @@ class TAGNN(keras.Model):
         missing = [k for k in MODEL_INPUTS + (("padded_length",) if official_padding else ()) if k not in inputs]
         if missing:
             raise ValueError(f"TAGNN inputs lack {missing}. Received keys: {sorted(inputs)}")
-        h = self.embedding(inputs["items"])
-        nodes = self.gnn(h, inputs["adj_in"], inputs["adj_out"])
-        counts = ops.cast(inputs["node_counts"], nodes.dtype)
+        nodes, counts = self._nodes(inputs)
         sink_counts = sink_node = None
         if official_padding:
             # Padded clicks per session, and the node vector of the padding
@@ -141,8 +139,7 @@ class TAGNN(keras.Model):
         if not 1 <= num_candidates <= self.num_items:
             raise ValueError(f"`num_candidates` must be in [1, num_items={self.num_items}]. "
                              f"Received: num_candidates={num_candidates}")
-        nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
-        counts = ops.cast(inputs["node_counts"], nodes.dtype)
+        nodes, counts = self._nodes(inputs)
         session = self.readout(nodes, counts, inputs["last_node"])
         if clusters is not None:
             from tagnn_tf.serving.item_clusters import retrieve
@@ -159,6 +156,11 @@ class TAGNN(keras.Model):
         rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
         candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
         return columns, base + self.target_attention.per_session(nodes, counts, candidates)
+
+    def _nodes(self, inputs):
+        """(node vectors after the GNN `[batch, U, hidden]`, click counts `[batch, U]`)."""
+        nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
+        return nodes, ops.cast(inputs["node_counts"], nodes.dtype)
 
     def candidate_embeddings(self):
         """The `[N + 1, hidden]` table whose row `item id` is that candidate's vector."""

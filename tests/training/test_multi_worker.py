@@ -118,13 +118,18 @@ def single_run(tmp_path_factory):
         _kill_all([proc])
 
 
-def test_two_workers_train_and_only_the_chief_writes(tmp_path, single_run):
-    model_dir = str(tmp_path / "run")
-    procs = _start_cluster(model_dir)
+def _cluster_results(model_dir, train_candidates="full"):
+    """Both workers' results of one 2-worker training run (every process killed afterwards)."""
+    procs = _start_cluster(model_dir, train_candidates)
     try:
-        results = [_result(p) for p in procs]
+        return [_result(p) for p in procs]
     finally:
         _kill_all(procs)
+
+
+def test_two_workers_train_and_only_the_chief_writes(tmp_path, single_run):
+    model_dir = str(tmp_path / "run")
+    results = _cluster_results(model_dir)
     assert [r["replicas"] for r in results] == [2, 2]
     # Both workers computed the same global metrics; equal to one process
     # within 0.5 points (same global batches, different summation order).
@@ -143,11 +148,7 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path, single_run):
 def test_two_workers_train_sampled(tmp_path, single_run):
     # Sampled softmax under MultiWorkerMirroredStrategy: the workers agree, and the
     # whole-catalogue metrics are near the full-softmax single process's.
-    procs = _start_cluster(str(tmp_path / "run"), "sampled")
-    try:
-        results = [_result(p) for p in procs]
-    finally:
-        _kill_all(procs)
+    results = _cluster_results(str(tmp_path / "run"), "sampled")
     assert [r["replicas"] for r in results] == [2, 2]
     assert results[0]["test"] == results[1]["test"]
     assert results[0]["test"]["hr@20"] == pytest.approx(single_run["test"]["hr@20"], abs=5.0), results
