@@ -18,6 +18,13 @@ Layout: `<results_dir>/<dataset>/<method>/`
 
 Non-neural tries are scored on validation only (test is evaluated once, for
 the best); the trainer evaluates both every epoch and selects on validation.
+
+Neural tries train with the sampled softmax (`TrainConfig.train_candidates=
+"sampled"`, set by `experiments.tune_baselines --train_candidates`), TAGNN
+included: the full softmax costs 5-10x the CPU time (the hours of 56 tries
+were not at hand), and `results/baselines_full_softmax/` holds the first
+tries run with the full softmax beside their sampled repeats. BPR-MF and FPMC
+keep their own BPR loss (one uniform negative per example).
 """
 
 from __future__ import annotations
@@ -60,7 +67,9 @@ SEARCH_SPACES: Dict[str, Dict[str, list]] = {
 # training run of up to 10 epochs (hours on 2 cores).
 BUDGETS = {**{name: 20 for name in NON_NEURAL_MODELS}, **{name: 4 for name in NEURAL_MODELS}}
 # Method-specific settings that are not tuned: BPR-MF and FPMC train with their own loss.
-FIXED = {"bpr_mf": {"train.loss": "bpr"}, "fpmc": {"train.loss": "bpr"}, "tagnn": {"model.readout": "paper"}}
+# BPR's pairs are its own sampling: those two never use the sampled softmax.
+_BPR = {"train.loss": "bpr", "train.train_candidates": "full"}
+FIXED = {"bpr_mf": _BPR, "fpmc": _BPR, "tagnn": {"model.readout": "paper"}}
 
 
 def tries(method: str, seed: int = 0) -> List[dict]:

@@ -21,6 +21,8 @@ flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", 
                   "Methods (--model names), in order.")
 flags.DEFINE_string("valid_split", "time", "DataConfig.valid_split of every try (see results/valid_split/).")
 flags.DEFINE_integer("epochs", 10, "Neural tries: TrainConfig.epochs.")
+flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
+                  "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
 FLAGS = flags.FLAGS
 
@@ -34,7 +36,7 @@ def main(argv):
     from tagnn_tf.config import TrainConfig
 
     out = run_or_exit(tune_all, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir, FLAGS.valid_split,
-                      TrainConfig(epochs=FLAGS.epochs), FLAGS.max_tries)
+                      TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates), FLAGS.max_tries)
     print(json.dumps(out, indent=2))
 
 

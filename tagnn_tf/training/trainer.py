@@ -36,6 +36,7 @@ from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
+from tagnn_tf.layers.tensor_ops import gather_rows
 from tagnn_tf.models.registry import build_model, needs_click_alias
 from tagnn_tf.training import ranking_metrics
 from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
@@ -104,9 +105,12 @@ class DistributedSteps:
                 part = slice_batch(features, k * size, (k + 1) * size)
                 part_labels = labels[k * size:(k + 1) * size]
             with tf.GradientTape() as tape:
-                if self.sampler is None:
+                if self.loss == "bpr":
+                    per_example = self._bpr_loss(part, part_labels, k)
+                elif self.sampler is None:
                     logits = model(part, training=True)
-                    per_example = self._per_example_loss(logits, part_labels, k)
+                    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                        item_ids.id_to_column(part_labels), logits)
                 else:
                     logits = sampled_logits(model, part, part_labels, self.sampler, self._step_seed(k))
                     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -132,21 +136,27 @@ class DistributedSteps:
         return tf.stack([tf.cast(self.optimizer.iterations, tf.int32),
                          part + self.micro_batches * tf.cast(replica, tf.int32)])
 
-    def _per_example_loss(self, logits, labels, part: int):
-        """`[batch]` losses: softmax cross-entropy over the catalogue, or BPR.
+    def _bpr_loss(self, features, labels, part: int):
+        """`[batch]` BPR losses (Rendle et al. 2009): `-log sigmoid(z_label - z_negative)`.
 
-        BPR (Rendle et al. 2009): `-log sigmoid(z_label - z_negative)` with one
-        negative per example drawn uniformly from the catalogue (stateless,
-        seeded by the step, so a resumed run draws the same negatives; a draw
-        of the label itself counts 0).
+        One negative per example, drawn uniformly from the catalogue
+        (stateless, seeded by the step, so a resumed run draws the same; a
+        draw of the label itself counts 0). Only the `2 batch` candidates
+        (the labels, then the negatives) are scored, `[batch, 2 batch]`, not
+        the catalogue: row i's positive is column i, its negative column
+        `batch + i`. The loss is the one over the whole catalogue's scores;
+        the embedding gradients are on those rows only (`LazyAdam`).
         """
-        columns = item_ids.id_to_column(labels)
-        if self.loss == "cross_entropy":
-            return tf.nn.sparse_softmax_cross_entropy_with_logits(columns, logits)
-        seed = self._step_seed(part)
-        negatives = tf.random.stateless_uniform(tf.shape(labels), seed, 0, tf.shape(logits)[1], tf.int32)
-        positive = tf.gather(logits, columns, axis=1, batch_dims=1)
-        negative = tf.gather(logits, negatives, axis=1, batch_dims=1)
+        model = self.model
+        columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
+        negatives = tf.random.stateless_uniform(tf.shape(columns), self._step_seed(part), 0, model.num_items,
+                                                tf.int32)
+        candidates = tf.concat([columns, negatives], axis=0)  # [2 batch]
+        candidates_t = tf.transpose(gather_rows(model.candidate_embeddings(), item_ids.column_to_id(candidates)))
+        logits = model(features, candidates_t=candidates_t, training=True)  # [batch, 2 batch]
+        rows = tf.range(tf.shape(columns)[0])
+        positive = tf.gather(logits, rows, axis=1, batch_dims=1)
+        negative = tf.gather(logits, rows + tf.shape(columns)[0], axis=1, batch_dims=1)
         return tf.where(tf.equal(negatives, columns), 0.0, -tf.math.log_sigmoid(positive - negative))
 
     def _replica_eval(self, features, labels):
