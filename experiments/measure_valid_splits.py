@@ -14,6 +14,7 @@ flags.DEFINE_string("neural_method", "", "Instead of the non-neural rows: train 
                     "split (default configuration, --epochs epochs) for the per-epoch view.")
 flags.DEFINE_list("splits", ["examples", "sessions", "time"], "Splits of the neural runs.")
 flags.DEFINE_integer("epochs", 3, "Epochs of each neural run.")
+flags.DEFINE_enum("train_candidates", "full", ["full", "sampled"], "TrainConfig.train_candidates of the neural runs.")
 FLAGS = flags.FLAGS
 
 
@@ -29,7 +30,7 @@ def main(argv):
 
         for dataset in FLAGS.datasets:
             run_or_exit(measure_neural, FLAGS.out_dir, dataset, FLAGS.data_dir, FLAGS.neural_method, FLAGS.splits,
-                        FLAGS.epochs)
+                        FLAGS.epochs, FLAGS.train_candidates)
         return
     run_or_exit(measure, FLAGS.out_dir, FLAGS.datasets, FLAGS.data_dir)
 

@@ -64,8 +64,10 @@ NEURAL_DIR = "neural"
 
 
 def measure_neural(out_dir: str, dataset: str, data_dir: str, method: str = "stamp", splits: Sequence[str] = VALID_SPLITS,
-                   epochs: int = 3, log: Callable = print) -> list:
+                   epochs: int = 3, train_candidates: str = "full", log: Callable = print) -> list:
     """The per-epoch view: `method` trained (default configuration, `epochs` epochs) once per split.
+
+    `train_candidates`: `TrainConfig.train_candidates` (`sampled` as the neural tuning).
 
     Runs go to `<out_dir>/neural/<dataset>/<method>-<split>/` (trainer run
     directories: rerunning resumes them); their `metrics.jsonl` holds each
@@ -79,6 +81,6 @@ def measure_neural(out_dir: str, dataset: str, data_dir: str, method: str = "sta
         check_choice("valid_split", split, VALID_SPLITS)
         config = ExperimentConfig(model=ModelConfig(name=method),
                                   data=DataConfig(dataset=dataset, data_dir=data_dir, valid_split=split),
-                                  train=TrainConfig(epochs=epochs))
+                                  train=TrainConfig(epochs=epochs, train_candidates=train_candidates))
         out.append(train(config, os.path.join(out_dir, NEURAL_DIR, dataset, f"{method}-{split}"), log=log))
     return out
