@@ -20,7 +20,7 @@ flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets, in ord
 flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"],
                   "Methods (--model names), in order.")
 flags.DEFINE_string("valid_split", "time", "DataConfig.valid_split of every try (see results/valid_split/).")
-flags.DEFINE_integer("epochs", 10, "Neural tries: TrainConfig.epochs.")
+flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments.baseline_tuning.TUNING_EPOCHS).")
 flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")

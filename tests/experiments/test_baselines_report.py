@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from experiments.baseline_tuning import TUNING_LOG
-from experiments.baselines_report import BASELINES_DIR, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines
+from experiments.baselines_report import BASELINES_DIR, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines, truncation_lines
 from tagnn_tf import run_directory
 
 
@@ -79,3 +79,15 @@ def test_protocol_rows_pair_a_full_softmax_try_with_its_sampled_repeat(tmp_path)
     text = "\n".join(protocol_lines(str(tmp_path)))
     assert ("| 65.00 / 66.00 / 28.00 (epoch 2 of 2), 10.0 min | 64.00 / 65.50 / 27.00 (epoch 1 of 1, running), "
             "1.5 min |") in text
+
+
+def test_epoch_cap_table_reselects_among_the_first_epochs(tmp_path):
+    folder = tmp_path / "diginetica"
+    # Validation peaks at epoch 8 (test 52.0); among epochs 1-6 it peaks at epoch 5 (test 51.5): -0.50.
+    _write_try(str(folder), 0, [(40, 45.0, 15.0), (41, 46.0, 16.0), (42, 47.0, 17.0), (43, 48.0, 17.5),
+                                (45, 51.5, 18.0), (44, 51.9, 18.2), (45.5, 51.8, 18.1), (46, 52.0, 18.3)])
+    _write_try(str(folder), 1, [(40, 45.0, 15.0)] * 6)  # not longer than the cap: not listed
+    text = "\n".join(truncation_lines(str(tmp_path), epochs=6))
+    assert "| `diginetica/try-0` | 8 | 8: 52.00 / 18.30 | 5: 51.50 / 18.00 | -0.50 / -0.30 |" in text
+    assert "try-1" not in text
+    assert "Largest loss from the cap over these 1 runs: -0.50 HR@20, -0.30 MRR@20 points." in text
