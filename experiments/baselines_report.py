@@ -29,6 +29,8 @@ TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
 # Table order: the paper's Table 1 (bottom up), then the methods it does not have.
 METHODS = ("pop", "spop", "item_knn", "bpr_mf", "fpmc", "gru4rec", "narm", "stamp", "srgnn",
            "sr", "sknn", "vsknn", "stan", "vstan", "tagnn")
+# The order the neural tunings ran in: TAGNN first (the paired reference), then by cost.
+NEURAL_ORDER = ("tagnn", "stamp", "narm", "gru4rec", "srgnn", "bpr_mf", "fpmc")
 # The first tries run with the full softmax before the neural tuning moved to the sampled one
 # (experiments.baseline_tuning), kept for the protocol comparison.
 FULL_SOFTMAX_DIR = "baselines_full_softmax"
@@ -371,7 +373,13 @@ def render(results_dir: str, data_readme: str) -> List[str]:
              "comparison with the full softmax below). "
              "Ranks count ties against the target for the non-neural methods (most items score exactly 0). "
              "HR/MRR in %. Times: this 2-core machine, shared with other runs and development work (upper "
-             "bounds).", ""]
+             "bounds).", "",
+             "The neural tunings run one dataset per core; the same commands resume them (finished tries are "
+             "skipped, a try resumes from its checkpoints; `--max_tries=1` first gives every method its "
+             "defaults' try):", "", "```sh",
+             *[f"taskset -c {core} .venv/bin/python -m experiments.tune_baselines --results_dir=results/baselines "
+               f"--datasets={dataset} --methods={','.join(NEURAL_ORDER)}" for core, dataset in enumerate(DATASETS)],
+             "```", ""]
     for dataset in DATASETS:
         lines += dataset_lines(results_dir, dataset, paper)
     lines += protocol_lines(results_dir)
