@@ -10,9 +10,9 @@ method's result, and its test metrics are reported.
 Layout: `<results_dir>/<dataset>/<method>/`
   tuning.jsonl   one line per finished try: its overrides, validation
                  metrics, seconds (rerunning skips finished tries)
-  best/          non-neural: the best try refitted on all training sessions
-                 (training and validation parts, `fit_on="train_and_valid"`)
-                 as a full run directory (test metrics, test_ranks.npz)
+  best/          non-neural: the best try fitted on the training part (where
+                 a neural try trains) as a full run directory (test metrics,
+                 test_ranks.npz)
   try-<k>/       neural: each try is a trainer run directory (resumes from its
                  checkpoints); the best try is the result
 
@@ -44,6 +44,7 @@ from tagnn_tf.config import BaselineConfig, DataConfig, ExperimentConfig, ModelC
 from tagnn_tf.errors import InputError
 
 TUNING_LOG = "tuning.jsonl"
+REFIT_EFFECT = "refit_effect.jsonl"
 BEST = "best"
 
 _NEIGHBOURS = {"baseline.neighbours": [50, 100, 200, 500, 1000],
@@ -144,12 +145,12 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
     best = max((done[k] for k in range(len(plan)) if k in done), key=lambda r: (r["val"][metric], -r["try"]))
     if method in NON_NEURAL_MODELS:
         from tagnn_tf.baselines.baseline_run import fit_baseline
-        final = try_config(method, {**best["overrides"], "baseline.fit_on": "train_and_valid"}, data, train)
+        final = try_config(method, {**best["overrides"], "baseline.fit_on": "train"}, data, train)
         best_dir = os.path.join(folder, BEST)
         resolved = dataclasses.replace(final, data=dataclasses.replace(final.data, num_items=splits.num_items))
         if (os.path.exists(os.path.join(best_dir, run_directory.CONFIG))
                 and run_directory.read_config(best_dir) != resolved):
-            shutil.rmtree(best_dir)  # an unfinished tuning's best so far; a later try beat it
+            shutil.rmtree(best_dir)  # an unfinished tuning's best so far (a later try beat it), or an older fit
         result = {**fit_baseline(final, os.path.join(folder, BEST), log=log, splits=splits), "val": best["val"]}
         run_dir = BEST
     else:
@@ -175,3 +176,48 @@ def tune_all(results_dir: str, datasets: Sequence[str], methods: Sequence[str], 
             out.append({"dataset": dataset, **tune(method, os.path.join(results_dir, dataset), data, train,
                                                     max_tries, log=log)})
     return out
+
+
+def measure_refit_effect(results_dir: str, datasets: Sequence[str], methods: Sequence[str], data_dir: str,
+                         valid_split: str, log: Callable = print) -> Dict[str, List[dict]]:
+    """`dataset_refit_effect` for every dataset: {dataset: rows}."""
+    return {dataset: dataset_refit_effect(os.path.join(results_dir, dataset),
+                                          DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split),
+                                          methods, log)
+            for dataset in datasets}
+
+
+def dataset_refit_effect(dataset_dir: str, data: DataConfig, methods: Sequence[str], log: Callable = print) -> List[dict]:
+    """Each tuned non-neural method's best configuration refitted on all training sessions, scored on test.
+
+    Every method's reported test score is of a model fitted on the training
+    part (the neural tries train there; refitting them costs a training run
+    each). This measures what a refit on all training sessions (training +
+    validation part) adds to the non-neural ones: one row per method appended to
+    `<dataset_dir>/refit_effect.jsonl` (methods already there, neural ones and
+    incomplete tunings are skipped). Returns the file's rows.
+    """
+    from tagnn_tf.baselines.baseline_run import fit_and_score
+    from tagnn_tf.data.datasets import load_splits
+
+    path = os.path.join(dataset_dir, REFIT_EFFECT)
+    done = {r["method"] for r in run_directory.read_jsonl(path)}
+    splits = None
+    for method in methods:
+        folder = os.path.join(dataset_dir, method)
+        rows = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
+        result_path = os.path.join(folder, BEST, run_directory.RESULT)
+        if (method in done or method not in NON_NEURAL_MODELS or len(rows) < len(tries(method))
+                or not os.path.exists(result_path)
+                or run_directory.read_config(os.path.join(folder, BEST)).baseline.fit_on != "train"):
+            continue  # nothing to measure, or measured, or a best/ of an older protocol (rerun the tuning)
+        splits = splits or load_splits(data)
+        best = max(rows, key=lambda r: (r["val"]["hr@20"], -r["try"]))
+        config = try_config(method, {**best["overrides"], "baseline.fit_on": "train_and_valid"}, data)
+        out = fit_and_score(config, splits, log=lambda *_: None, score=("test",))
+        row = {"method": method, "overrides": best["overrides"],
+               "test_fit_on_train": run_directory.read_json(result_path)["test"], "test_refit": out["test"]}
+        run_directory.append_jsonl(path, row)
+        log(f"{data.dataset} {method}: test HR@20 {row['test_fit_on_train']['hr@20']:.2f} fitted on the training "
+            f"part, {out['test']['hr@20']:.2f} refitted")
+    return run_directory.read_jsonl(path)

@@ -24,6 +24,8 @@ flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments
 flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
+flags.DEFINE_bool("refit_effect", False, "Instead of tuning: score each tuned non-neural method's best configuration "
+                  "fitted on the training part only (what the refit on training + validation adds).")
 FLAGS = flags.FLAGS
 
 
@@ -35,6 +37,13 @@ def main(argv):
     from tagnn_tf.cli import run_or_exit
     from tagnn_tf.config import TrainConfig
 
+    if FLAGS.refit_effect:
+        from experiments.baseline_tuning import measure_refit_effect
+
+        out = run_or_exit(measure_refit_effect, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
+                          FLAGS.valid_split)
+        print(json.dumps(out, indent=2))
+        return
     out = run_or_exit(tune_all, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir, FLAGS.valid_split,
                       TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates), FLAGS.max_tries)
     print(json.dumps(out, indent=2))

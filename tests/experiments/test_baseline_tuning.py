@@ -29,7 +29,7 @@ def test_tries_start_from_the_defaults_and_are_fixed():
         tries("knn")
 
 
-def test_tune_resumes_and_refits_the_best_on_all_training_sessions(tmp_path, monkeypatch):
+def test_tune_resumes_and_fits_the_best_on_the_training_part(tmp_path, monkeypatch):
     monkeypatch.setitem(BUDGETS, "item_knn", 3)
     lines = []
     first = tune("item_knn", str(tmp_path), DATA, max_tries=2, log=lines.append)
@@ -43,8 +43,27 @@ def test_tune_resumes_and_refits_the_best_on_all_training_sessions(tmp_path, mon
     best = max(rows, key=lambda r: (r["val"]["hr@20"], -r["try"]))
     assert done["best_try"] == best["try"] and done["val"] == best["val"]
     config = run_directory.read_config(os.path.join(tmp_path, "item_knn", baseline_tuning.BEST))
-    assert config.baseline.fit_on == "train_and_valid"
+    assert config.baseline.fit_on == "train"
     assert config.baseline.shrink == best["overrides"]["baseline.shrink"]
+
+
+def test_refit_effect_scores_the_best_configuration_refitted_on_all_training_sessions(tmp_path, monkeypatch):
+    from tagnn_tf.baselines.baseline_run import fit_and_score
+    from tagnn_tf.data.datasets import load_splits
+
+    monkeypatch.setitem(BUDGETS, "item_knn", 2)
+    assert baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == []  # not tuned yet
+    tune("item_knn", str(tmp_path), DATA, log=lambda *_: None)
+    rows = baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn", "stamp"], log=lambda *_: None)
+    assert [r["method"] for r in rows] == ["item_knn"]
+    best = max(run_directory.read_jsonl(os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)),
+               key=lambda r: (r["val"]["hr@20"], -r["try"]))
+    config = baseline_tuning.try_config("item_knn", {**best["overrides"], "baseline.fit_on": "train_and_valid"}, DATA)
+    assert rows[0]["test_refit"] == fit_and_score(config, load_splits(DATA), log=lambda *_: None,
+                                                  score=("test",))["test"]
+    table = run_directory.read_json(os.path.join(tmp_path, "item_knn", baseline_tuning.BEST, run_directory.RESULT))
+    assert rows[0]["test_fit_on_train"] == table["test"] != rows[0]["test_refit"]
+    assert baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == rows  # measured once
 
 
 def test_a_neural_try_is_a_trainer_run(tmp_path, monkeypatch):

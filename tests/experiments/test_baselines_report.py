@@ -5,8 +5,9 @@ import os
 
 import numpy as np
 
-from experiments.baseline_tuning import TUNING_LOG
-from experiments.baselines_report import BASELINES_DIR, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines, truncation_lines
+from experiments.baseline_tuning import REFIT_EFFECT, TUNING_LOG
+from experiments.baselines_report import (BASELINES_DIR, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines, refit_lines,
+                                         truncation_lines)
 from tagnn_tf import run_directory
 
 
@@ -91,3 +92,14 @@ def test_epoch_cap_table_reselects_among_the_first_epochs(tmp_path):
     assert "| `diginetica/try-0` | 8 | 8: 52.00 / 18.30 | 5: 51.50 / 18.00 | -0.50 / -0.30 |" in text
     assert "try-1" not in text
     assert "Largest loss from the cap over these 1 runs: -0.50 HR@20, -0.30 MRR@20 points." in text
+
+
+def test_refit_rows_show_what_the_refit_adds(tmp_path):
+    assert refit_lines(str(tmp_path)) == []
+    folder = tmp_path / BASELINES_DIR / "diginetica"
+    os.makedirs(folder)
+    run_directory.append_jsonl(str(folder / REFIT_EFFECT), {"method": "stan", "overrides": {},
+                                                             "test_fit_on_train": _metrics(48.0, 17.5),
+                                                             "test_refit": _metrics(50.73, 18.3)})
+    text = "\n".join(refit_lines(str(tmp_path)))
+    assert "| Diginetica | STAN | 48.00 / 17.50 | 50.73 / 18.30 | +2.73 / +0.80 |" in text
