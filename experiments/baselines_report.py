@@ -52,7 +52,19 @@ _FPMC_WHY = ("the TAGNN paper states no protocol or hyper-parameters for its bas
              "factorised transition from the last click), trained with BPR on the same prefix examples as the "
              "neural models with Adam and row-wise updates, tuned like them; its special case BPR-MF shows how "
              "far the optimiser alone moves such a model (the full-softmax comparison below).")
-EXPLANATIONS: Dict[tuple, str] = {**{(d, "bpr_mf"): _BPR_WHY for d in ("yoochoose1_64", "diginetica")},
+_GRU4REC_WHY = ("the TAGNN paper states no protocol for its baselines beyond d = 100. Here GRU4Rec is trained "
+                "like NARM and STAMP (one example per session prefix, softmax cross-entropy over sampled "
+                "candidates, Adam, the same tuning), not with the original's session-parallel mini-batches and "
+                "pairwise ranking loss; the model (a GRU over the clicks, the last hidden state scored against "
+                "the item embeddings) is the same.")
+_PROTOCOL_WHY = ("part of it is this harness's protocol, the same for every neural method: the sampled softmax "
+                 "(the method's full-softmax try, where there is one, is in the comparison below), training on "
+                 "the training part of the `time` split without the most recent sessions (the non-neural refit "
+                 "table shows what those are worth), and at most 6 epochs. The TAGNN paper states no protocol "
+                 "for its baselines beyond d = 100.")
+EXPLANATIONS: Dict[tuple, str] = {
+    **{(d, m): _PROTOCOL_WHY for d in ("yoochoose1_64", "diginetica") for m in ("narm", "stamp", "srgnn", "tagnn")},
+    **{(d, "gru4rec"): _GRU4REC_WHY for d in ("yoochoose1_64", "diginetica")},**{(d, "bpr_mf"): _BPR_WHY for d in ("yoochoose1_64", "diginetica")},
                                   **{(d, "fpmc"): _FPMC_WHY for d in ("yoochoose1_64", "diginetica")}}
 
 
