@@ -437,8 +437,12 @@ def render(results_dir: str, data_readme: str) -> List[str]:
     for m in METHODS:
         space = SEARCH_SPACES[m]
         text = "; ".join(f"{k.split('.')[1]} {v}" for k, v in space.items()) or "no hyper-parameters"
-        lines.append(f"- {NAMES[m]} ({len(tries(m))} tries of a budget of {BUDGETS[m]}): {text}")
-    lines.append("")
+        drawn = ""
+        if m in NEURAL_MODELS:  # few tries: list them (try 0 = the defaults)
+            drawn = "; the tries: " + ", ".join(f"{k} ({_hyper(t)})" for k, t in enumerate(tries(m)))
+        lines.append(f"- {NAMES[m]} ({len(tries(m))} tries of a budget of {BUDGETS[m]}): {text}{drawn}")
+    lines += ["", "The neural methods share one search space and one seeded draw, so each gets the same "
+              "configurations.", ""]
     lines += split_lines(results_dir)
     lines += epoch_gap_lines(results_dir)
     return lines
