@@ -92,6 +92,11 @@ def tries(method: str, seed: int = 0) -> List[dict]:
     return [defaults] + rest
 
 
+def best_try(rows: Sequence[dict], metric: str = "hr@20") -> dict:
+    """The tuning row with the best validation `metric` (the earliest try on ties)."""
+    return max(rows, key=lambda r: (r["val"][metric], -r["try"]))
+
+
 def _defaults(names: Sequence[str]) -> dict:
     sections = {"model": ModelConfig(), "train": TrainConfig(), "baseline": BaselineConfig()}
     return {n: getattr(sections[n.split(".")[0]], n.split(".")[1]) for n in names}
@@ -142,7 +147,7 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
         log(f"{data.dataset} {method} try {k}/{len(plan) - 1} {overrides}: val "
             f"{row['val'][config.train.selection_metric]:.2f} ({row['seconds']:.0f}s)")
     metric = (train or TrainConfig()).selection_metric
-    best = max((done[k] for k in range(len(plan)) if k in done), key=lambda r: (r["val"][metric], -r["try"]))
+    best = best_try([done[k] for k in range(len(plan)) if k in done], metric)
     if method in NON_NEURAL_MODELS:
         from tagnn_tf.baselines.baseline_run import fit_baseline
         final = try_config(method, {**best["overrides"], "baseline.fit_on": "train"}, data, train)
@@ -187,7 +192,8 @@ def measure_refit_effect(results_dir: str, datasets: Sequence[str], methods: Seq
             for dataset in datasets}
 
 
-def dataset_refit_effect(dataset_dir: str, data: DataConfig, methods: Sequence[str], log: Callable = print) -> List[dict]:
+def dataset_refit_effect(dataset_dir: str, data: DataConfig, methods: Sequence[str],
+                         log: Callable = print) -> List[dict]:
     """Each tuned non-neural method's best configuration refitted on all training sessions, scored on test.
 
     Every method's reported test score is of a model fitted on the training
@@ -212,7 +218,7 @@ def dataset_refit_effect(dataset_dir: str, data: DataConfig, methods: Sequence[s
                 or run_directory.read_config(os.path.join(folder, BEST)).baseline.fit_on != "train"):
             continue  # nothing to measure, or measured, or a best/ of an older protocol (rerun the tuning)
         splits = splits or load_splits(data)
-        best = max(rows, key=lambda r: (r["val"]["hr@20"], -r["try"]))
+        best = best_try(rows)
         config = try_config(method, {**best["overrides"], "baseline.fit_on": "train_and_valid"}, data)
         out = fit_and_score(config, splits, log=lambda *_: None, score=("test",))
         row = {"method": method, "overrides": best["overrides"],

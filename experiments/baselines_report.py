@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from experiments.baseline_tuning import (BEST, BUDGETS, REFIT_EFFECT, SEARCH_SPACES, TUNING_EPOCHS, TUNING_LOG,
-                                         tries)
+                                         best_try, tries)
 from experiments.results_report import paper_numbers
 from experiments.test_set_uncertainty import paired_bootstrap
 from tagnn_tf import run_directory
@@ -60,12 +60,11 @@ _GRU4REC_WHY = ("the TAGNN paper states no protocol for its baselines beyond d =
 _PROTOCOL_WHY = ("part of it is this harness's protocol, the same for every neural method: the sampled softmax "
                  "(the method's full-softmax try, where there is one, is in the comparison below), training on "
                  "the training part of the `time` split without the most recent sessions (the non-neural refit "
-                 "table shows what those are worth), and at most 6 epochs. The TAGNN paper states no protocol "
-                 "for its baselines beyond d = 100.")
-EXPLANATIONS: Dict[tuple, str] = {
-    **{(d, m): _PROTOCOL_WHY for d in ("yoochoose1_64", "diginetica") for m in ("narm", "stamp", "srgnn", "tagnn")},
-    **{(d, "gru4rec"): _GRU4REC_WHY for d in ("yoochoose1_64", "diginetica")},**{(d, "bpr_mf"): _BPR_WHY for d in ("yoochoose1_64", "diginetica")},
-                                  **{(d, "fpmc"): _FPMC_WHY for d in ("yoochoose1_64", "diginetica")}}
+                 f"table shows what those are worth), and at most {TUNING_EPOCHS} epochs. The TAGNN paper states "
+                 "no protocol for its baselines beyond d = 100.")
+_WHY = {"bpr_mf": _BPR_WHY, "fpmc": _FPMC_WHY, "gru4rec": _GRU4REC_WHY,
+        **{m: _PROTOCOL_WHY for m in ("narm", "stamp", "srgnn", "tagnn")}}
+EXPLANATIONS: Dict[tuple, str] = {(d, m): why for d in DATASETS for m, why in _WHY.items()}
 
 
 def published(data_readme: str) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -114,7 +113,7 @@ def collect_method(folder: str, method: str) -> Optional[dict]:
     scored = {r["try"]: r for r in done}
     for k, state in states.items():
         scored.setdefault(k, {"try": k, "val": state["val"], "overrides": None, "seconds": None})
-    best = max(scored.values(), key=lambda r: (r["val"]["hr@20"], -r["try"]))
+    best = best_try(list(scored.values()))
     out = {"tries_done": len(done), "budget": len(tries(method)), "best_try": best["try"], "val": best["val"],
            "overrides": best["overrides"], "tuning_seconds": sum(r["seconds"] or 0 for r in done)}
     if neural:
@@ -214,6 +213,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
         # Gaps are explained once a method's tuning is complete; until then the status column says so.
         if pub and t and s.get("finished") and abs(t["hr@20"] - pub["hr@20"]) > GAP_LIMIT:
             gaps.append((m, t["hr@20"] - pub["hr@20"]))
+    reference_run_method = "tagnn" if reference_run == "reproduction" else None
     for m, run in reproduced.items():
         pub = paper.get(m, {}).get(dataset)
         pub_text = f"{pub['hr@20']:.2f} / {pub['mrr@20']:.2f}" if pub else "—"
@@ -221,7 +221,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
         lines.append(f"| {NAMES[m]} (`results/{dataset}/{run['config']}`: the reproduction's run, paper "
                      f"configuration, `examples` split) | 1 (4): the paper's | paper | {_fmt(run['val'].get('hr@20'))} | "
                      f"{_fmt(t['hr@10'])} | {_fmt(t['hr@20'])} | {_fmt(t['mrr@10'])} | {_fmt(t['mrr@20'])} | "
-                     f"{pub_text} | — | {'reference' if m == 'tagnn' and reference_run == 'reproduction' else '—'} | "
+                     f"{pub_text} | — | {'reference' if m == reference_run_method else '—'} | "
                      f"train {_minutes(run['train_seconds'])} |")
     lines.append("")
     if "tagnn" in ranks:
@@ -231,8 +231,8 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     else:
         lines += ["The paired intervals against TAGNN need its per-example test ranks (`test_ranks.npz`); no TAGNN "
                   "run of this dataset has them yet (the reproduction's runs predate them), so that column stays "
-                  "empty until a TAGNN tuning try has finished (the trainer writes them at the end of a run). The HR@20 intervals are each method's own "
-                  "(test-set resampling, 1,000 draws).", ""]
+                  "empty until a TAGNN tuning try has finished (the trainer writes them at the end of a run). "
+                  "The HR@20 intervals are each method's own (test-set resampling, 1,000 draws).", ""]
     for m, gap in gaps:
         text = EXPLANATIONS.get((dataset, m))
         lines.append(f"- {NAMES[m]} is {gap:+.2f} HR@20 points from its published value: "
@@ -316,10 +316,9 @@ def epoch_gap_lines(results_dir: str, datasets=DATASETS) -> List[str]:
 
 def _protocol_cells(run_dir: str) -> Optional[str]:
     """`val HR@20 / test HR@20 / test MRR@20 (epoch e of n), m min per epoch` of a run so far."""
-    history = run_directory.read_jsonl(os.path.join(run_dir, run_directory.METRICS))
-    if not history:
-        return None
     state = _neural_state(run_dir)
+    if state is None:
+        return None
     log = run_directory.read_jsonl(os.path.join(run_dir, run_directory.RUN_LOG))
     per_epoch = float(np.median([r["train_seconds"] for r in log]))
     return (f"{state['val']['hr@20']:.2f} / {state['test']['hr@20']:.2f} / {state['test']['mrr@20']:.2f} "
@@ -333,12 +332,10 @@ def protocol_lines(results_dir: str, datasets=DATASETS) -> List[str]:
     for dataset in datasets:
         folder = os.path.join(results_dir, FULL_SOFTMAX_DIR, dataset)
         for m in METHODS:
-            full_dir, tuned_dir = os.path.join(folder, m, "try-0"), os.path.join(results_dir, BASELINES_DIR,
-                                                                                  dataset, m, "try-0")
-            full = _protocol_cells(full_dir) if os.path.isdir(full_dir) else None
+            full = _protocol_cells(os.path.join(folder, m, "try-0"))
             if full is None:
                 continue
-            sampled = _protocol_cells(tuned_dir) if os.path.isdir(tuned_dir) else None
+            sampled = _protocol_cells(os.path.join(results_dir, BASELINES_DIR, dataset, m, "try-0"))
             rows.append(f"| {TITLES[dataset]} | {NAMES[m]} try 0 | {full} | {sampled or 'not run yet'} |")
     if not rows:
         return []
@@ -415,10 +412,10 @@ def render(results_dir: str, data_readme: str) -> List[str]:
              "whole grid when smaller), each scored on the validation split (`--valid_split=time`, chosen "
              "below), the best by validation HR@20 then scored on the test set, as fitted or trained on the "
              "training part of the split (what a refit on all training sessions adds is measured below for the "
-             "non-neural methods); neural tries "
-             f"are trainer runs (at most {TUNING_EPOCHS} epochs, patience 3; the cap is checked below) whose "
-             "validation-selected epoch is scored, trained with the sampled softmax (TAGNN too; BPR-MF and FPMC with their BPR loss; see the "
-             "comparison with the full softmax below). "
+             f"non-neural methods); neural tries are trainer runs (at most {TUNING_EPOCHS} epochs, patience 3; "
+             "the cap is checked below) whose validation-selected epoch is scored, trained with the sampled "
+             "softmax (TAGNN too; BPR-MF and FPMC with their BPR loss; see the comparison with the full softmax "
+             "below). "
              "Ranks count ties against the target for the non-neural methods (most items score exactly 0). "
              "HR/MRR in %. Times: this 2-core machine, shared with other runs and development work (upper "
              "bounds).", "",
