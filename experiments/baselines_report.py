@@ -421,7 +421,8 @@ def render(results_dir: str, data_readme: str) -> List[str]:
              "bounds).", "",
              "The neural tunings run one dataset per core; the same commands resume them (finished tries are "
              "skipped, a try resumes from its checkpoints; `--max_tries=1` first gives every method its "
-             "defaults' try):", "", "```sh",
+             "defaults' try; a dataset's methods can be shared between processes with `--methods`, each try "
+             "directory being locked by the process training it):", "", "```sh",
              *[f"taskset -c {core} .venv/bin/python -m experiments.tune_baselines --results_dir=results/baselines "
                f"--datasets={dataset} --methods={','.join(NEURAL_ORDER)}" for core, dataset in enumerate(DATASETS)],
              "```", ""]
@@ -437,7 +438,9 @@ def render(results_dir: str, data_readme: str) -> List[str]:
         drawn = ""
         if m in NEURAL_MODELS:  # few tries: list them (try 0 = the defaults)
             drawn = "; the tries: " + ", ".join(f"{k} ({_hyper(t)})" for k, t in enumerate(tries(m)))
-        lines.append(f"- {NAMES[m]} ({len(tries(m))} tries of a budget of {BUDGETS[m]}): {text}{drawn}")
+        count = len(tries(m))
+        lines.append(f"- {NAMES[m]} ({count} {'try' if count == 1 else 'tries'} of a budget of {BUDGETS[m]}): "
+                     f"{text}{drawn}")
     lines += ["", "The neural methods share one search space and one seeded draw, so each gets the same "
               "configurations.", ""]
     lines += split_lines(results_dir)
