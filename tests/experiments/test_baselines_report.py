@@ -7,7 +7,7 @@ import numpy as np
 
 from experiments.baseline_tuning import REFIT_EFFECT, TUNING_LOG
 from experiments.baselines_report import (BASELINES_DIR, EXPLANATIONS, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines,
-                                         refit_lines, truncation_lines)
+                                         cap_binding_lines, refit_lines, truncation_lines)
 from tagnn_tf import run_directory
 
 
@@ -34,7 +34,8 @@ def _write_try(folder, k, epochs, ranks=None, train_candidates="sampled", finish
         json.dump({}, open(os.path.join(run, "result.json"), "w"))
         best = max(history, key=lambda r: r["val"]["hr@20"])
         run_directory.append_jsonl(os.path.join(folder, TUNING_LOG), {"try": k, "overrides": {"train.l2": 0.0},
-                                                                      "val": best["val"], "seconds": 60.0})
+                                                                      "val": best["val"], "seconds": 60.0,
+                                                                      "selected_epoch": best["epoch"]})
 
 
 def test_tuned_rows_are_compared_with_tagnn_on_the_same_test_examples(tmp_path, monkeypatch):
@@ -96,6 +97,20 @@ def test_epoch_cap_table_reselects_among_the_first_epochs(tmp_path):
     assert "| `diginetica/try-0` | 8 | 8: 52.00 / 18.30 | 5: 51.50 / 18.00 | -0.50 / -0.30 |" in text
     assert "try-1" not in text
     assert "Largest loss from the cap over these 1 runs: -0.50 HR@20, -0.30 MRR@20 points." in text
+
+
+def test_cap_binding_rows_are_the_tries_selected_at_the_last_epoch(tmp_path):
+    folder = tmp_path / BASELINES_DIR / "diginetica"
+    # Try 0 still improves at epoch 3 of 3 (val 40 -> 41.5 -> 42: +0.5); try 1 peaks at epoch 2; try 2 is unfinished.
+    _write_try(str(folder / "narm"), 0, [(40.0, 39.0, 15.0), (41.5, 40.0, 15.5), (42.0, 40.5, 16.0)])
+    _write_try(str(folder / "narm"), 1, [(40.0, 39.0, 15.0), (43.0, 41.0, 16.0), (42.5, 41.0, 16.0)])
+    _write_try(str(folder / "narm"), 2, [(40.0, 39.0, 15.0), (41.0, 40.0, 15.5), (42.0, 40.5, 16.0)],
+               finished=False)
+    lines = cap_binding_lines(str(tmp_path), epochs=3, datasets=("diginetica",))
+    rows = [line for line in lines if line.startswith("| Diginetica |")]
+    assert rows == ["| Diginetica | NARM | 0 (l2=0.0) | 41.50 | 42.00 | +0.50 |"]
+    assert "1 of 2" in lines[0] and "+0.50 validation HR@20 points" in lines[0]
+    assert cap_binding_lines(str(tmp_path), epochs=4, datasets=("diginetica",)) == []
 
 
 def test_refit_rows_show_what_the_refit_adds(tmp_path):
