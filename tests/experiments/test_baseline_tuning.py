@@ -115,3 +115,28 @@ def test_neural_split_runs_feed_the_per_epoch_lines(tmp_path):
     row = run_directory.read_jsonl(os.path.join(run, run_directory.METRICS))[0]
     text = "\n".join(epoch_gap_lines(str(tmp_path), datasets=("synthetic",)))
     assert f"{row['val']['hr@20'] - row['test']['hr@20']:+.2f}" in text and "`time` split" in text
+
+
+def test_a_try_another_process_trains_is_skipped(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setitem(BUDGETS, "stamp", 2)
+    busy = tmp_path / "stamp" / "try-0"
+    busy.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from tagnn_tf.run_lock import claim_run; "
+                               "assert claim_run(sys.argv[1]) is None; print('held', flush=True); time.sleep(300)",
+                               str(busy)], stdout=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        out = tune("stamp", str(tmp_path), DATA, TrainConfig(epochs=1, learning_rate=5e-3), log=lines.append)
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    # Try 0 is another process's: this one trained try 1 only, and says the tuning is not complete.
+    assert any(f"try 0: being trained by process {holder.pid}" in line for line in lines), lines
+    assert out["best_try"] == 1 and out["tries_done"] == 1 and not out["complete"]
+    assert sorted(os.listdir(busy)) == [".running"]
+    rows = run_directory.read_jsonl(os.path.join(tmp_path, "stamp", baseline_tuning.TUNING_LOG))
+    assert [r["try"] for r in rows] == [1]
