@@ -434,6 +434,43 @@ def cap_binding_lines(results_dir: str, epochs: int = TUNING_EPOCHS, datasets=DA
             "|---|---|---|---|---|---|", *rows, ""]
 
 
+# Values that mean "unbounded" and so sit at the top of their range (sample_size 0: every session).
+_UNBOUNDED = {"baseline.sample_size": 0}
+
+
+def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
+    """The complete tunings whose best try takes an end of a numeric search range (a wider one might do better).
+
+    A best of 0 at the bottom (no L2, no recency weighting) or an unbounded
+    value (sample_size 0: every session) is the parameter's own end and is not listed.
+    """
+    edges = []
+    for dataset in datasets:
+        for m in METHODS:
+            rows = run_directory.read_jsonl(os.path.join(results_dir, BASELINES_DIR, dataset, m, TUNING_LOG))
+            if len(rows) < len(tries(m)):
+                continue
+            best = best_try(rows)["overrides"]
+            for name, values in sorted(SEARCH_SPACES[m].items()):
+                if len(values) < 3 or not all(isinstance(v, (int, float)) for v in values):
+                    continue
+
+                def order(v, name=name):
+                    return float("inf") if _UNBOUNDED.get(name) == v else v
+
+                ranked = sorted(values, key=order)
+                if best.get(name) in (ranked[0], ranked[-1]):
+                    end = "top" if best[name] == ranked[-1] else "bottom"
+                    if (end == "bottom" and best[name] == 0) or _UNBOUNDED.get(name) == best[name]:
+                        continue  # no L2 / no recency weighting / every session: the parameter's own end
+                    edges.append(f"{TITLES[dataset]} {NAMES[m]} {name.split('.')[1]}={best[name]} ({end})")
+    if not edges:
+        return ["No complete tuning's best try sits at an end of a numeric search range.", ""]
+    return [f"Complete tunings whose best try sits at an end of a numeric search range, where a wider range "
+            f"might do better ({len(edges)}; the parameters' own ends, no L2, no recency weighting or every "
+            "session as the sample, are not counted): " + "; ".join(edges) + ".", ""]
+
+
 def render(results_dir: str, data_readme: str) -> List[str]:
     paper = published(data_readme)
     lines = ["## Baselines (issue 22: `python -m experiments.tune_baselines`)", "",
@@ -474,6 +511,7 @@ def render(results_dir: str, data_readme: str) -> List[str]:
                      f"{text}{drawn}")
     lines += ["", "The neural methods share one search space and one seeded draw, so each gets the same "
               "configurations.", ""]
+    lines += edge_lines(results_dir)
     lines += split_lines(results_dir)
     lines += epoch_gap_lines(results_dir)
     return lines

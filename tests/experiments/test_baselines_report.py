@@ -7,7 +7,7 @@ import numpy as np
 
 from experiments.baseline_tuning import REFIT_EFFECT, TUNING_LOG
 from experiments.baselines_report import (BASELINES_DIR, EXPLANATIONS, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines,
-                                         cap_binding_lines, refit_lines, truncation_lines)
+                                         cap_binding_lines, edge_lines, refit_lines, truncation_lines)
 from tagnn_tf import run_directory
 
 
@@ -111,6 +111,32 @@ def test_cap_binding_rows_are_the_tries_selected_at_the_last_epoch(tmp_path):
     assert rows == ["| Diginetica | NARM | 0 (l2=0.0) | 41.50 | 42.00 | +0.50 |"]
     assert "1 of 2" in lines[0] and "+0.50 validation HR@20 points" in lines[0]
     assert cap_binding_lines(str(tmp_path), epochs=4, datasets=("diginetica",)) == []
+
+
+def test_edge_lines_list_the_best_tries_at_an_end_of_their_range(tmp_path, monkeypatch):
+    from experiments.baseline_tuning import BUDGETS
+
+    folder = tmp_path / BASELINES_DIR / "yoochoose1_64"
+    monkeypatch.setitem(BUDGETS, "vsknn", 1)
+    # STAMP's best: learning_rate 0.002, the top of [0.0005, 0.001, 0.002]; l2 0 is no L2, not an edge.
+    for k, lr in enumerate((0.001, 0.001, 0.0005, 0.002)):
+        row = {"try": k, "overrides": {"train.l2": 0.0, "train.learning_rate": lr}, "val": _metrics(60.0 + k, 20.0),
+               "seconds": 1.0}
+        run_directory.append_jsonl(_mkdir(folder / "stamp", TUNING_LOG), row)
+    # V-SKNN's best: neighbours 1000 (top), sample_size 0 (every session: its own end), idf_lambda 1.0 (inside).
+    run_directory.append_jsonl(_mkdir(folder / "vsknn", TUNING_LOG),
+                               {"try": 0, "overrides": {"baseline.neighbours": 1000, "baseline.sample_size": 0,
+                                                        "baseline.idf_lambda": 1.0},
+                                "val": _metrics(60.0, 20.0), "seconds": 1.0})
+    (line, _) = edge_lines(str(tmp_path), datasets=("yoochoose1_64",))
+    assert "(2; " in line  # the table's method order: STAMP, then V-SKNN
+    assert line.endswith("): Yoochoose1/64 STAMP learning_rate=0.002 (top); "
+                         "Yoochoose1/64 V-SKNN neighbours=1000 (top).")
+
+
+def _mkdir(folder, name):
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / name)
 
 
 def test_refit_rows_show_what_the_refit_adds(tmp_path):
