@@ -227,7 +227,8 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     if "tagnn" in ranks:
         lines += [f"The HR@20 intervals are each method's own; \"minus TAGNN\" is paired (the same resampled test "
                   f"examples for both), against the {reference_run} TAGNN run's per-example ranks; 1,000 draws "
-                  f"each. TAGNN's row is its best tuning try so far.", ""]
+                  f"each. TAGNN's row is its best tuning try"
+                  f"{'' if (states.get('tagnn') or {}).get('finished') else ' so far'}.", ""]
     else:
         lines += ["The paired intervals against TAGNN need its per-example test ranks (`test_ranks.npz`); no TAGNN "
                   "run of this dataset has them yet (the reproduction's runs predate them), so that column stays "
