@@ -15,6 +15,9 @@ Layout: `<results_dir>/<dataset>/<method>/`
                  test_ranks.npz)
   try-<k>/       neural: each try is a trainer run directory (resumes from its
                  checkpoints); the best try is the result
+  beyond_edge.jsonl, beyond-<field>-<value>/
+                 `check_beyond_edges`: one try past each search-range end the
+                 best try sits at (outside the budget; the result is unchanged)
 
 Processes can share a method's tries: one skips a try that another live
 process is training (its run directory's lock, `tagnn_tf.run_lock`) and
@@ -49,7 +52,10 @@ from tagnn_tf.errors import InputError
 
 TUNING_LOG = "tuning.jsonl"
 REFIT_EFFECT = "refit_effect.jsonl"
+BEYOND_EDGE = "beyond_edge.jsonl"
 BEST = "best"
+# Values that stand for "no limit" (every session as the neighbour sample): above every other value.
+UNBOUNDED = {"baseline.sample_size": 0}
 
 _NEIGHBOURS = {"baseline.neighbours": [50, 100, 200, 500, 1000],
                "baseline.sample_size": [500, 1000, 2500, 5000, 0]}
@@ -99,6 +105,98 @@ def tries(method: str, seed: int = 0) -> List[dict]:
 def best_try(rows: Sequence[dict], metric: str = "hr@20") -> dict:
     """The tuning row with the best validation `metric` (the earliest try on ties)."""
     return max(rows, key=lambda r: (r["val"][metric], -r["try"]))
+
+
+def range_edges(method: str, overrides: dict) -> List[dict]:
+    """The numeric parameters of `overrides` at an end of the method's search range, and one step beyond.
+
+    A range of at least 3 numbers counts; 0 at the bottom (no L2, no recency
+    weighting) and an unbounded value (`UNBOUNDED`) are the parameter's own
+    end. The step beyond repeats the ratio of the end to its neighbour in
+    the range (learning rates [5e-4, 1e-3, 2e-3]: 2e-3 -> 4e-3; sample sizes
+    [500, 1000, ...]: 500 -> 250), rounded for integer ranges.
+
+    Returns: [{"name", "end" ("top" or "bottom"), "value", "beyond"}], by name.
+    """
+    out = []
+    for name, values in sorted(SEARCH_SPACES[method].items()):
+        value = overrides.get(name)
+        if (len(values) < 3 or not all(isinstance(v, (int, float)) for v in values)
+                or value is None or UNBOUNDED.get(name) == value):
+            continue
+        ranked = sorted(values, key=lambda v, n=name: float("inf") if UNBOUNDED.get(n) == v else v)
+        if value not in (ranked[0], ranked[-1]) or (value == ranked[0] and value == 0):
+            continue
+        end, inner = ("top", ranked[-2]) if value == ranked[-1] else ("bottom", ranked[1])
+        beyond = float(f"{value * value / inner if inner else 2 * value:.6g}")
+        if all(isinstance(v, int) for v in values):
+            beyond = max(1, int(round(beyond)))
+        out.append({"name": name, "end": end, "value": value, "beyond": beyond})
+    return out
+
+
+def check_all_beyond_edges(results_dir: str, datasets: Sequence[str], methods: Sequence[str], data_dir: str,
+                           valid_split: str, train: Optional[TrainConfig] = None,
+                           log: Callable = print) -> Dict[str, List[dict]]:
+    """`check_beyond_edges` for every dataset: {dataset: rows}."""
+    return {dataset: check_beyond_edges(os.path.join(results_dir, dataset),
+                                        DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split),
+                                        methods, train, log)
+            for dataset in datasets}
+
+
+def check_beyond_edges(dataset_dir: str, data: DataConfig, methods: Sequence[str],
+                       train: Optional[TrainConfig] = None, log: Callable = print) -> List[dict]:
+    """One try beyond each range end that a complete tuning's best sits at; the tuning's result is unchanged.
+
+    For each method in `methods` whose tuning is complete and whose best try
+    takes an end of a numeric range (`range_edges`), the best configuration
+    with that parameter one step beyond the end is fitted (non-neural) or
+    trained (neural, run directory `beyond-<field>-<value>/`, resumable)
+    on the training part, and scored on validation and test. One row per
+    (method, parameter) is appended to `<dataset_dir>/<method>/beyond_edge.jsonl`
+    (rows there are skipped on rerun). This checks the search ranges; it is
+    outside the budget, so it never changes a method's selected try.
+    Returns the rows of every method in `methods`.
+    """
+    from tagnn_tf.data.datasets import load_splits
+
+    splits, out = None, []
+    for method in methods:
+        check_choice("method", method, tuple(SEARCH_SPACES))
+        folder = os.path.join(dataset_dir, method)
+        rows = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
+        if len(rows) < len(tries(method)):
+            log(f"{data.dataset} {method}: tuning not complete; no check beyond its ranges")
+            continue
+        best = best_try(rows)
+        path = os.path.join(folder, BEYOND_EDGE)
+        for edge in range_edges(method, best["overrides"]):
+            if any(r["name"] == edge["name"] for r in run_directory.read_jsonl(path)):
+                continue
+            run_dir = os.path.join(folder, f"beyond-{edge['name'].split('.')[1]}-{edge['beyond']:g}")
+            holder = run_lock.live_claim(run_dir)
+            if holder is not None:
+                log(f"{data.dataset} {method} beyond {edge['name']}: {holder}; skipped")
+                continue
+            splits = splits or load_splits(data)
+            overrides = {**best["overrides"], edge["name"]: edge["beyond"]}
+            config = try_config(method, overrides, data, train)
+            started = time.perf_counter()
+            if method in NON_NEURAL_MODELS:
+                from tagnn_tf.baselines.baseline_run import fit_and_score
+                result = fit_and_score(config, splits, log=lambda *_: None)
+            else:
+                from tagnn_tf.training.trainer import train as train_run
+                result = train_run(config, run_dir, log=log, splits=splits)
+            row = {**edge, "best_try": best["try"], "overrides": overrides, "val": result["val"],
+                   "test": result["test"], "selected_epoch": result.get("selected_epoch"),
+                   "seconds": round(time.perf_counter() - started, 2)}
+            run_directory.append_jsonl(path, row)
+            log(f"{data.dataset} {method} {edge['name']} {edge['value']} -> {edge['beyond']:g}: val HR@20 "
+                f"{best['val']['hr@20']:.2f} -> {row['val']['hr@20']:.2f}")
+        out += [{"method": method, **r} for r in run_directory.read_jsonl(path)]
+    return out
 
 
 def _defaults(names: Sequence[str]) -> dict:

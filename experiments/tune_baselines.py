@@ -26,6 +26,8 @@ flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
 flags.DEFINE_bool("refit_effect", False, "Instead of tuning: score each tuned non-neural method's best configuration "
                   "fitted on the training part only (what the refit on training + validation adds).")
+flags.DEFINE_bool("beyond_edges", False, "Instead of tuning: one try beyond each search-range end that a complete "
+                  "tuning's best sits at (outside the budget; the tuned result is unchanged).")
 FLAGS = flags.FLAGS
 
 
@@ -42,6 +44,13 @@ def main(argv):
 
         out = run_or_exit(measure_refit_effect, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
                           FLAGS.valid_split)
+        print(json.dumps(out, indent=2))
+        return
+    if FLAGS.beyond_edges:
+        from experiments.baseline_tuning import check_all_beyond_edges
+
+        out = run_or_exit(check_all_beyond_edges, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
+                          FLAGS.valid_split, TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates))
         print(json.dumps(out, indent=2))
         return
     out = run_or_exit(tune_all, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir, FLAGS.valid_split,

@@ -29,6 +29,47 @@ def test_tries_start_from_the_defaults_and_are_fixed():
         tries("knn")
 
 
+def test_range_edges_step_one_ratio_beyond_an_end():
+    from experiments.baseline_tuning import range_edges
+
+    # Learning rates [5e-4, 1e-3, 2e-3]: 2e-3 is the top, 2e-3 * (2e-3 / 1e-3) = 4e-3 beyond; l2 0 is no L2.
+    assert range_edges("narm", {"train.learning_rate": 2e-3, "train.l2": 0.0}) == [
+        {"name": "train.learning_rate", "end": "top", "value": 2e-3, "beyond": 4e-3}]
+    assert range_edges("narm", {"train.learning_rate": 1e-3, "train.l2": 1e-4})[0]["beyond"] == 1e-3  # 1e-4^2/1e-5
+    # sample_size 0 (every session) ranks above 5000, so 5000 is inside; 500 is the bottom: 500 * 500 / 1000.
+    assert range_edges("sknn", {"baseline.neighbours": 200, "baseline.sample_size": 5000}) == []
+    assert range_edges("sknn", {"baseline.neighbours": 200, "baseline.sample_size": 0}) == []
+    assert range_edges("sknn", {"baseline.neighbours": 200, "baseline.sample_size": 500})[0]["beyond"] == 250
+    # Integer range: rule_steps [.., 15, 20]: 20 * 20 / 15 = 26.7 -> 27; a string parameter is never an edge.
+    assert range_edges("sr", {"baseline.rule_steps": 20, "baseline.rule_weighting": "same"}) == [
+        {"name": "baseline.rule_steps", "end": "top", "value": 20, "beyond": 27}]
+    # recency_lambda [0, 0.01, 0.05, 0.2]: 0.2 * 0.2 / 0.05 = 0.8 (rounded, not 0.8000000000000002).
+    assert range_edges("stan", {"baseline.recency_lambda": 0.2})[0]["beyond"] == 0.8
+
+
+def test_beyond_edges_scores_one_try_past_the_best_end_once(tmp_path, monkeypatch):
+    from tagnn_tf.baselines.baseline_run import fit_and_score
+    from tagnn_tf.data.datasets import load_splits
+
+    lines = []
+    assert baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lines.append) == []
+    assert "not complete" in lines[0]
+    # Item-KNN's whole grid; make shrink 200 (the top) the best by rewriting the log's validation scores.
+    tune("item_knn", str(tmp_path), DATA, log=lambda *_: None)
+    log = os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)
+    rows = run_directory.read_jsonl(log)
+    os.remove(log)
+    for r in rows:
+        run_directory.append_jsonl(log, {**r, "val": {**r["val"], "hr@20": r["overrides"]["baseline.shrink"]}})
+    out = baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lambda *_: None)
+    assert [(r["method"], r["name"], r["value"], r["beyond"]) for r in out] == [
+        ("item_knn", "baseline.shrink", 200.0, 400.0)]  # 200 * 200 / 100
+    config = baseline_tuning.try_config("item_knn", {"baseline.shrink": 400.0}, DATA)
+    expected = fit_and_score(config, load_splits(DATA), log=lambda *_: None)
+    assert (out[0]["val"], out[0]["test"]) == (expected["val"], expected["test"])
+    assert baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"]) == out  # run once
+
+
 def test_tune_resumes_and_fits_the_best_on_the_training_part(tmp_path, monkeypatch):
     monkeypatch.setitem(BUDGETS, "item_knn", 3)
     lines = []

@@ -128,10 +128,21 @@ def test_edge_lines_list_the_best_tries_at_an_end_of_their_range(tmp_path, monke
                                {"try": 0, "overrides": {"baseline.neighbours": 1000, "baseline.sample_size": 0,
                                                         "baseline.idf_lambda": 1.0},
                                 "val": _metrics(60.0, 20.0), "seconds": 1.0})
-    (line, _) = edge_lines(str(tmp_path), datasets=("yoochoose1_64",))
+    # STAMP's try beyond the edge (learning rate 0.004) has run; its best try's result.json says test 55 / 21.
+    _mkdir(folder / "stamp" / "try-3", "x")
+    json.dump({"test": _metrics(55.0, 21.0)}, open(folder / "stamp" / "try-3" / "result.json", "w"))
+    run_directory.append_jsonl(str(folder / "stamp" / "beyond_edge.jsonl"),
+                               {"name": "train.learning_rate", "end": "top", "value": 0.002, "beyond": 0.004,
+                                "val": _metrics(62.5, 20.0), "test": _metrics(54.25, 20.5)})
+    lines = edge_lines(str(tmp_path), datasets=("yoochoose1_64",))
+    line = lines[0]
     assert "(2; " in line  # the table's method order: STAMP, then V-SKNN
     assert line.endswith("): Yoochoose1/64 STAMP learning_rate=0.002 (top); "
                          "Yoochoose1/64 V-SKNN neighbours=1000 (top).")
+    # Beyond: validation 62.50 against the best try's 63.00 (try 3: 60 + 3), -0.50.
+    assert ("| Yoochoose1/64 | STAMP | learning_rate 0.002 -> 0.004 | 63.00 | 62.50 (-0.50) | 55.00 / 21.00 | "
+            "54.25 / 20.50 |") in lines
+    assert "| Yoochoose1/64 | V-SKNN | neighbours 1000 -> 2000 | 60.00 | not run yet | | |" in lines
 
 
 def _mkdir(folder, name):
