@@ -441,7 +441,7 @@ def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
     `baseline_tuning.range_edges` says which ends count; the tries beyond them
     are `baseline_tuning.check_beyond_edges`'s (`--beyond_edges`).
     """
-    edges, rows = [], []
+    edges, rows, done = [], [], []
     for dataset in datasets:
         for m in METHODS:
             folder = os.path.join(results_dir, BASELINES_DIR, dataset, m)
@@ -459,6 +459,7 @@ def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
                                 f"{edge['beyond']:g} | {best['val']['hr@20']:.2f} | not run yet | | |")
                     continue
                 test = _best_test(folder, m)
+                done.append((dataset, m, r["val"]["hr@20"] - best["val"]["hr@20"], r["test"]["hr@20"]))
                 rows.append(f"| {TITLES[dataset]} | {NAMES[m]} | {field} {r['value']:g} -> {r['beyond']:g} | "
                             f"{best['val']['hr@20']:.2f} | {r['val']['hr@20']:.2f} "
                             f"({r['val']['hr@20'] - best['val']['hr@20']:+.2f}) | "
@@ -474,13 +475,37 @@ def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
             "best try, so a gain here is what a wider range would have been worth (`python -m "
             "experiments.tune_baselines --beyond_edges`; validation HR@20, test HR@20 / MRR@20):", "",
             "| dataset | method | parameter | best try: val | beyond: val (change) | best try: test | beyond: test |",
-            "|---|---|---|---|---|---|---|", *rows, ""]
+            "|---|---|---|---|---|---|---|", *rows, "", *_beyond_summary(results_dir, done)]
+
+
+def _beyond_summary(results_dir: str, done: List[tuple]) -> List[str]:
+    """How many tries beyond an edge gained on validation, and whether any passes the tuned TAGNN on test."""
+    if not done:
+        return []
+    gains = [d for d in done if d[2] > 0]
+    top = max(done, key=lambda d: d[2])
+    text = (f"Validation HR@20 rose beyond {len(gains)} of the {len(done)} ends tried (largest "
+            f"{top[2]:+.2f}: {TITLES[top[0]]} {NAMES[top[1]]}).")
+    for dataset in dict.fromkeys(d[0] for d in done):
+        tagnn = _best_test(os.path.join(results_dir, BASELINES_DIR, dataset, "tagnn"), "tagnn").get("hr@20")
+        rivals = [d for d in done if d[0] == dataset and d[1] != "tagnn"]
+        if tagnn is None or not rivals:
+            continue
+        best = max(rivals, key=lambda d: d[3])
+        above = [NAMES[d[1]] for d in rivals if d[3] > tagnn]
+        text += (f" {TITLES[dataset]}: the best baseline test HR@20 beyond an edge is {best[3]:.2f} "
+                 f"({NAMES[best[1]]}), " + (f"above the tuned TAGNN's {tagnn:.2f}: {', '.join(above)}."
+                                            if above else f"under the tuned TAGNN's {tagnn:.2f}."))
+    return [text, ""]
 
 
 def _best_test(folder: str, method: str) -> dict:
-    """The test metrics of a complete tuning's result (the best try's run, or `best/` for non-neural methods)."""
+    """The test metrics of a tuning's result (the best try's run, or `best/` for non-neural methods); {} if none."""
     if method in NEURAL_MODELS:
-        run = f"try-{best_try(run_directory.read_jsonl(os.path.join(folder, TUNING_LOG)))['try']}"
+        tuning = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
+        if not tuning:
+            return {}
+        run = f"try-{best_try(tuning)['try']}"
     else:
         run = BEST
     path = os.path.join(folder, run, run_directory.RESULT)

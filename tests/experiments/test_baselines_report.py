@@ -143,6 +143,15 @@ def test_edge_lines_list_the_best_tries_at_an_end_of_their_range(tmp_path, monke
     assert ("| Yoochoose1/64 | STAMP | learning_rate 0.002 -> 0.004 | 63.00 | 62.50 (-0.50) | 55.00 / 21.00 | "
             "54.25 / 20.50 |") in lines
     assert "| Yoochoose1/64 | V-SKNN | neighbours 1000 -> 2000 | 60.00 | not run yet | | |" in lines
+    assert ("Validation HR@20 rose beyond 0 of the 1 ends tried (largest -0.50: Yoochoose1/64 STAMP).") in lines
+    # A TAGNN tuning result (test HR@20 54.00, not complete: no edge of its own) under STAMP's 54.25 beyond.
+    run_directory.append_jsonl(_mkdir(folder / "tagnn", TUNING_LOG), {"try": 0, "overrides": {},
+                                                                      "val": _metrics(60.0, 20.0), "seconds": 1.0})
+    _mkdir(folder / "tagnn" / "try-0", "x")
+    json.dump({"test": _metrics(54.0, 20.0)}, open(folder / "tagnn" / "try-0" / "result.json", "w"))
+    assert edge_lines(str(tmp_path), datasets=("yoochoose1_64",))[-2].endswith(
+        "Yoochoose1/64: the best baseline test HR@20 beyond an edge is 54.25 (STAMP), above the tuned TAGNN's "
+        "54.00: STAMP.")
 
 
 def _mkdir(folder, name):
