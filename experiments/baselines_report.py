@@ -472,7 +472,7 @@ def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
             "session as the sample, are not counted): " + "; ".join(edges) + ".", "",
             "Each was tried once more, outside the budget, with that parameter one step beyond the end (the "
             "range's ratio repeated: learning rate 0.002 -> 0.004); the tuned result above stays the budget's "
-            "best try, so a gain here is what a wider range would have been worth (`python -m "
+            "best try, so a gain here is what one more step of the range would have been worth (`python -m "
             "experiments.tune_baselines --beyond_edges`; validation HR@20, test HR@20 / MRR@20):", "",
             "| dataset | method | parameter | best try: val | beyond: val (change) | best try: test | beyond: test |",
             "|---|---|---|---|---|---|---|", *rows, "", *_beyond_summary(results_dir, done)]
