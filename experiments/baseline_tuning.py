@@ -139,10 +139,7 @@ def check_all_beyond_edges(results_dir: str, datasets: Sequence[str], methods: S
                            valid_split: str, train: Optional[TrainConfig] = None,
                            log: Callable = print) -> Dict[str, List[dict]]:
     """`check_beyond_edges` for every dataset: {dataset: rows}."""
-    return {dataset: check_beyond_edges(os.path.join(results_dir, dataset),
-                                        DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split),
-                                        methods, train, log)
-            for dataset in datasets}
+    return _each_dataset(check_beyond_edges, results_dir, datasets, data_dir, valid_split, methods, train, log=log)
 
 
 def check_beyond_edges(dataset_dir: str, data: DataConfig, methods: Sequence[str],
@@ -197,6 +194,11 @@ def check_beyond_edges(dataset_dir: str, data: DataConfig, methods: Sequence[str
                 f"{best['val']['hr@20']:.2f} -> {row['val']['hr@20']:.2f}")
         out += [{"method": method, **r} for r in run_directory.read_jsonl(path)]
     return out
+
+
+def result_dir(method: str, best: dict) -> str:
+    """The run directory, inside the method's folder, that holds a tuning's result for its `best` try row."""
+    return BEST if method in NON_NEURAL_MODELS else f"try-{best['try']}"
 
 
 def _defaults(names: Sequence[str]) -> dict:
@@ -270,12 +272,10 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
                 and run_directory.read_config(best_dir) != resolved):
             shutil.rmtree(best_dir)  # an unfinished tuning's best so far (a later try beat it), or an older fit
         result = {**fit_baseline(final, os.path.join(folder, BEST), log=log, splits=splits), "val": best["val"]}
-        run_dir = BEST
     else:
-        run_dir = f"try-{best['try']}"
-        result = run_directory.read_json(os.path.join(folder, run_dir, run_directory.RESULT))
+        result = run_directory.read_json(os.path.join(folder, result_dir(method, best), run_directory.RESULT))
     return {"method": method, "best_try": best["try"], "tries": len(plan), "tries_done": len(done),
-            "complete": len(done) >= len(plan), "run_dir": run_dir,
+            "complete": len(done) >= len(plan), "run_dir": result_dir(method, best),
             "overrides": best["overrides"], "val": result["val"], "test": result["test"]}
 
 
@@ -299,9 +299,14 @@ def tune_all(results_dir: str, datasets: Sequence[str], methods: Sequence[str], 
 def measure_refit_effect(results_dir: str, datasets: Sequence[str], methods: Sequence[str], data_dir: str,
                          valid_split: str, log: Callable = print) -> Dict[str, List[dict]]:
     """`dataset_refit_effect` for every dataset: {dataset: rows}."""
-    return {dataset: dataset_refit_effect(os.path.join(results_dir, dataset),
-                                          DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split),
-                                          methods, log)
+    return _each_dataset(dataset_refit_effect, results_dir, datasets, data_dir, valid_split, methods, log=log)
+
+
+def _each_dataset(measure: Callable, results_dir: str, datasets: Sequence[str], data_dir: str, valid_split: str,
+                  *args, **kwargs) -> Dict[str, List[dict]]:
+    """{dataset: measure(<results_dir>/<dataset>, its DataConfig, *args, **kwargs)}."""
+    return {dataset: measure(os.path.join(results_dir, dataset),
+                             DataConfig(dataset=dataset, data_dir=data_dir, valid_split=valid_split), *args, **kwargs)
             for dataset in datasets}
 
 

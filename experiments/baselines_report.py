@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from experiments.baseline_tuning import (BEST, BEYOND_EDGE, BUDGETS, REFIT_EFFECT, SEARCH_SPACES, TUNING_EPOCHS,
-                                         TUNING_LOG, best_try, range_edges, tries)
+                                         TUNING_LOG, best_try, range_edges, result_dir, tries)
 from experiments.results_report import paper_numbers
 from experiments.test_set_uncertainty import paired_bootstrap
 from tagnn_tf import run_directory
@@ -458,7 +458,7 @@ def edge_lines(results_dir: str, datasets=DATASETS) -> List[str]:
                     rows.append(f"| {TITLES[dataset]} | {NAMES[m]} | {field} {edge['value']:g} -> "
                                 f"{edge['beyond']:g} | {best['val']['hr@20']:.2f} | not run yet | | |")
                     continue
-                test = _best_test(folder, m)
+                test = _best_test(folder, m, best)
                 done.append((dataset, m, r["val"]["hr@20"] - best["val"]["hr@20"], r["test"]["hr@20"]))
                 rows.append(f"| {TITLES[dataset]} | {NAMES[m]} | {field} {r['value']:g} -> {r['beyond']:g} | "
                             f"{best['val']['hr@20']:.2f} | {r['val']['hr@20']:.2f} "
@@ -487,7 +487,9 @@ def _beyond_summary(results_dir: str, done: List[tuple]) -> List[str]:
     text = (f"Validation HR@20 rose beyond {len(gains)} of the {len(done)} ends tried (largest "
             f"{top[2]:+.2f}: {TITLES[top[0]]} {NAMES[top[1]]}).")
     for dataset in dict.fromkeys(d[0] for d in done):
-        tagnn = _best_test(os.path.join(results_dir, BASELINES_DIR, dataset, "tagnn"), "tagnn").get("hr@20")
+        folder = os.path.join(results_dir, BASELINES_DIR, dataset, "tagnn")
+        tuning = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
+        tagnn = _best_test(folder, "tagnn", best_try(tuning)).get("hr@20") if tuning else None
         rivals = [d for d in done if d[0] == dataset and d[1] != "tagnn"]
         if tagnn is None or not rivals:
             continue
@@ -499,16 +501,9 @@ def _beyond_summary(results_dir: str, done: List[tuple]) -> List[str]:
     return [text, ""]
 
 
-def _best_test(folder: str, method: str) -> dict:
-    """The test metrics of a tuning's result (the best try's run, or `best/` for non-neural methods); {} if none."""
-    if method in NEURAL_MODELS:
-        tuning = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
-        if not tuning:
-            return {}
-        run = f"try-{best_try(tuning)['try']}"
-    else:
-        run = BEST
-    path = os.path.join(folder, run, run_directory.RESULT)
+def _best_test(folder: str, method: str, best: dict) -> dict:
+    """The test metrics of a tuning's result for its `best` try row; {} until the result is written."""
+    path = os.path.join(folder, result_dir(method, best), run_directory.RESULT)
     return run_directory.read_json(path)["test"] if os.path.exists(path) else {}
 
 
