@@ -33,6 +33,12 @@ PADDINGS = ("masked", "official")
 #   tflite: unsorted segment max and separate GEMMs (TFLite copies every slice
 #     of a stacked product).
 SCORING_MODES = ("train", "serve", "tflite")
+# How a neural model treats the items already in the session (tagnn_tf.layers.repeat_scores):
+#   none: the paper's model; boost: the trained model's scores plus
+#   `a * log(1 + clicks)` on the session's items, `a` picked on validation
+#   (a post-hoc baseline); repeat_explore: a learned repeat score per session
+#   item, gated per session (RepeatNet-style, added in logit space).
+REPEAT_MECHANISMS = ("none", "boost", "repeat_explore")
 # How validation examples are held out (tagnn_tf.data.sessions.split_validation).
 VALID_SPLITS = ("examples", "sessions", "time")
 

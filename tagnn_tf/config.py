@@ -10,7 +10,8 @@ import dataclasses
 import json
 from typing import Optional
 
-from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, MODELS, PADDINGS, READOUTS, VALID_SPLITS, VARIANTS,
+from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, MODELS, NEURAL_MODELS, PADDINGS, READOUTS, REPEAT_MECHANISMS,
+                                VALID_SPLITS, VARIANTS,
                                 check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
@@ -53,6 +54,13 @@ class ModelConfig:
         attention softmax (eq. 6) with logit 0 and the global softmax (eq. 9,
         `global_attention="softmax"`) with the logit of the padding item's
         node, both with value 0. Not exportable.
+      repeat_mechanism: how the session's own items are scored
+        (`tagnn_tf.layers.repeat_scores`): `none` (the paper's model),
+        `boost` (post-hoc: plus `a * log(1 + clicks in the session)`, `a`
+        picked on validation after each epoch from `BOOST_WEIGHTS`) or
+        `repeat_explore` (a learned, per-session gated repeat score added to
+        the logits of the session's items). Neural models only, with
+        `padding="masked"`.
     """
 
     name: str = "tagnn"
@@ -62,9 +70,20 @@ class ModelConfig:
     readout: str = "official"
     global_attention: str = "softmax"
     padding: str = "masked"
+    repeat_mechanism: str = "none"
 
     def __post_init__(self):
         check_choice("model", self.name, MODELS)
+        check_choice("repeat_mechanism", self.repeat_mechanism, REPEAT_MECHANISMS)
+        if self.repeat_mechanism != "none":
+            if self.name not in NEURAL_MODELS:
+                raise InputError(f"`--repeat_mechanism` applies to the neural models {list(NEURAL_MODELS)}; the "
+                                 f"non-neural `--model={self.name}` scores the session's items its own way. Received: "
+                                 f"repeat_mechanism={self.repeat_mechanism!r}")
+            if self.padding != "masked":
+                raise InputError("`--repeat_mechanism` needs padding='masked' (padding='official' is a training "
+                                 f"diagnostic). Received: repeat_mechanism={self.repeat_mechanism!r}, "
+                                 f"padding={self.padding!r}")
         if self.name == "srgnn":
             if self.variant not in ("tagnn", "local_att"):
                 raise InputError("`--model=srgnn` is TAGNN's `local_att` variant; leave `variant` unset. Received: "
@@ -150,7 +169,10 @@ class DataConfig:
         home of this fact. 0 = derive from the data (its largest id); a value
         below the largest id in the data is an error. The trainer writes the
         resolved size into the run's `config.json`.
-      synthetic_*: parameters of the built-in generator.
+      synthetic_*: parameters of the built-in generator
+        (`tagnn_tf.data.synthetic`); `synthetic_repeat_share` is the share of
+        next clicks that repeat an item already in the session (0 = the
+        generator's own rate, a few per cent).
     """
 
     dataset: str = "synthetic"
@@ -162,6 +184,7 @@ class DataConfig:
     synthetic_num_items: int = 1000
     synthetic_num_sessions: int = 12000
     synthetic_seed: int = 7
+    synthetic_repeat_share: float = 0.0
 
     def __post_init__(self):
         if not self.dataset:
@@ -173,6 +196,9 @@ class DataConfig:
         check_positive("num_items", self.num_items, allow_zero=True)
         check_positive("synthetic_num_items", self.synthetic_num_items)
         check_positive("synthetic_num_sessions", self.synthetic_num_sessions)
+        if not 0.0 <= self.synthetic_repeat_share < 1.0:
+            raise InputError("`synthetic_repeat_share` must be in [0, 1). Received: "
+                             f"synthetic_repeat_share={self.synthetic_repeat_share!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,7 +305,7 @@ class TrainConfig:
         check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
         check_choice("embedding_updates", self.embedding_updates, EMBEDDING_UPDATES)
         if self.train_candidates == "sampled" and self.loss != "cross_entropy":
-            raise ValueError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
+            raise InputError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
                              f"Received: loss={self.loss!r}")
 
     def learning_rate_at(self, epoch: int) -> float:
@@ -371,6 +397,11 @@ class ExperimentConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     baseline: BaselineConfig = dataclasses.field(default_factory=BaselineConfig)
+
+    def __post_init__(self):
+        if self.model.repeat_mechanism == "repeat_explore" and self.train.loss != "cross_entropy":
+            raise InputError("`--repeat_mechanism=repeat_explore` is trained with the softmax; it needs "
+                             f"loss='cross_entropy'. Received: loss={self.train.loss!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

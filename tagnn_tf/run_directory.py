@@ -180,7 +180,8 @@ def read_config(model_dir: str) -> ExperimentConfig:
 
 
 # `config.json` fields that must equal the saved model's constructor arguments (those it has).
-_MODEL_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding")
+_MODEL_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding",
+                 "repeat_mechanism")
 
 
 def check_model_matches_config(config: ExperimentConfig, model, config_path: str) -> None:

@@ -9,7 +9,9 @@
 columns and the rules of `ClickLogConfig` (every field is a flag); writes
 `<output_dir>/<dataset>/` with `items.txt` (line i = raw id of item i) and
 `preprocess_report.json`. `diginetica` / `yoochoose`: the reference readers
-of the two benchmark logs.
+of the two benchmark logs. Every dataset folder written gets the data profile
+(`tagnn_tf.data_profile`, as `trainers.profile` prints it) under `profile` in
+its `preprocess_report.json`.
 """
 
 from absl import app, flags
@@ -30,16 +32,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tagnn_tf.cli import run_or_exit
+    from tagnn_tf.data_profile import preprocess_and_profile
 
-    if FLAGS.format == "clicks":
-        from tagnn_tf.data.click_log import run_clicks
-
-        run_or_exit(lambda: run_clicks(FLAGS.input, dataclass_from_flags(ClickLogConfig), FLAGS.output_dir,
-                                       FLAGS.dataset, skip_malformed=FLAGS.skip_malformed))
-        return
-    from tagnn_tf.data.raw_preprocess import run_preprocess
-
-    run_or_exit(run_preprocess, FLAGS.input, FLAGS.format, FLAGS.output_dir, skip_malformed=FLAGS.skip_malformed)
+    run_or_exit(preprocess_and_profile, FLAGS.format, FLAGS.input, FLAGS.output_dir, FLAGS.dataset,
+                dataclass_from_flags(ClickLogConfig), skip_malformed=FLAGS.skip_malformed)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def evaluate_scorer(scorer, examples: SessionExamples, batch_size: int, log: Cal
         if time.perf_counter() - last > 30:
             last = time.perf_counter()
             log(f"  {what} {start + len(part)}/{len(examples)} examples, {last - started:.0f}s")
-    return ranking_metrics.finalize(ranking_metrics.numpy_rank_sums(ranks)), ranks
+    sums = ranking_metrics.numpy_rank_sums(ranks, repeats=examples.label_repeats())
+    return ranking_metrics.finalize(sums), ranks
 
 
 def fit_and_score(config: ExperimentConfig, splits: DatasetSplits, log: Callable = print,

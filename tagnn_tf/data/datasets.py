@@ -45,7 +45,8 @@ def load_splits(config: DataConfig) -> DatasetSplits:
     items = None
     if config.dataset == SYNTHETIC:
         train_all, test, _ = synthetic_dataset(config.synthetic_num_items, config.synthetic_num_sessions,
-                                               config.synthetic_seed)
+                                               config.synthetic_seed,
+                                               repeat_share=config.synthetic_repeat_share)
         num_items = check_catalogue(config.num_items or config.synthetic_num_items, train_all, test)
     else:
         folder = dataset_dir(config)

@@ -47,6 +47,8 @@ class PreprocessResult:
         default_factory=dict)
     # Yoochoose fractions left out because they would hold no example: name -> reason.
     empty_fractions: Dict[str, str] = dataclasses.field(default_factory=dict)
+    # The dataset folders `run_preprocess` wrote.
+    folders: List[str] = dataclasses.field(default_factory=list)
 
 
 def _diginetica_date(text: str) -> float:
@@ -234,6 +236,7 @@ def run_preprocess(path: str, fmt: str, out_dir: str, skip_malformed: bool = Fal
     """Preprocesses `path` and writes the SR-GNN files under `out_dir`."""
     result = preprocess(path, fmt, skip_malformed=skip_malformed)
     folders = write_result(result, out_dir, fmt)
+    result.folders = folders
     if log:
         if result.skipped_lines:
             log(f"skipped {result.skipped_lines} malformed lines (--skip_malformed)")

@@ -34,6 +34,8 @@ def densify(sessions: tf.RaggedTensor, with_click_alias: bool = False) -> dict:
         adj_out: float32 `[batch, U, U]`, `adj_out[i, j] = M[i, j] / outdeg(i)`,
           M the binary transition matrix of consecutive clicks.
         last_node: int32 `[batch]` node index of the last click.
+        node_recency: float32 `[batch, U]` clicks after each node's last
+          click (0 for the last node and for padding).
         alias: int32 `[batch, L]` node index of each click (0 where padded);
           only with `with_click_alias`.
         click_mask: float32 `[batch, L]` 1 for real clicks; only with
@@ -79,6 +81,11 @@ def densify(sessions: tf.RaggedTensor, with_click_alias: bool = False) -> dict:
 
     lengths = tf.cast(sessions.row_lengths(), tf.int32)
     last_pos = tf.cast(sessions.row_limits(), tf.int32) - 1
+    # Clicks after each node's last click: the row's last position minus the node's.
+    click_index = tf.range(tf.shape(flat)[0])
+    node_last_click = tf.math.unsorted_segment_max(click_index, global_alias, num_unique)
+    recency_flat = tf.cast(tf.gather(last_pos, unique_rows) - node_last_click, tf.float32)
+    node_recency = tf.scatter_nd(node_index, recency_flat, tf.stack([batch, width]))
     padded_alias = tf.concat([alias_flat, tf.zeros([1], tf.int32)], axis=0)
     last_node = tf.where(lengths > 0, tf.gather(padded_alias, tf.maximum(last_pos, 0)), 0)
 
@@ -88,11 +95,12 @@ def densify(sessions: tf.RaggedTensor, with_click_alias: bool = False) -> dict:
         "adj_in": adj_in,
         "adj_out": adj_out,
         "last_node": last_node,
+        "node_recency": node_recency,
     }
     if with_click_alias:
         # Scattered by (row, position), not RaggedTensor.to_tensor (no TFLite builtin).
         longest = tf.reduce_max(tf.concat([lengths, tf.zeros([1], tf.int32)], axis=0))
-        position = tf.range(tf.shape(flat)[0]) - tf.gather(tf.cast(sessions.row_starts(), tf.int32), rowids32)
+        position = click_index - tf.gather(tf.cast(sessions.row_starts(), tf.int32), rowids32)
         features["alias"] = tf.scatter_nd(tf.stack([rowids32, position], axis=1), alias_flat,
                                           tf.stack([batch, longest]))
         features["click_mask"] = tf.sequence_mask(lengths, longest, dtype=tf.float32)

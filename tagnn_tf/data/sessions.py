@@ -47,6 +47,12 @@ class SessionExamples:
             hi = max(hi, int(self.values.max()))
         return hi
 
+    def label_repeats(self) -> np.ndarray:
+        """bool `[len(self)]`: whether each label is an item of its own prefix (a repeat)."""
+        rows = np.repeat(np.arange(len(self)), self.lengths)
+        hits = np.bincount(rows, weights=(self.values == self.labels[rows]), minlength=len(self))
+        return hits > 0
+
     def take(self, indices: np.ndarray) -> "SessionExamples":
         """The examples at `indices`, in that order."""
         indices = np.asarray(indices, dtype=np.int64)

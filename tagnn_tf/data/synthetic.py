@@ -3,6 +3,13 @@
 Each item has a few preferred successors; a session starts at a popular item
 and mostly follows successor edges, sometimes jumping to a popular item. A
 model that learns transitions beats the popularity baseline by a wide margin.
+
+With `repeat_share` > 0 some clicks go back to an item already in the
+session, as shoppers return to a product they looked at: each session has its
+own repeat propensity (a Beta draw whose mean is calibrated so that about
+`repeat_share` of all next clicks repeat a session item), and a repeat picks
+an earlier click, the more recent the likelier (weight `REPEAT_RECENCY ** age`,
+age 0 = the last click); the walk then goes on from that item.
 Generation is vectorised over sessions (one NumPy step per click position),
 so a catalogue of millions of items and sessions is built in seconds
 (`benchmarks.large_catalogue`).
@@ -17,15 +24,32 @@ from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 
 MAX_SESSION_LENGTH = 40
+# Weight of a repeat of the click `age` clicks back (`repeat_share` > 0).
+REPEAT_RECENCY = 0.6
+# Concentration of the per-session repeat propensity's Beta distribution.
+_REPEAT_CONCENTRATION = 2.0
 
 
 def generate_session_arrays(num_items: int, num_sessions: int, seed: int, successors: int = 4,
-                            follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0):
+                            follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0,
+                            repeat_share: float = 0.0):
     """Sessions as flat arrays: `(values int32 [clicks], row_splits int64 [num_sessions + 1])`.
 
     Item ids are in `1..num_items`; lengths are `1 + Geometric(1 / (mean_length - 1))`,
-    capped at `MAX_SESSION_LENGTH` (so >= 2).
+    capped at `MAX_SESSION_LENGTH` (so >= 2). `repeat_share`: the share of
+    next clicks (every click after a session's first) that repeat an item
+    already in the session (about; the walk's own returns are counted in).
     """
+    if not 0.0 <= repeat_share < 1.0:
+        raise InputError(f"`repeat_share` must be in [0, 1). Received: repeat_share={repeat_share!r}")
+    deliberate = 0.0
+    if repeat_share > 0:
+        # The walk returns to a session item on its own at some rate r0; deliberate
+        # repeats p then give p + (1 - p) r0 in all.
+        values, row_splits = generate_session_arrays(num_items, num_sessions, seed, successors, follow_prob,
+                                                     zipf_a, mean_length)
+        r0 = float(repeat_rate(values, row_splits))
+        deliberate = max(0.0, (repeat_share - r0) / (1.0 - r0))
     if num_items < successors + 1:
         raise InputError(f"`num_items` must be > successors={successors}. Received: num_items={num_items}")
     if num_sessions < 1:
@@ -44,16 +68,39 @@ def generate_session_arrays(num_items: int, num_sessions: int, seed: int, succes
     lengths = np.minimum(1 + rng.geometric(1.0 / (mean_length - 1.0), size=num_sessions), MAX_SESSION_LENGTH)
     walk = np.zeros((num_sessions, MAX_SESSION_LENGTH), np.int64)  # popularity ranks; row i's first lengths[i]
     walk[:, 0] = popular(num_sessions)
+    if deliberate:
+        propensity = rng.beta(_REPEAT_CONCENTRATION * deliberate, _REPEAT_CONCENTRATION * (1.0 - deliberate),
+                              size=num_sessions)
     for j in range(1, int(lengths.max())):
         rows = np.flatnonzero(lengths > j)  # sessions still going (mean length 5: most stop early)
         cur = walk[rows, j - 1]
         follow = rng.random(rows.size) < follow_prob
         choice = (rng.random(rows.size)[:, None] > succ_cdf[cur]).sum(axis=1)
         walk[rows, j] = np.where(follow, succ[cur, np.minimum(choice, successors - 1)], popular(rows.size))
+        if deliberate:
+            # Age of the repeated click, in [0, j): truncated geometric by inversion.
+            u = rng.random(rows.size)
+            age = np.floor(np.log1p(-u * (1.0 - REPEAT_RECENCY ** j)) / np.log(REPEAT_RECENCY)).astype(np.int64)
+            again = rng.random(rows.size) < propensity[rows]
+            walk[rows, j] = np.where(again, walk[rows, j - 1 - np.minimum(age, j - 1)], walk[rows, j])
     row_splits = np.zeros(num_sessions + 1, np.int64)
     np.cumsum(lengths, out=row_splits[1:])
     values = ids[walk[np.arange(MAX_SESSION_LENGTH)[None, :] < lengths[:, None]]]
     return values, row_splits
+
+
+def repeat_rate(values: np.ndarray, row_splits: np.ndarray) -> float:
+    """Share of the clicks after each session's first whose item is already earlier in the session."""
+    lengths = np.diff(row_splits)
+    session = np.repeat(np.arange(len(lengths)), lengths)
+    position = np.arange(len(values)) - np.repeat(row_splits[:-1], lengths)
+    # A click repeats when its (session, item) pair occurred at an earlier position.
+    keys = session.astype(np.int64) * (int(values.max()) + 1) + values
+    order = np.lexsort((position, keys))
+    first = np.ones(len(values), bool)
+    first[order[1:]] = keys[order[1:]] != keys[order[:-1]]
+    later = position > 0
+    return float((~first[later]).mean()) if later.any() else 0.0
 
 
 def generate_sessions(num_items: int, num_sessions: int, seed: int, **kwargs):
@@ -79,10 +126,11 @@ def augment_arrays(values: np.ndarray, row_splits: np.ndarray) -> SessionExample
     return SessionExamples(prefix_values.astype(np.int32), splits, labels.astype(np.int32))
 
 
-def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = 0.15):
+def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = 0.15,
+                      repeat_share: float = 0.0):
     """(train_examples, test_examples, num_train_sessions) from generated sessions (the first
-    `test_share` of the sessions are the test sessions)."""
-    values, row_splits = generate_session_arrays(num_items, num_sessions, seed)
+    `test_share` of the sessions are the test sessions; `repeat_share` as in `generate_session_arrays`)."""
+    values, row_splits = generate_session_arrays(num_items, num_sessions, seed, repeat_share=repeat_share)
     n_test = int(num_sessions * test_share)
     cut = int(row_splits[n_test])
     test = augment_arrays(values[:cut], row_splits[:n_test + 1])

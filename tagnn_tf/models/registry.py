@@ -30,6 +30,7 @@ def build_model(config, num_items: int, seed=None):
         raise InputError(f"`--model={config.name}` is fitted by tagnn_tf.baselines, not built as a Keras model")
     if config.name in ("tagnn", "srgnn"):
         return build_tagnn(config, num_items, seed)
-    model = SEQUENCE_MODEL_CLASSES[config.name](num_items=num_items, hidden_size=config.hidden_size, seed=seed)
+    model = SEQUENCE_MODEL_CLASSES[config.name](num_items=num_items, hidden_size=config.hidden_size, seed=seed,
+                                                repeat_mechanism=config.repeat_mechanism)
     model(example_inputs(with_click_alias=True))
     return model

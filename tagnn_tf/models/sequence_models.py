@@ -24,15 +24,20 @@ from tagnn_tf import item_ids
 from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import RowGatherEmbedding
+from tagnn_tf.models.repeat_aware import RepeatAware
 
 SEQUENCE_INPUTS = ("items", "alias", "click_mask")
 
 
-class SequenceRecommender(keras.Model):
+class SequenceRecommender(RepeatAware, keras.Model):
     """Base class: embeddings, click-sequence inputs and dot-product scoring.
 
     Subclasses implement `encode(clicks, mask, training) -> [batch, w]`, the
     session vector, and may widen the candidate vectors (`candidate_width`).
+
+    With a repeat mechanism (`repeat_mechanism`, `tagnn_tf.layers.
+    repeat_scores`) the session's items get a repeat score from their
+    embeddings (the node vectors) and the session vector.
 
     Inputs: `items` int `[batch, U]`, `alias` int `[batch, L]` (node of each
     click), `click_mask` float `[batch, L]` (1 = a click; right-padded).
@@ -44,7 +49,8 @@ class SequenceRecommender(keras.Model):
     # Served and evaluated like TAGNN with its padding masked.
     padding = "masked"
 
-    def __init__(self, num_items: int, hidden_size: int = 100, seed=None, embedding_width=None, **kwargs):
+    def __init__(self, num_items: int, hidden_size: int = 100, seed=None, embedding_width=None,
+                 repeat_mechanism: str = "none", **kwargs):
         super().__init__(**kwargs)
         check_positive("num_items", num_items)
         check_positive("hidden_size", hidden_size)
@@ -52,6 +58,7 @@ class SequenceRecommender(keras.Model):
         self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, embedding_width or hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
+        self._init_repeat(repeat_mechanism, seed)
 
     def clicks(self, inputs):
         """(item ids `[batch, L]` in click order, 0 where padded; mask float `[batch, L]`)."""
@@ -69,7 +76,17 @@ class SequenceRecommender(keras.Model):
         session = self.encode(ids, mask, training)
         if candidates_t is None:
             candidates_t = self.candidate_table_t()
-        return ops.matmul(session, candidates_t)
+        scores = ops.matmul(session, candidates_t)
+        if not self.repeat_active(training):
+            return scores
+        return self.add_repeat(scores, inputs, self.embedding(inputs["items"]), session, training)
+
+    def sampled_scores(self, inputs, candidates_t, training=None):
+        """(`[batch, C]` explore scores of shared candidates, the repeat layer's output); as
+        `TAGNN.sampled_scores`."""
+        ids, mask = self.clicks(inputs)
+        session = self.encode(ids, mask, training)
+        return ops.matmul(session, candidates_t), self.repeat_scores(inputs, self.embedding(inputs["items"]), session)
 
     def encode(self, ids, mask, training=None):
         raise NotImplementedError
@@ -84,7 +101,8 @@ class SequenceRecommender(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "seed": self.seed})
+        config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "seed": self.seed,
+                       "repeat_mechanism": self.repeat_mechanism})
         return config
 
 

@@ -9,15 +9,17 @@ from tagnn_tf import item_ids
 from tagnn_tf.arguments import PADDINGS, SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, item_columns, mixture_log_scores_at, node_values_at
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
 from tagnn_tf.layers.tensor_ops import RowGatherEmbedding, gather_rows
+from tagnn_tf.models.repeat_aware import RepeatAware
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
-class TAGNN(keras.Model):
+class TAGNN(RepeatAware, keras.Model):
     """Target Attentive Graph Neural Network (Yu et al., SIGIR 2020).
 
     Inputs: the dict built by `tagnn_tf.data.session_graph.densify` (only
@@ -34,14 +36,18 @@ class TAGNN(keras.Model):
     `tagnn_tf.item_ids` (padding is never a candidate), eq. 11:
     `z_t = s_t^T v_t`.
 
+    With a repeat mechanism (`repeat_mechanism`, `tagnn_tf.layers.
+    repeat_scores`) the session's items also get a repeat score, added to
+    their columns; it reads `node_recency` `[batch, U]` too.
+
     Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
-    (hidden_size, gnn_steps, variant, readout, global_attention, padding) and
-    an initializer `seed`.
+    (hidden_size, gnn_steps, variant, readout, global_attention, padding,
+    repeat_mechanism) and an initializer `seed`.
     """
 
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
-                 seed=None, **kwargs):
+                 repeat_mechanism: str = "none", seed=None, **kwargs):
         super().__init__(**kwargs)
         # `variant`, `readout` and `global_attention` are checked by SessionReadout.
         check_positive("num_items", num_items)
@@ -67,8 +73,11 @@ class TAGNN(keras.Model):
         if variant == "tagnn":
             self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
                                                     seed=seed, name="target_attention")
+        self._init_repeat(repeat_mechanism, seed)
+        if self.repeat is not None and padding != "masked":
+            raise ValueError(f"A repeat mechanism needs padding='masked'. Received: padding={padding!r}")
 
-    def call(self, inputs, candidates_t=None, scoring_mode="train"):
+    def call(self, inputs, candidates_t=None, scoring_mode="train", training=None):
         """Scores `[batch, num_items]`.
 
         Args:
@@ -81,6 +90,9 @@ class TAGNN(keras.Model):
             `tagnn_tf.arguments.SCORING_MODES` (`train`, `serve`, `tflite`);
             every mode gives the same scores. `padding="official"` always
             scores as `train`.
+          training: with `repeat_mechanism="boost"`, training scores leave
+            the boost out. With a repeat mechanism `candidates_t` must be the
+            whole catalogue (sampled training calls `sampled_scores`).
         """
         check_choice("scoring_mode", scoring_mode, SCORING_MODES)
         official_padding = self.padding == "official"
@@ -98,9 +110,14 @@ class TAGNN(keras.Model):
         session = self.readout(nodes, counts, inputs["last_node"], sink_counts, sink_node)
         if candidates_t is None:
             candidates_t = self.candidate_table_t()
+        scores = self._explore_scores(nodes, counts, session, candidates_t, scoring_mode, sink_counts)
+        return self.add_repeat(scores, inputs, nodes, session, training)
+
+    def _explore_scores(self, nodes, counts, session, candidates_t, scoring_mode, sink_counts=None):
+        """`[batch, C]` scores of the candidates `candidates_t` `[hidden, C]` without the repeat term."""
         if self.target_attention is None:
             return ops.matmul(session, candidates_t)
-        if official_padding or scoring_mode != "serve":
+        if self.padding == "official" or scoring_mode != "serve":
             return ops.matmul(session, candidates_t) + self.target_attention(
                 nodes, counts, candidates_t, sink_counts, sorted_segments=(scoring_mode == "train"))
         # serve: one GEMM for the base scores, keys and values (one pass over
@@ -110,6 +127,22 @@ class TAGNN(keras.Model):
         stacked = ops.matmul(ops.concatenate([session, keys, values], axis=0), candidates_t)
         return stacked[:batch] + self.target_attention.attend(
             stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
+
+    def sampled_scores(self, inputs, candidates_t, training=None):
+        """Sampled training with `repeat_mechanism="repeat_explore"` (`training.sampled_softmax`).
+
+        Args:
+          inputs: as `call` (`padding="masked"`).
+          candidates_t: `[hidden, C]` candidates shared by the batch.
+
+        Returns:
+          (`[batch, C]` explore scores of the candidates, the repeat layer's
+          (gate `[batch]`, node logits `[batch, U]`)).
+        """
+        nodes, counts = self._nodes(inputs)
+        session = self.readout(nodes, counts, inputs["last_node"])
+        shared = self._explore_scores(nodes, counts, session, candidates_t, "train")
+        return shared, self.repeat_scores(inputs, nodes, session)
 
     def rerank(self, inputs, num_candidates: int, candidates_t=None, clusters=None):
         """Retrieve, then rerank: the exact scores of each session's `num_candidates` best by the base score.
@@ -131,8 +164,13 @@ class TAGNN(keras.Model):
             (approximate; a slot left without a member scores -inf).
 
         Returns:
-          (columns int32 `[batch, K]`, scores `[batch, K]`): each session's K
-          candidates (score columns, by decreasing base score) and their exact scores.
+          (columns int32 `[batch, K']`, scores `[batch, K']`): each session's
+          K candidates (score columns, by decreasing base score) and their
+          exact scores. With a repeat mechanism K' = K + U: the session's U
+          node items follow (always candidates; padding nodes and items
+          already among the K score `PADDING_LOGIT`). The mixture's
+          normaliser over the catalogue (`repeat_explore`) is then estimated
+          (exact for K = N).
         """
         if self.padding != "masked":
             raise ValueError(f"rerank needs padding='masked'. Received: padding={self.padding!r}")
@@ -141,6 +179,7 @@ class TAGNN(keras.Model):
                              f"Received: num_candidates={num_candidates}")
         nodes, counts = self._nodes(inputs)
         session = self.readout(nodes, counts, inputs["last_node"])
+        full = None
         if clusters is not None:
             from tagnn_tf.serving.item_clusters import retrieve
 
@@ -150,12 +189,41 @@ class TAGNN(keras.Model):
         else:
             if candidates_t is None:
                 candidates_t = self.candidate_table_t()
-            base, columns = ops.top_k(ops.matmul(session, candidates_t), num_candidates)
-        if self.target_attention is None:
-            return columns, base
-        rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
-        candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
-        return columns, base + self.target_attention.per_session(nodes, counts, candidates)
+            full = ops.matmul(session, candidates_t)
+            base, columns = ops.top_k(full, num_candidates)
+        repeat = None
+        if self.repeat_active():
+            # The session's own items are always candidates: appended after
+            # the K retrieved, a copy of a retrieved one scoring PADDING_LOGIT.
+            own = item_columns(inputs["items"])  # [batch, U], -1 = padding
+            copy = ops.logical_or(ops.any(ops.equal(ops.expand_dims(own, 2), ops.expand_dims(columns, 1)), axis=2),
+                                  own < 0)
+            own_base = ops.einsum("bd,bud->bu", session, gather_rows(self.candidate_embeddings(), inputs["items"]))
+            columns = ops.concatenate([columns, ops.maximum(own, 0)], axis=1)
+            base = ops.concatenate([base, own_base], axis=1)
+            repeat = self.repeat_scores(inputs, nodes, session)
+        scores = base
+        if self.target_attention is not None:
+            rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
+            candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
+            scores = base + self.target_attention.per_session(nodes, counts, candidates)
+        if repeat is None:
+            return columns, scores
+        if self.repeat_mechanism == "boost":
+            scores = scores + node_values_at(columns, inputs["items"], repeat, 0.0)
+        else:
+            retrieved = slice(0, num_candidates)
+            # logsumexp of the explore scores over the catalogue: exact over
+            # the base scores, shifted by what the target term adds among the
+            # K retrieved (exact when K = N); with clusters, over the candidates.
+            if full is None:
+                normaliser = ops.logsumexp(scores, axis=1)
+            else:
+                normaliser = (ops.logsumexp(full, axis=1) + ops.logsumexp(scores[:, retrieved], axis=1)
+                              - ops.logsumexp(base[:, retrieved], axis=1))
+            scores = mixture_log_scores_at(scores, columns, inputs["items"], *repeat, normaliser)
+        return columns, ops.concatenate([scores[:, :num_candidates],
+                                         ops.where(copy, PADDING_LOGIT, scores[:, num_candidates:])], axis=1)
 
     def _nodes(self, inputs):
         """(node vectors after the GNN `[batch, U, hidden]`, click counts `[batch, U]`)."""
@@ -174,7 +242,8 @@ class TAGNN(keras.Model):
         config = super().get_config()
         config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "gnn_steps": self.gnn_steps,
                        "variant": self.variant, "readout": self.readout_form,
-                       "global_attention": self.global_attention, "padding": self.padding, "seed": self.seed})
+                       "global_attention": self.global_attention, "padding": self.padding,
+                       "repeat_mechanism": self.repeat_mechanism, "seed": self.seed})
         return config
 
 
@@ -189,7 +258,7 @@ def build_tagnn(config, num_items: int, seed=None) -> TAGNN:
     """
     model = TAGNN(num_items=num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
                   variant=config.variant, readout=config.readout, global_attention=config.global_attention,
-                  padding=config.padding, seed=seed)
+                  padding=config.padding, repeat_mechanism=config.repeat_mechanism, seed=seed)
     model(example_inputs(padded_length=3 if config.padding == "official" else 0))
     return model
 
@@ -204,6 +273,7 @@ def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0, with_
         "adj_in": ops.zeros((batch, nodes, nodes), "float32"),
         "adj_out": ops.zeros((batch, nodes, nodes), "float32"),
         "last_node": ops.zeros((batch,), "int32"),
+        "node_recency": ops.zeros((batch, nodes), "float32"),
     }
     if padded_length:
         inputs["padded_length"] = ops.full((batch,), padded_length, "int32")

@@ -20,7 +20,8 @@ def summarize(history, metric: str) -> dict:
     value, and the official code's best-on-test numbers."""
     best = select(history, metric)
     best_hr, best_mrr = select(history, "hr@20"), select(history, "mrr@20")
-    return {
+    boost = {"boost_weight": best["boost_weight"]} if "boost_weight" in best else {}
+    return {**boost,
         "selection_metric": metric,
         "selected_epoch": best["epoch"],
         "val": best["val"],

@@ -3,6 +3,11 @@
 The rank of the target is 1 + the number of items scoring strictly above it
 (one comparison pass over `[batch, num_items]`), cheaper than a top-k or a
 dense one-hot label tensor at 43k items.
+
+Per-subset metrics: given which labels repeat an item already in the session
+(`label_repeats`), the sums are also kept for the `repeat` and `new` labels,
+and `finalize` reports `repeat/hr@20`, `new/hr@20`, ... (each over its own
+labels) and `repeat_share` (% of the labels that are repeats).
 """
 
 from __future__ import annotations
@@ -16,6 +21,18 @@ from tagnn_tf import item_ids
 from tagnn_tf.errors import InputError
 
 CUTOFFS = (10, 20)
+# The label subsets of the per-subset metrics: the label is in the session / is not.
+SUBSETS = ("repeat", "new")
+
+
+def label_repeats(items: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """bool `[batch]`: whether each label is one of its session's items.
+
+    Args:
+      items: int `[batch, U]` each session's items (0 = padding).
+      labels: int `[batch]` item ids (>= 1).
+    """
+    return tf.reduce_any(tf.equal(tf.cast(items, tf.int64), tf.cast(tf.expand_dims(labels, 1), tf.int64)), axis=1)
 
 
 def target_ranks(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -34,14 +51,24 @@ def target_ranks(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     return above + 1
 
 
-def rank_sums(ranks: tf.Tensor, cutoffs: Sequence[int] = CUTOFFS) -> Dict[str, tf.Tensor]:
-    """Sums over a batch: hits and reciprocal ranks within each cutoff, and the count."""
+def rank_sums(ranks: tf.Tensor, cutoffs: Sequence[int] = CUTOFFS, repeats=None) -> Dict[str, tf.Tensor]:
+    """Sums over a batch: hits and reciprocal ranks within each cutoff, and the count.
+
+    `repeats`: optional bool `[batch]` (`label_repeats`); the same sums are
+    then also kept per subset, as `repeat/...` and `new/...`.
+    """
     ranks_f = tf.cast(ranks, tf.float32)
-    out = {"count": tf.cast(tf.size(ranks), tf.float32)}
-    for k in cutoffs:
-        hit = tf.cast(ranks <= k, tf.float32)
-        out[f"hr@{k}"] = tf.reduce_sum(hit)
-        out[f"mrr@{k}"] = tf.reduce_sum(hit / ranks_f)
+    parts = {"": tf.ones_like(ranks_f)}
+    if repeats is not None:
+        repeat = tf.cast(repeats, tf.float32)
+        parts.update({"repeat/": repeat, "new/": 1.0 - repeat})
+    out = {}
+    for prefix, weight in parts.items():
+        out[prefix + "count"] = tf.reduce_sum(weight)
+        for k in cutoffs:
+            hit = tf.cast(ranks <= k, tf.float32) * weight
+            out[f"{prefix}hr@{k}"] = tf.reduce_sum(hit)
+            out[f"{prefix}mrr@{k}"] = tf.reduce_sum(hit / ranks_f)
     return out
 
 
@@ -61,20 +88,37 @@ def numpy_target_ranks(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (scores >= target).sum(axis=1).astype(np.int32)
 
 
-def numpy_rank_sums(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS) -> Dict[str, float]:
-    """`rank_sums` of NumPy ranks."""
+def numpy_rank_sums(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS, repeats=None) -> Dict[str, float]:
+    """`rank_sums` of NumPy ranks (`repeats`: optional bool `[n]`)."""
     ranks = np.asarray(ranks, np.float64)
-    out = {"count": float(ranks.size)}
-    for k in cutoffs:
-        hit = ranks <= k
-        out[f"hr@{k}"] = float(hit.sum())
-        out[f"mrr@{k}"] = float((hit / ranks).sum())
+    parts = {"": np.ones_like(ranks)}
+    if repeats is not None:
+        repeat = np.asarray(repeats, np.float64)
+        parts.update({"repeat/": repeat, "new/": 1.0 - repeat})
+    out = {}
+    for prefix, weight in parts.items():
+        out[prefix + "count"] = float(weight.sum())
+        for k in cutoffs:
+            hit = (ranks <= k) * weight
+            out[f"{prefix}hr@{k}"] = float(hit.sum())
+            out[f"{prefix}mrr@{k}"] = float((hit / ranks).sum())
     return out
 
 
 def finalize(sums: Dict[str, float]) -> Dict[str, float]:
-    """Percentages from accumulated sums (`hr@K`, `mrr@K`)."""
+    """Percentages from accumulated sums: `hr@K`, `mrr@K` over every label and, when the sums have
+    subsets, `repeat_share` and each subset's metrics over its own labels (left out for an empty subset)."""
     n = float(sums["count"])
     if n <= 0:
         raise InputError("No examples were evaluated")
-    return {k: round(100.0 * float(v) / n, 4) for k, v in sorted(sums.items()) if k != "count"}
+    out = {}
+    for key, value in sorted(sums.items()):
+        if key.endswith("count"):
+            continue
+        subset = key.split("/")[0] if "/" in key else ""
+        count = float(sums[subset + "/count"]) if subset else n
+        if count > 0:
+            out[key] = round(100.0 * float(value) / count, 4)
+    if "repeat/count" in sums:
+        out["repeat_share"] = round(100.0 * float(sums["repeat/count"]) / n, 4)
+    return out

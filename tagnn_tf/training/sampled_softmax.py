@@ -13,7 +13,11 @@ Two corrections keep the softmax close to the full one:
   negative sampler's probability. keras-rs' `SamplingProbabilityCorrection`
   does the subtraction.
 - accidental hits: a candidate with the row's own label id in another column
-  (a repeated label, or a negative that drew it) gets logit -1e9. keras-rs'
+  (a repeated label, or a negative that drew it) gets logit -1e9.
+
+With the learned repeat mechanism (`sampled_repeat_explore_loss`) the
+explore part of the mixture is this sampled softmax and the repeat part is
+exact. keras-rs'
   `RemoveAccidentalHits` (0.4.0) is not used: it adds ~1e-40 to those logits,
   a no-op in float32 (keras-rs pull request #206);
   `tests/training/test_sampled_softmax.py` checks that and fails once a
@@ -30,6 +34,7 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import check_choice, check_positive
 from tagnn_tf.config import NEGATIVE_SAMPLING
+from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, log_add, node_values_at, repeat_log_probabilities
 from tagnn_tf.layers.tensor_ops import gather_rows
 
 ACCIDENTAL_HIT_LOGIT = -1e9
@@ -94,6 +99,19 @@ def remove_accidental_hits(logits, label_columns, candidates):
 _CORRECTION = keras_rs.layers.SamplingProbabilityCorrection(epsilon=1e-30)
 
 
+def _shared_candidates(model, labels, sampler: CandidateSampler, seed):
+    """(label columns int32 `[b]`, candidate columns int32 `[C]`, their vectors transposed `[w, C]`)."""
+    columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
+    candidates = tf.concat([columns, sampler.negatives(seed)], axis=0)  # [C]
+    table = model.candidate_embeddings()
+    return columns, candidates, ops.transpose(gather_rows(table, item_ids.column_to_id(candidates)))
+
+
+def _corrected(logits, columns, candidates, sampler: CandidateSampler):
+    share = ops.broadcast_to(ops.take(sampler.expected_share, candidates), ops.shape(logits))
+    return remove_accidental_hits(_CORRECTION(logits, share), columns, candidates)
+
+
 def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, training=True):
     """`[b, b + K]` corrected logits of the batch's labels and K shared negatives; row i's positive is column i.
 
@@ -104,10 +122,28 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
       sampler: the `CandidateSampler`.
       seed: int32 `[2]` stateless seed of this step's negatives.
     """
-    columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
-    candidates = tf.concat([columns, sampler.negatives(seed)], axis=0)  # [C]
-    table = model.candidate_embeddings()
-    candidates_t = ops.transpose(gather_rows(table, item_ids.column_to_id(candidates)))  # [w, C]
+    columns, candidates, candidates_t = _shared_candidates(model, labels, sampler, seed)
     logits = model(features, candidates_t=candidates_t, training=training)
-    share = ops.broadcast_to(ops.take(sampler.expected_share, candidates), ops.shape(logits))
-    return remove_accidental_hits(_CORRECTION(logits, share), columns, candidates)
+    return _corrected(logits, columns, candidates, sampler)
+
+
+def sampled_repeat_explore_loss(model, features, labels, sampler: CandidateSampler, seed, training=True):
+    """`[b]` negative log-likelihood of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
+
+    `-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label))`
+    (`tagnn_tf.layers.repeat_scores`): `log P_explore(label)` is the sampled
+    softmax's (`sampled_logits`' candidates and corrections; the full
+    softmax's when the negatives are the whole catalogue), the repeat part is
+    exact (a softmax over the session's nodes; 0 for a label outside the session).
+
+    Args: as `sampled_logits`; `model` has `sampled_scores`.
+    """
+    columns, candidates, candidates_t = _shared_candidates(model, labels, sampler, seed)
+    shared, (gate, node_logits) = model.sampled_scores(features, candidates_t, training=training)
+    logits = _corrected(shared, columns, candidates, sampler)
+    rows = ops.arange(ops.shape(labels)[0], dtype="int32")
+    log_explore = -tf.nn.sparse_softmax_cross_entropy_with_logits(rows, logits)
+    log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
+    label_columns = ops.expand_dims(columns, 1)
+    log_repeat_label = node_values_at(label_columns, features["items"], log_repeat, PADDING_LOGIT)[:, 0]
+    return -log_add(log_explore_weight + log_explore, log_repeat_label)

@@ -35,12 +35,14 @@ from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
+from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, scatter_to_columns
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.layers.tensor_ops import gather_rows
 from tagnn_tf.models.registry import build_model, needs_click_alias
 from tagnn_tf.training import ranking_metrics
 from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
-from tagnn_tf.training.sampled_softmax import CandidateSampler, label_counts, sampled_logits
+from tagnn_tf.training.sampled_softmax import (CandidateSampler, label_counts, sampled_logits,
+                                               sampled_repeat_explore_loss)
 from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
 from tagnn_tf.training.warm_start import warm_start
@@ -111,6 +113,9 @@ class DistributedSteps:
                     logits = model(part, training=True)
                     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
                         item_ids.id_to_column(part_labels), logits)
+                elif getattr(model, "repeat_mechanism", "none") == "repeat_explore":
+                    per_example = sampled_repeat_explore_loss(model, part, part_labels, self.sampler,
+                                                              self._step_seed(k))
                 else:
                     logits = sampled_logits(model, part, part_labels, self.sampler, self._step_seed(k))
                     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -161,7 +166,26 @@ class DistributedSteps:
 
     def _replica_eval(self, features, labels):
         logits = self.model(features, training=False)
-        return ranking_metrics.rank_sums(ranking_metrics.target_ranks(logits, labels))
+        repeats = ranking_metrics.label_repeats(features["items"], labels)
+        return ranking_metrics.rank_sums(ranking_metrics.target_ranks(logits, labels), repeats=repeats)
+
+    def _replica_eval_boosts(self, features, labels):
+        """Rank sums for every boost weight of `BOOST_WEIGHTS` (`repeat_mechanism="boost"`), keyed `w{i}:`.
+
+        The model's scores are computed once without the boost (the caller
+        sets its weight to 0 first); each weight adds `a log(1 + clicks)` at
+        the session's items.
+        """
+        explore = self.model(features, training=False)
+        unit = scatter_to_columns(tf.math.log(1.0 + tf.cast(features["node_counts"], tf.float32)),
+                                  features["items"], self.model.num_items)
+        repeats = ranking_metrics.label_repeats(features["items"], labels)
+        out = {}
+        for i, weight in enumerate(BOOST_WEIGHTS):
+            sums = ranking_metrics.rank_sums(ranking_metrics.target_ranks(explore + weight * unit, labels),
+                                             repeats=repeats)
+            out.update({f"w{i}:{k}": v for k, v in sums.items()})
+        return out
 
     def train(self, batch, spec):
         if self._train_fn is None:
@@ -172,15 +196,21 @@ class DistributedSteps:
             self._train_fn = fn
         return self._train_fn(batch)
 
-    def evaluate(self, batch, spec):
+    def evaluate(self, batch, spec, boosts: bool = False):
+        """Summed rank metrics of a batch (`boosts`: for every boost weight, `_replica_eval_boosts`)."""
+        key = "boosts" if boosts else "plain"
         if self._eval_fn is None:
+            self._eval_fn = {}
+        if key not in self._eval_fn:
+            replica_fn = self._replica_eval_boosts if boosts else self._replica_eval
+
             @tf.function(input_signature=[spec])
             def fn(b):
-                per_replica = self.strategy.run(self._replica_eval, args=b)
+                per_replica = self.strategy.run(replica_fn, args=b)
                 return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                         for k, v in per_replica.items()}
-            self._eval_fn = fn
-        return self._eval_fn(batch)
+            self._eval_fn[key] = fn
+        return self._eval_fn[key](batch)
 
 
 def slice_batch(features: dict, start, stop) -> dict:
@@ -222,16 +252,24 @@ def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.nd
     return out
 
 
-def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig) -> Dict[str, float]:
-    """HR@K / MRR@K (%) of the model on `examples`."""
+def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig,
+                      boosts: bool = False):
+    """HR@K / MRR@K (%) of the model on `examples`, overall and on the repeat / new labels.
+
+    `boosts=True` (`repeat_mechanism="boost"`): a list, the metrics for each
+    weight of `BOOST_WEIGHTS`.
+    """
     dist = steps.strategy.distribute_datasets_from_function(
         lambda ctx: eval_batches(steps.model, examples, config, ctx))
     sums = None
     for batch in dist:
-        out = steps.evaluate(batch, dist.element_spec)
+        out = steps.evaluate(batch, dist.element_spec, boosts)
         out = {k: float(v) for k, v in out.items()}
         sums = out if sums is None else {k: sums[k] + out[k] for k in sums}
-    return ranking_metrics.finalize(sums)
+    if not boosts:
+        return ranking_metrics.finalize(sums)
+    return [ranking_metrics.finalize({k.split(":", 1)[1]: v for k, v in sums.items() if k.startswith(f"w{i}:")})
+            for i in range(len(BOOST_WEIGHTS))]
 
 
 def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
@@ -480,10 +518,15 @@ class Trainer:
         """Evaluates epoch `epoch`, and (chief) writes its metrics and, if it is the best so far, `best.keras`."""
         tc = self.train_config
         started = time.perf_counter()
-        val = evaluate_examples(self.steps, self.splits.valid, tc)
+        extra = {}
+        if self.model.repeat_mechanism == "boost":
+            val, weight = self.pick_boost(tc)
+            extra["boost_weight"] = weight
+        else:
+            val = evaluate_examples(self.steps, self.splits.valid, tc)
         test = evaluate_examples(self.steps, self.splits.test, tc)
         row = {"epoch": epoch, "seconds": round(seconds, 2), "eval_seconds": round(time.perf_counter() - started, 2),
-               "val": val, "test": test}
+               **extra, "val": val, "test": test}
         improved = (not self.history
                     or val[tc.selection_metric] > select(self.history, tc.selection_metric)["val"][tc.selection_metric])
         self.history.append(row)
@@ -501,6 +544,18 @@ class Trainer:
                 for k, v in values.items():
                     tf.summary.scalar(f"{split}/{k}", v)
         self.writer.flush()
+
+    def pick_boost(self, tc: TrainConfig):
+        """(validation metrics, weight): the boost weight of `BOOST_WEIGHTS` best on validation
+        `selection_metric` (the smallest on a tie), set in the model."""
+        self.model.repeat.boost.assign(0.0)
+        per_weight = evaluate_examples(self.steps, self.splits.valid, tc, boosts=True)
+        best = max(range(len(BOOST_WEIGHTS)), key=lambda i: (per_weight[i][tc.selection_metric], -i))
+        self.model.repeat.boost.assign(BOOST_WEIGHTS[best])
+        self.log("boost weights on validation " + ", ".join(
+            f"{w:g}: {m[tc.selection_metric]:.2f}" for w, m in zip(BOOST_WEIGHTS, per_weight))
+            + f"; picked {BOOST_WEIGHTS[best]:g}")
+        return per_weight[best], BOOST_WEIGHTS[best]
 
     def write_result(self) -> dict:
         """The selected epoch's summary; the chief writes it as `result.json`."""
@@ -538,4 +593,9 @@ def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distri
 
 
 def _fmt(m: Dict[str, float]) -> str:
-    return " ".join(f"{k.upper()} {v:.2f}" for k, v in m.items())
+    """The overall metrics, and the repeat share and repeat / new HR@20 when present."""
+    text = " ".join(f"{k.upper()} {v:.2f}" for k, v in m.items() if "/" not in k and k != "repeat_share")
+    if "repeat_share" in m:
+        subsets = " ".join(f"{s} {m[s + '/hr@20']:.2f}" for s in ranking_metrics.SUBSETS if s + "/hr@20" in m)
+        text += f" (HR@20 of the {m['repeat_share']:.0f}% repeat labels / the others: {subsets})"
+    return text

@@ -3,9 +3,11 @@
 Items are matched by raw id (the runs' `items.txt`), not by number: an item in
 both vocabularies keeps its trained embedding, a new item keeps its fresh
 initialisation, an item that left the catalogue is dropped. Every other weight
-(gated graph, readout, target attention) is copied. So, before the first
+(gated graph, readout, target attention, and the repeat mechanism's layer when
+both runs have the same `repeat_mechanism`) is copied. So, before the first
 training step, a session of shared items gets the old model's scores for the
-shared items.
+shared items. A run with a repeat mechanism may start from a run without one
+(or with the other one): its repeat layer then starts fresh.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ def warm_start(model, items: Sequence[str], old_run_dir: str) -> dict:
     if differing:
         raise InputError(f"--warm_start_from={old_run_dir}: its model differs in {differing} "
                          f"({', '.join(f'{n}={old[n]!r} vs {new[n]!r}' for n in differing)})")
-    for layer, old_layer in ((model.gnn, old_model.gnn), (model.readout, old_model.readout),
-                             (model.target_attention, old_model.target_attention)):
+    pairs = [(model.gnn, old_model.gnn), (model.readout, old_model.readout),
+             (model.target_attention, old_model.target_attention)]
+    if model.repeat_mechanism == old_model.repeat_mechanism:
+        pairs.append((model.repeat, old_model.repeat))
+    for layer, old_layer in pairs:
         if layer is not None:
             layer.set_weights(old_layer.get_weights())
     old_row = {item: row for row, item in enumerate(old_items, start=item_ids.FIRST_ITEM_ID)}

@@ -20,11 +20,14 @@ def test_hand_checked_batch():
     np.testing.assert_array_equal(d["adj_in"][2], [[1, 0, 0], [1, 0, 0], [0, 0, 0]])
     assert np.all(d["adj_in"][1] == 0) and np.all(d["adj_out"][1] == 0)
     assert d["last_node"].tolist() == [2, 0, 1]
+    # Clicks after each node's last click: session 0 [5, 7, 5, 9]: 5 last at position 2 of 0..3 -> 1,
+    # 7 at 1 -> 2, 9 -> 0; session 2 [2, 2, 4]: 2 last at 1 of 0..2 -> 1, 4 -> 0; padding 0.
+    assert d["node_recency"].tolist() == [[1, 2, 0], [0, 0, 0], [1, 0, 0]]
     assert d["alias"].tolist() == [[0, 1, 0, 2], [0, 0, 0, 0], [0, 0, 1, 0]]
     assert d["click_mask"].tolist() == [[1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 1, 0]]
     # Without the per-click view: the same graph tensors, nothing else.
     plain = densify(batch)
-    assert sorted(plain) == ["adj_in", "adj_out", "items", "last_node", "node_counts"]
+    assert sorted(plain) == ["adj_in", "adj_out", "items", "last_node", "node_counts", "node_recency"]
     for key, value in plain.items():
         np.testing.assert_array_equal(value.numpy(), d[key])
 

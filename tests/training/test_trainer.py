@@ -43,7 +43,10 @@ def test_run_files_and_metrics_format(two_epoch_run):
     for r in rows:
         assert set(r) == {"epoch", "seconds", "eval_seconds", "val", "test"} and r["seconds"] > 0 < r["eval_seconds"]
         for split in ("val", "test"):
-            assert set(r[split]) == {"hr@10", "hr@20", "mrr@10", "mrr@20"}
+            overall = {"hr@10", "hr@20", "mrr@10", "mrr@20"}
+            # Overall, and on the labels that repeat a session item and on the others.
+            assert set(r[split]) == overall | {f"{s}/{k}" for s in ("repeat", "new") for k in overall} | {
+                "repeat_share"}
             assert 0 <= r[split]["mrr@20"] <= r[split]["hr@20"] <= 100
     config = json.load(open(os.path.join(model_dir, "config.json")))
     # The catalogue size has one home, resolved from the data.

@@ -1,0 +1,217 @@
+"""Scores for the items already in the session: a learned repeat mechanism and the post-hoc boost.
+
+`RepeatExplore` (`--repeat_mechanism=repeat_explore`) is RepeatNet's
+repeat-explore mixture (Ren et al., AAAI 2019) on top of a catalogue scorer.
+With `z [batch, N]` the model's own ("explore") scores:
+
+    φ_u  = [log c_u, log(1 + a_u), 1[u is the last click]]   (c: clicks, a: clicks since u's last click)
+    h_u  = tanh(W_n x_u + W_s s + W_f φ_u + b_h)              `[batch, U, d]`
+    ρ_u  = v^T h_u + w_φ^T φ_u + b_ρ                          repeat logit of node u
+    g    = w_g^T s + b_g                                      the session's repeat gate logit
+    P(i) = sigmoid(g) softmax_u(ρ)[u(i)] + sigmoid(-g) softmax_N(z)[i]
+
+with `x_u` the node vector (TAGNN: after the gated graph), `s` the session
+vector and `u(i)` the node of item i (the repeat term is 0 for items outside
+the session; padding nodes take no part in the softmax over nodes). The model
+outputs `log P` `[batch, N]` (`mixture_log_scores`): for an item outside the
+session `log sigmoid(-g) + z_i - logsumexp(z)`, a per-session shift of its
+explore score, so the explore part ranks the catalogue exactly as the plain
+model; only the session's items move. A gate of 0 (`g -> -inf`) gives the plain
+model's log-softmax. The explore part learns from every label exactly as the
+plain model does, weighted by its share of the label's probability (the
+mixture's responsibility), which an additive repeat logit does not give: it
+pushes the explore scores of the session's items down.
+
+Trained with the softmax over the whole catalogue, the cross-entropy of `log
+P` is the mixture's negative log-likelihood; with sampled candidates,
+`log softmax_N(z)[label]` is the sampled softmax's (`training.sampled_softmax`)
+and the repeat part is exact (a softmax over the session's nodes).
+
+`RepeatBoost` (`--repeat_mechanism=boost`) is the post-hoc baseline, additive
+in logit space: `z_i + a log(1 + c_u)` for the session's items, with a
+non-trainable weight `a` (0 while training; the trainer picks it on validation
+after each epoch from `BOOST_WEIGHTS`).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tagnn_tf import item_ids
+from tagnn_tf.arguments import check_positive
+from tagnn_tf.layers.initializers import uniform_init
+
+# The boost weights `a` the trainer tries on validation (`--repeat_mechanism=boost`).
+BOOST_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+NUM_NODE_FEATURES = 3
+# Logit of padding nodes in the softmax over a session's nodes (exp underflows to 0).
+PADDING_LOGIT = -1e9
+
+
+def node_features(node_counts, node_recency, last_node):
+    """φ `[batch, U, 3]`: log clicks, log(1 + clicks since the node's last click), is-last-click; 0 at padding.
+
+    Args:
+      node_counts: `[batch, U]` clicks per node, 0 for padding.
+      node_recency: `[batch, U]` clicks after the node's last click.
+      last_node: int `[batch]` node of the last click.
+    """
+    counts = ops.cast(node_counts, "float32")
+    real = ops.cast(counts > 0, "float32")
+    is_last = ops.one_hot(ops.cast(last_node, "int32"), ops.shape(counts)[1], dtype="float32") * real
+    return ops.stack([ops.log(ops.maximum(counts, 1.0)), ops.log(1.0 + ops.cast(node_recency, "float32")) * real,
+                      is_last], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class RepeatExplore(keras.layers.Layer):
+    """The repeat-explore mixture's gate and repeat logits (module docstring).
+
+    Args:
+      hidden_size: d, width of the hidden layer `h_u`.
+      seed: optional initializer seed.
+
+    Call args:
+      nodes: `[batch, U, node_width]` node vectors.
+      session: `[batch, session_width]` session vectors.
+      node_counts: `[batch, U]` clicks per node, 0 for padding.
+      node_recency: `[batch, U]` clicks after each node's last click.
+      last_node: int `[batch]`.
+
+    Returns:
+      (gate logit g `[batch]`, repeat logits ρ `[batch, U]`, `PADDING_LOGIT` at padding).
+    """
+
+    def __init__(self, hidden_size: int, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_positive("hidden_size", hidden_size)
+        self.hidden_size = hidden_size
+        self.seed = seed
+
+    def build(self, nodes_shape, session_shape=None, *args):
+        d = self.hidden_size
+        init = uniform_init(d, self.seed)
+        self.node_kernel = self.add_weight(name="node_kernel", shape=(nodes_shape[-1], d), initializer=init)
+        self.session_kernel = self.add_weight(name="session_kernel", shape=(session_shape[-1], d), initializer=init)
+        self.feature_kernel = self.add_weight(name="feature_kernel", shape=(NUM_NODE_FEATURES, d), initializer=init)
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(d,), initializer="zeros")
+        self.score_vector = self.add_weight(name="score_vector", shape=(d,), initializer=init)
+        self.feature_weights = self.add_weight(name="feature_weights", shape=(NUM_NODE_FEATURES,),
+                                               initializer="zeros")
+        self.gate_vector = self.add_weight(name="gate_vector", shape=(session_shape[-1],), initializer=init)
+        self.gate_bias = self.add_weight(name="gate_bias", shape=(), initializer="zeros")
+
+    def call(self, nodes, session, node_counts, node_recency, last_node):
+        features = node_features(node_counts, node_recency, last_node)  # [b, U, 3]
+        hidden = ops.tanh(ops.einsum("bud,dh->buh", nodes, self.node_kernel)
+                          + ops.expand_dims(ops.matmul(session, self.session_kernel), 1)
+                          + ops.einsum("buf,fh->buh", features, self.feature_kernel) + self.hidden_bias)
+        logits = (ops.einsum("buh,h->bu", hidden, self.score_vector)
+                  + ops.einsum("buf,f->bu", features, self.feature_weights))
+        gate = ops.einsum("bw,w->b", session, self.gate_vector) + self.gate_bias
+        return gate, ops.where(ops.cast(node_counts, "float32") > 0, logits, PADDING_LOGIT)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_size": self.hidden_size, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tagnn_tf")
+class RepeatBoost(keras.layers.Layer):
+    """Post-hoc boost `a log(1 + c_u)` `[batch, U]` of each node, with a non-trainable weight `a` (0 at first).
+
+    Call args as `RepeatExplore` (only `node_counts` is read).
+    """
+
+    def build(self, *shapes):
+        self.boost = self.add_weight(name="boost", shape=(), initializer="zeros", trainable=False)
+
+    def call(self, nodes, session, node_counts, node_recency, last_node):
+        return self.boost * ops.log(1.0 + ops.cast(node_counts, "float32"))
+
+
+def log_sigmoid(x):
+    """`log sigmoid(x)` with TFLite builtins only (`min(x, 0) - log(1 + exp(-|x|))`)."""
+    return ops.minimum(x, 0.0) - ops.log(1.0 + ops.exp(-ops.abs(x)))
+
+
+def repeat_log_probabilities(gate, node_logits):
+    """(log sigmoid(-g) `[batch]`, log (sigmoid(g) softmax_u(ρ)) `[batch, U]`): the mixture's two weights."""
+    log_repeat = ops.expand_dims(log_sigmoid(gate), 1) + ops.log_softmax(node_logits, axis=1)
+    return log_sigmoid(-gate), log_repeat
+
+
+def log_add(a, b):
+    """`log(exp(a) + exp(b))` with TFLite builtins only."""
+    high = ops.maximum(a, b)
+    return high + ops.log(1.0 + ops.exp(-ops.abs(a - b)))
+
+
+def mixture_log_scores(explore, items, gate, node_logits, log_normaliser=None):
+    """`log P [batch, N]` of the repeat-explore mixture (module docstring).
+
+    Args:
+      explore: z `[batch, N]` explore scores of the whole catalogue.
+      items: int `[batch, U]` the session's node items (0 = padding).
+      gate, node_logits: `RepeatExplore`'s outputs.
+      log_normaliser: optional `[batch]` `logsumexp(z)` (default: computed from `explore`).
+    """
+    if log_normaliser is None:
+        log_normaliser = ops.logsumexp(explore, axis=1)
+    log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
+    log_explore = explore + ops.expand_dims(log_explore_weight - log_normaliser, 1)  # [b, N]
+    at_nodes = tf.gather(log_explore, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1)  # [b, U]
+    real = ops.cast(items, "int32") > 0
+    delta = ops.where(real, log_add(at_nodes, log_repeat) - at_nodes, 0.0)
+    return log_explore + scatter_to_columns(delta, items, ops.shape(explore)[1])
+
+
+def mixture_log_scores_at(explore, columns, items, gate, node_logits, log_normaliser):
+    """`log P [batch, K]` of per-session candidates `columns` int `[batch, K]` with explore scores
+    `explore [batch, K]` and the catalogue's `log_normaliser [batch]` (as `mixture_log_scores`)."""
+    log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
+    log_explore = explore + ops.expand_dims(log_explore_weight - log_normaliser, 1)
+    return log_add(log_explore, node_values_at(columns, items, log_repeat, PADDING_LOGIT))
+
+
+def node_values_at(columns, items, values, fill):
+    """`[batch, K]`: for each candidate column the value `values [batch, U]` of the session node with
+    that item, `fill` for items outside the session (a session's nodes are distinct items).
+
+    Args:
+      columns: int `[batch, K]` score columns.
+      items: int `[batch, U]` the session's node items (0 = padding, matching no column).
+      values: `[batch, U]`, each at least `fill`.
+    """
+    match = ops.equal(ops.expand_dims(ops.cast(columns, "int32"), 2), ops.expand_dims(item_columns(items), 1))
+    return ops.max(ops.where(match, ops.expand_dims(ops.cast(values, "float32"), 1), fill), axis=2)
+
+
+def item_columns(items):
+    """int32 `[batch, U]` score column of each node's item (-1 for padding, which matches no column)."""
+    return ops.cast(item_ids.id_to_column(ops.cast(items, "int32")), "int32")
+
+
+def scatter_to_columns(repeat, items, num_items: int):
+    """`[batch, N]`: `repeat [batch, U]` at the columns of the session's items, 0 elsewhere.
+
+    A session's nodes are distinct items, so no column receives two values
+    (padding nodes carry 0 and are sent to column 0, adding nothing).
+    """
+    batch, width = ops.shape(items)[0], ops.shape(items)[1]
+    rows = ops.broadcast_to(ops.expand_dims(ops.arange(batch, dtype="int32"), 1), (batch, width))
+    columns = ops.maximum(item_columns(items), 0)
+    indices = ops.stack([rows, columns], axis=-1)
+    return tf.scatter_nd(indices, ops.cast(repeat, "float32"), ops.stack([batch, num_items]))
+
+
+def make_repeat_layer(mechanism: str, hidden_size: int, seed=None):
+    """The layer of `--repeat_mechanism` (None for `none`)."""
+    if mechanism == "repeat_explore":
+        return RepeatExplore(hidden_size, seed=seed, name="repeat_explore")
+    if mechanism == "boost":
+        return RepeatBoost(name="repeat_boost")
+    return None

@@ -1,0 +1,48 @@
+"""The repeat mechanism's part of a catalogue scorer (`ModelConfig.repeat_mechanism`).
+
+A mixin for `TAGNN` and the sequence models: it owns the repeat layer
+(`tagnn_tf.layers.repeat_scores`) and applies it to the model's catalogue
+scores. The model supplies the node vectors `[batch, U, w]` and the session
+vector `[batch, w']` it has computed anyway.
+"""
+
+from __future__ import annotations
+
+from tagnn_tf.arguments import REPEAT_MECHANISMS, check_choice
+from tagnn_tf.layers.repeat_scores import make_repeat_layer, mixture_log_scores, scatter_to_columns
+
+REPEAT_INPUTS = ("items", "node_counts", "node_recency", "last_node")
+
+
+class RepeatAware:
+    """Mixin: `repeat_mechanism`, its layer `repeat` (None for `none`) and the helpers the models call."""
+
+    def _init_repeat(self, mechanism: str, seed=None) -> None:
+        check_choice("repeat_mechanism", mechanism, REPEAT_MECHANISMS)
+        self.repeat_mechanism = mechanism
+        self.repeat = make_repeat_layer(mechanism, self.hidden_size, seed)
+
+    def repeat_active(self, training=None) -> bool:
+        """Whether the scores include the repeat mechanism: always with `repeat_explore`; with `boost`
+        outside training only (its weight is picked after training; the model trains as the plain one)."""
+        return self.repeat is not None and not (self.repeat_mechanism == "boost" and training)
+
+    def repeat_scores(self, inputs, nodes, session):
+        """The repeat layer's output: `boost` r `[batch, U]`; `repeat_explore` (gate `[batch]`, node logits
+        `[batch, U]`)."""
+        missing = [k for k in REPEAT_INPUTS if k not in inputs]
+        if missing:
+            raise ValueError(f"The repeat mechanism reads {list(REPEAT_INPUTS)}; the inputs lack {missing}. "
+                             f"Received keys: {sorted(inputs)}")
+        return self.repeat(nodes, session, inputs["node_counts"], inputs["node_recency"], inputs["last_node"])
+
+    def add_repeat(self, scores, inputs, nodes, session, training=None):
+        """The final `[batch, N]` scores from the explore scores of the whole catalogue: unchanged (`none`,
+        or `boost` while training), plus the boost at the session's items (`boost`), or the mixture's log
+        probabilities (`repeat_explore`)."""
+        if not self.repeat_active(training):
+            return scores
+        repeat = self.repeat_scores(inputs, nodes, session)
+        if self.repeat_mechanism == "boost":
+            return scores + scatter_to_columns(repeat, inputs["items"], self.num_items)
+        return mixture_log_scores(scores, inputs["items"], *repeat)

@@ -1,0 +1,175 @@
+"""The repeat mechanisms (`--repeat_mechanism`): the mixture's algebra, its inputs, sampled training, rerank."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tagnn_tf import item_ids
+from tagnn_tf.arguments import NEURAL_MODELS
+from tagnn_tf.config import ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.data import pipeline
+from tagnn_tf.data.session_graph import densify
+from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.errors import InputError
+from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
+                                           scatter_to_columns)
+from tagnn_tf.models import build_model
+from tagnn_tf.training.sampled_softmax import CandidateSampler, sampled_repeat_explore_loss
+from tagnn_tf.training.trainer import model_preprocessor
+
+NUM_ITEMS = 30
+SESSIONS = [[1, 2, 1, 3], [5, 6], [9]]
+
+
+def _features(model, sessions, labels):
+    examples = SessionExamples.from_lists(sessions, labels)
+    return next(iter(pipeline.eval_dataset(examples, len(labels), preprocessor=model_preprocessor(model))))
+
+
+def _plain_and_repeat(name):
+    """A plain model and a repeat_explore one whose shared weights are the plain one's."""
+    plain = build_model(ModelConfig(name=name), NUM_ITEMS, seed=3)
+    repeat = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    def inner(variable):  # the path below the model's own (auto-numbered) name
+        return variable.path.split("/", 1)[1]
+
+    shared = {inner(v): v for v in plain.weights}
+    copied = [v.assign(shared[inner(v)]) for v in repeat.weights if inner(v) in shared]
+    assert len(copied) == len(shared) == len([v for v in repeat.weights if "repeat_explore" not in v.path])
+    return plain, repeat
+
+
+@pytest.mark.parametrize("name", NEURAL_MODELS)
+def test_a_gate_fixed_to_explore_gives_the_plain_models_scores(name):
+    # sigmoid(-1e4) is 0 in float32: P = softmax(z), so log P = the plain model's log-softmax.
+    plain, repeat = _plain_and_repeat(name)
+    repeat.repeat.gate_bias.assign(-1e4)
+    features, _ = _features(plain, SESSIONS, [4, 4, 4])
+    expected = tf.nn.log_softmax(plain(features, training=False)).numpy()
+    np.testing.assert_allclose(repeat(features, training=False).numpy(), expected, atol=1e-5)
+
+
+def test_the_mixture_is_a_distribution_whose_repeat_part_lives_on_the_session_items():
+    plain, repeat = _plain_and_repeat("tagnn")
+    repeat.repeat.gate_bias.assign(1.0)
+    features, _ = _features(plain, SESSIONS, [4, 4, 4])
+    probs = np.exp(repeat(features, training=False).numpy())
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # Subtract the explore part (1 - p) softmax(z): what is left is p P_repeat, 0 outside the session.
+    nodes, counts = repeat._nodes(features)
+    session = repeat.readout(nodes, counts, features["last_node"])
+    gate, node_logits = repeat.repeat_scores(features, nodes, session)
+    p = tf.sigmoid(gate).numpy()[:, None]
+    repeat_part = probs - (1 - p) * tf.nn.softmax(plain(features, training=False)).numpy()
+    items = features["items"].numpy()
+    for b in range(len(items)):
+        inside = item_ids.id_to_column(items[b][items[b] > 0])
+        outside = np.setdiff1d(np.arange(NUM_ITEMS), inside)
+        np.testing.assert_allclose(repeat_part[b, outside], 0.0, atol=1e-6)
+        np.testing.assert_allclose(repeat_part[b, inside].sum(), p[b, 0], rtol=1e-4)
+        assert (repeat_part[b, inside] > 0).all()
+    # Padding nodes take no part in the softmax over nodes.
+    assert (node_logits.numpy()[items == 0] == PADDING_LOGIT).all()
+
+
+def test_padding_does_not_change_a_sessions_scores():
+    # Session [9] alone (one node) and beside a 3-node session (two padding nodes).
+    _, repeat = _plain_and_repeat("tagnn")
+    repeat.repeat.gate_bias.assign(0.5)
+    alone = repeat(densify(tf.ragged.constant([[9]])), training=False).numpy()
+    padded = repeat(densify(tf.ragged.constant([[9], [1, 2, 1, 3]])), training=False).numpy()
+    np.testing.assert_allclose(padded[:1], alone, atol=1e-5)
+
+
+def test_mixture_log_scores_against_numpy():
+    # N = 4, one session with nodes [item 2, item 4] (columns 1 and 3) and a padding node.
+    # z = [1, 2, 0, -1]; g = 0 (p = 1/2); ρ = [0, log 3] -> P_repeat = [1/4, 3/4] on columns 1, 3.
+    z = np.array([[1.0, 2.0, 0.0, -1.0]], np.float32)
+    softmax = np.exp(z) / np.exp(z).sum()
+    expected = 0.5 * softmax
+    expected[0, 1] += 0.5 * 0.25
+    expected[0, 3] += 0.5 * 0.75
+    out = mixture_log_scores(tf.constant(z), tf.constant([[2, 4, 0]]), tf.constant([0.0]),
+                             tf.constant([[0.0, np.log(3.0), PADDING_LOGIT]], tf.float32))
+    np.testing.assert_allclose(np.exp(out.numpy()), expected, rtol=1e-5)
+
+
+def test_node_features_and_scatter_by_hand():
+    # Session [5, 7, 5, 9]: nodes 5, 7, 9 with counts 2, 1, 1, clicks since their last click 1, 2, 0.
+    d = densify(tf.ragged.constant([[5, 7, 5, 9], [3]]))
+    phi = node_features(d["node_counts"], d["node_recency"], d["last_node"]).numpy()
+    np.testing.assert_allclose(phi[0], [[np.log(2), np.log(2), 0], [0, np.log(3), 0], [0, 0, 1]], atol=1e-6)
+    np.testing.assert_allclose(phi[1], [[0, 0, 1], [0, 0, 0], [0, 0, 0]])
+    scattered = scatter_to_columns(tf.constant([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]]), d["items"], 10).numpy()
+    expected = np.zeros((2, 10))
+    expected[0, [4, 6, 8]] = [1, 2, 3]  # items 5, 7, 9 -> columns 4, 6, 8
+    expected[1, 2] = 4  # item 3
+    np.testing.assert_array_equal(scattered, expected)
+
+
+class WholeCatalogue(CandidateSampler):
+    """Negatives = every item, in column order (the sampled softmax's exact limit)."""
+
+    def negatives(self, seed):
+        return tf.range(self.num_items, dtype=tf.int32)
+
+
+@pytest.mark.parametrize("name", ["tagnn", "narm", "fpmc"])
+@pytest.mark.parametrize("labels", [[1], [4, 4, 4], [1, 1, 1]])
+def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(name, labels):
+    # Label 1 is in session [1, 2, 1, 3] (a repeat), 4 in none. The explore part is the sampled softmax's
+    # (equal to the full one here, tests/training/test_sampled_softmax.py), the repeat part is exact.
+    model = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    model.repeat.gate_bias.assign(0.3)
+    features, label_ids = _features(model, SESSIONS[:len(labels)], labels)
+    sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", len(labels))
+    sampled = sampled_repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False)
+    full = tf.nn.sparse_softmax_cross_entropy_with_logits(item_ids.id_to_column(label_ids),
+                                                          model(features, training=False))
+    np.testing.assert_allclose(sampled.numpy(), full.numpy(), rtol=1e-5)
+
+
+def test_rerank_with_k_equal_n_gives_the_exact_scores_and_always_reranks_the_session_items():
+    _, model = _plain_and_repeat("tagnn")
+    model.repeat.gate_bias.assign(0.5)
+    features, _ = _features(model, SESSIONS, [4, 4, 4])
+    exact = model(features, training=False).numpy()
+    columns, scores = model.rerank(features, NUM_ITEMS)
+    columns, scores = columns.numpy(), scores.numpy()
+    # The first N candidates are every item with its exact score; the U appended session items are
+    # copies (or padding) and score PADDING_LOGIT.
+    np.testing.assert_allclose(scores[:, :NUM_ITEMS], np.take_along_axis(exact, columns[:, :NUM_ITEMS], 1),
+                               atol=1e-5)
+    assert (scores[:, NUM_ITEMS:] == PADDING_LOGIT).all()
+    # K = 2: the session's items are candidates even when the base score would not retrieve them.
+    columns, scores = model.rerank(features, 2)
+    items = features["items"].numpy()
+    for b in range(len(items)):
+        for item in items[b][items[b] > 0]:
+            assert item_ids.id_to_column(item) in columns[b]
+            slot = int(np.flatnonzero(columns[b] == item_ids.id_to_column(item))[0])
+            assert scores[b, slot] > PADDING_LOGIT
+
+
+def test_repeat_explore_layer_refuses_bad_arguments_and_round_trips():
+    with pytest.raises(ValueError, match="hidden_size"):
+        RepeatExplore(0)
+    layer = RepeatExplore(8, seed=1)
+    assert RepeatExplore.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"model": {"name": "spop", "repeat_mechanism": "boost"}}, "neural models"),
+    ({"model": {"repeat_mechanism": "repeat_explore", "padding": "official"}}, "padding='masked'"),
+    ({"model": {"name": "bpr_mf", "repeat_mechanism": "repeat_explore"}, "train": {"loss": "bpr"}},
+     "cross_entropy"),
+    ({"model": {"repeat_mechanism": "again"}}, "repeat_mechanism"),
+])
+def test_config_refuses_a_repeat_mechanism_where_it_does_not_apply(overrides, fragment):
+    with pytest.raises(InputError, match=fragment):
+        ExperimentConfig.from_dict(overrides)
+
+
+def test_sampled_softmax_with_bpr_is_an_input_error():
+    with pytest.raises(InputError, match="cross_entropy"):
+        TrainConfig(train_candidates="sampled", loss="bpr")
