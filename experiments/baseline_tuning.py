@@ -65,13 +65,21 @@ _STAN = {**_NEIGHBOURS, "baseline.position_lambda": [0.5, 1.02, 2.0, 4.0, 8.0],
 _IDF = {"baseline.idf_lambda": [0.0, 0.5, 1.0, 2.0]}
 _NEURAL = {"train.learning_rate": [1e-3, 5e-4, 2e-3], "train.l2": [1e-5, 0.0, 1e-4]}
 
+# Named methods: a neural model with the repeat-explore mixture (`--repeat_mechanism=repeat_explore`),
+# tuned like the model itself (the same search space, budget and seeded draw of tries). BPR-MF and FPMC
+# train with BPR, which the mixture does not take.
+REPEAT_METHODS = {f"{name}_repeat": name for name in ("tagnn", "srgnn", "gru4rec", "narm", "stamp")}
+# The model (`--model`) each method trains or fits.
+METHOD_MODELS = {**{name: name for name in NEURAL_MODELS + NON_NEURAL_MODELS}, **REPEAT_METHODS}
+NEURAL_METHODS = tuple(name for name, model in METHOD_MODELS.items() if model in NEURAL_MODELS)
+
 # Method -> {"section.field": values}. Try 0 is every field's default.
 SEARCH_SPACES: Dict[str, Dict[str, list]] = {
     "pop": {}, "spop": {},
     "item_knn": {"baseline.shrink": [0.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]},
     "sr": {"baseline.rule_steps": [1, 2, 3, 5, 10, 15, 20], "baseline.rule_weighting": ["div", "linear", "same"]},
     "sknn": _NEIGHBOURS, "vsknn": {**_NEIGHBOURS, **_IDF}, "stan": _STAN, "vstan": {**_STAN, **_IDF},
-    **{name: _NEURAL for name in NEURAL_MODELS},
+    **{name: _NEURAL for name in NEURAL_METHODS},
 }
 # Epochs of a neural try (TrainConfig.epochs; patience 3). The learning rate is 1e-5 from epoch 6
 # (the official schedule): in the finished runs that trained 10 epochs, selecting among the first 6
@@ -80,11 +88,13 @@ TUNING_EPOCHS = 6
 # Tries per method: the kNN and rule methods are cheap (seconds to fit, tens of
 # seconds to score the validation split on 2 cores); a neural try is a
 # training run of up to 10 epochs (hours on 2 cores).
-BUDGETS = {**{name: 20 for name in NON_NEURAL_MODELS}, **{name: 4 for name in NEURAL_MODELS}}
+BUDGETS = {**{name: 20 for name in NON_NEURAL_MODELS}, **{name: 4 for name in NEURAL_METHODS}}
 # Method-specific settings that are not tuned: BPR-MF and FPMC train with their own loss.
 # BPR's pairs are its own sampling: those two never use the sampled softmax.
 _BPR = {"train.loss": "bpr", "train.train_candidates": "full"}
 FIXED = {"bpr_mf": _BPR, "fpmc": _BPR, "tagnn": {"model.readout": "paper"}}
+FIXED.update({method: {**FIXED.get(model, {}), "model.repeat_mechanism": "repeat_explore"}
+              for method, model in REPEAT_METHODS.items()})
 
 
 def tries(method: str, seed: int = 0) -> List[dict]:
@@ -208,7 +218,7 @@ def _defaults(names: Sequence[str]) -> dict:
 
 def try_config(method: str, overrides: dict, data: DataConfig, train: Optional[TrainConfig] = None) -> ExperimentConfig:
     """The ExperimentConfig of one try."""
-    values = {"model": {"name": method}, "data": dataclasses.asdict(data),
+    values = {"model": {"name": METHOD_MODELS[method]}, "data": dataclasses.asdict(data),
               "train": dataclasses.asdict(train or TrainConfig()), "baseline": {}}
     for name, value in {**FIXED.get(method, {}), **overrides}.items():
         section, field = name.split(".")

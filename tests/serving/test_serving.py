@@ -47,16 +47,21 @@ def test_request_cleaning_rules():
     assert empty.numpy().tolist() == [False, True, False, False]
 
 
-@pytest.fixture(scope="module")
-def exported(shared_data, tmp_path_factory):
-    """An export of a (randomly initialised) Diginetica-sized model, reloaded by the client."""
+@pytest.fixture(scope="module", params=["none", "repeat_explore"])
+def exported(shared_data, tmp_path_factory, request):
+    """An export of a (randomly initialised) Diginetica-sized model, reloaded by the client; the paper's
+    model and one with the repeat-explore mixture (every signature and the TFLite model for both)."""
     root = tmp_path_factory.mktemp("serving")
     splits = load_splits(DataConfig(dataset="diginetica", data_dir=shared_data))
     num_items = splits.num_items
-    model = build_model(ModelConfig(), num_items, seed=5)
+    model_config = ModelConfig(repeat_mechanism=request.param)
+    model = build_model(model_config, num_items, seed=5)
+    if request.param == "repeat_explore":
+        model.repeat.gate_bias.assign(0.5)  # both parts of the mixture count
     model_dir = root / "run"
     model_dir.mkdir()
-    config = ExperimentConfig(data=DataConfig(dataset="diginetica", data_dir=shared_data, num_items=num_items))
+    config = ExperimentConfig(model=model_config,
+                              data=DataConfig(dataset="diginetica", data_dir=shared_data, num_items=num_items))
     (model_dir / "config.json").write_text(config.to_json())
     model.save(str(model_dir / "best.keras"))
 

@@ -1,0 +1,147 @@
+"""What the repeat mechanism costs: training examples/s and serving latency, TAGNN with and without it.
+
+  python -m benchmarks.repeat_cost --data_dir=../shared/data --json_out=benchmarks/results/repeat_cost.json
+
+On Diginetica (43k items), in one process: the paper's TAGNN and TAGNN with
+`--repeat_mechanism=repeat_explore` (and `boost`, scored like the plain model
+plus one scatter) train on the same in-memory batches of the real shuffled
+pipeline, with the full softmax and with the sampled one; timed in
+--rounds interleaved rounds of --steps steps (median examples/s of the rounds).
+Each model is then exported (`export.export_savedmodel`'s signatures) and the
+`by_index` signature is timed on single real test sessions (`[1, length]`,
+as a client sends them), interleaved likewise: p50 / p99 latency. The ratios
+`repeat / plain` are the figures the issue's target (within 10%) reads.
+"""
+
+from tagnn_tf.runtime import configure_process
+
+configure_process()
+
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+flags.DEFINE_string("dataset", "diginetica", "Dataset to measure.")
+flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "boost"], "Repeat mechanisms to compare.")
+flags.DEFINE_list("train_candidates", ["full", "sampled"], "Softmaxes to time.")
+flags.DEFINE_integer("steps", 40, "Timed training steps per model and round.")
+flags.DEFINE_integer("warmup", 30, "Untimed training steps per model first.")
+flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds.")
+flags.DEFINE_integer("latency_requests", 200, "Single-session requests timed per model and round.")
+flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
+FLAGS = flags.FLAGS
+
+
+def _train_steps(mechanism: str, candidates: str, splits):
+    """A compiled training step of a fresh model: `step(batch) -> loss`."""
+    import tensorflow as tf
+
+    from tagnn_tf.config import ModelConfig, TrainConfig
+    from tagnn_tf.models import build_model
+    from tagnn_tf.training.sampled_softmax import CandidateSampler, label_counts
+    from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
+
+    config = TrainConfig(train_candidates=candidates)
+    model = build_model(ModelConfig(repeat_mechanism=mechanism), splits.num_items, seed=1)
+    optimizer = make_optimizer(config)
+    optimizer.build(model.trainable_variables)
+    sampler = (CandidateSampler(label_counts(splits.train.labels, splits.num_items), config.num_negatives,
+                                config.negative_sampling, config.batch_size) if candidates == "sampled" else None)
+    steps = DistributedSteps(model, optimizer, tf.distribute.get_strategy(), config.l2, sampler=sampler)
+    return model, steps
+
+
+def _export(model, splits, root: str, name: str):
+    """The model exported as `export.export_savedmodel` does; its `by_index` signature."""
+    import tensorflow as tf
+
+    from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
+    from tagnn_tf.serving.savedmodel_export import export_savedmodel
+
+    run = os.path.join(root, name)
+    os.makedirs(run)
+    config = ExperimentConfig(model=ModelConfig(repeat_mechanism=model.repeat_mechanism),
+                              data=DataConfig(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+                                              num_items=splits.num_items))
+    with open(os.path.join(run, "config.json"), "w") as f:
+        f.write(config.to_json())
+    model.save(os.path.join(run, "best.keras"))
+    path = export_savedmodel(run, os.path.join(root, name + "_export"), max_session_length=50, log=lambda *_: None)
+    return tf.saved_model.load(path).signatures["by_index"]
+
+
+def main(argv):
+    del argv
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import measure
+    from tagnn_tf import run_directory
+    from tagnn_tf.config import DataConfig
+    from tagnn_tf.data import pipeline
+    from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.layers import SessionPreprocessor
+
+    splits = load_splits(DataConfig(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir))
+    dataset = pipeline.train_dataset(splits.train, 100, seed=11, preprocessor=SessionPreprocessor())
+    spec = dataset.element_spec
+    batches = list(dataset.take(FLAGS.warmup + FLAGS.steps))
+    warm, timed = batches[:FLAGS.warmup], batches[FLAGS.warmup:]
+    examples = sum(int(b[1].shape[0]) for b in timed)
+    out = {"dataset": FLAGS.dataset, "num_items": splits.num_items, "steps": FLAGS.steps, "rounds": FLAGS.rounds,
+           "batch_size": 100, "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit(),
+           "training": {}, "serving": {}}
+    models = {}
+    for candidates in FLAGS.train_candidates:
+        runs = {m: _train_steps(m, candidates, splits) for m in FLAGS.mechanisms}
+        for mechanism, (model, steps) in runs.items():
+            for b in warm:
+                float(steps.train(b, spec))
+            models.setdefault(mechanism, model)
+        rates = {m: [] for m in runs}
+        for _ in range(FLAGS.rounds):
+            for mechanism, (_, steps) in runs.items():
+                start = time.perf_counter()
+                for b in timed:
+                    loss = float(steps.train(b, spec))
+                rates[mechanism].append(examples / (time.perf_counter() - start))
+                assert np.isfinite(loss)
+        plain = statistics.median(rates["none"])
+        out["training"][candidates] = {m: {"examples_per_sec": round(statistics.median(r), 1),
+                                           "rounds": [round(x, 1) for x in r],
+                                           "ratio_to_plain": round(statistics.median(r) / plain, 3)}
+                                       for m, r in rates.items()}
+        print(candidates, out["training"][candidates], flush=True)
+
+    # Serving: single real test sessions, as a client sends them.
+    test = splits.test
+    picks = np.random.default_rng(0).choice(len(test), FLAGS.latency_requests, replace=False)
+    requests = [tf.constant([test.prefix(int(i))], tf.int64) for i in picks]
+    root = tempfile.mkdtemp(prefix="tagnn_repeat_cost_")
+    signatures = {m: _export(model, splits, root, m) for m, model in models.items()}
+    for fn in signatures.values():
+        for r in requests[:20]:
+            fn(session_items=r)
+    latencies = {m: [] for m in signatures}
+    for _ in range(FLAGS.rounds):
+        for mechanism, fn in signatures.items():
+            for r in requests:
+                start = time.perf_counter()
+                fn(session_items=r)["top_k_ids"].numpy()
+                latencies[mechanism].append(1000 * (time.perf_counter() - start))
+    plain = float(np.percentile(latencies["none"], 50))
+    out["serving"] = {m: {"latency_p50_ms": round(float(np.percentile(v, 50)), 3),
+                          "latency_p99_ms": round(float(np.percentile(v, 99)), 3),
+                          "p50_ratio_to_plain": round(float(np.percentile(v, 50)) / plain, 3)}
+                      for m, v in latencies.items()}
+    print("serving", out["serving"], flush=True)
+    out["peak_rss_gb"] = round(measure.peak_rss_gb(), 2)
+    measure.write_json(FLAGS.json_out, out)
+
+
+if __name__ == "__main__":
+    app.run(main)
