@@ -15,12 +15,13 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from experiments.baseline_tuning import (BEST, BEYOND_EDGE, BUDGETS, REFIT_EFFECT, SEARCH_SPACES, TUNING_EPOCHS,
-                                         TUNING_LOG, best_try, range_edges, result_dir, tries)
+from experiments.baseline_tuning import (BEST, BEYOND_EDGE, BUDGETS, NEURAL_METHODS, REFIT_EFFECT, REPEAT_METHODS,
+                                         SEARCH_SPACES, TUNING_EPOCHS, TUNING_LOG, best_try, range_edges, result_dir,
+                                         tries)
 from experiments.results_report import paper_numbers
 from experiments.test_set_uncertainty import paired_bootstrap
 from tagnn_tf import run_directory
-from tagnn_tf.arguments import NEURAL_MODELS, VALID_SPLITS
+from tagnn_tf.arguments import VALID_SPLITS
 from tagnn_tf.errors import InputError
 
 BASELINES_DIR = "baselines"
@@ -29,7 +30,7 @@ DATASETS = ("yoochoose1_64", "diginetica")
 TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
 # Table order: the paper's Table 1 (bottom up), then the methods it does not have.
 METHODS = ("pop", "spop", "item_knn", "bpr_mf", "fpmc", "gru4rec", "narm", "stamp", "srgnn",
-           "sr", "sknn", "vsknn", "stan", "vstan", "tagnn")
+           "sr", "sknn", "vsknn", "stan", "vstan", "tagnn", "tagnn_repeat")
 # The order the neural tunings ran in: TAGNN first (the paired reference), then by cost.
 NEURAL_ORDER = ("tagnn", "stamp", "narm", "gru4rec", "srgnn", "bpr_mf", "fpmc")
 # The first tries run with the full softmax before the neural tuning moved to the sampled one
@@ -38,6 +39,7 @@ FULL_SOFTMAX_DIR = "baselines_full_softmax"
 NAMES = {"pop": "POP", "spop": "S-POP", "item_knn": "Item-KNN", "bpr_mf": "BPR-MF", "fpmc": "FPMC",
          "gru4rec": "GRU4Rec", "narm": "NARM", "stamp": "STAMP", "srgnn": "SR-GNN", "sr": "SR", "sknn": "SKNN",
          "vsknn": "V-SKNN", "stan": "STAN", "vstan": "VSTAN", "tagnn": "TAGNN"}
+NAMES.update({method: f"{NAMES[model]} + repeat-explore" for method, model in REPEAT_METHODS.items()})
 # Why a method is more than GAP_LIMIT HR@20 points from its published value (dataset, method) -> text.
 GAP_LIMIT = 3.0
 _BPR_WHY = ("the TAGNN paper states no protocol or hyper-parameters for its baselines beyond d = 100, so the "
@@ -100,7 +102,7 @@ def _neural_state(run_dir: str) -> Optional[dict]:
 def collect_method(folder: str, method: str) -> Optional[dict]:
     """A method's tuning state: tries done, the best so far and its final run."""
     done = run_directory.read_jsonl(os.path.join(folder, TUNING_LOG))
-    neural = method in NEURAL_MODELS
+    neural = method in NEURAL_METHODS
     states = {}
     if neural:  # tries still training are not in tuning.jsonl yet
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
@@ -193,7 +195,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
             continue
         t = s.get("test") or {}
         status = f"{s['tries_done']} ({s['budget']})"
-        if m in NEURAL_MODELS:
+        if m in NEURAL_METHODS:
             status += "" if s.get("try_finished") else f", try {s['best_try']} training: epoch {s['epochs']} so far"
             time_text = (f"train {_minutes(s['train_seconds'])}, evaluation (val + test, every epoch) "
                          f"{_minutes(s['eval_seconds'])}")
@@ -241,6 +243,65 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
     if gaps:
         lines.append("")
     return lines
+
+
+def subset_lines(results_dir: str, data_dir: str, datasets=DATASETS) -> List[str]:
+    """Every tuned method's test HR@20 / MRR@20 on the labels that repeat a session item and on the others,
+    from its per-example test ranks; and the repeat-explore methods against their plain model, try by try."""
+    from tagnn_tf.data.sessions import load_test_examples
+    from tagnn_tf.training import ranking_metrics
+
+    lines = ["### Repeat and new labels (issue 30)", "",
+             "The test labels that repeat an item of their session (`repeat`) and the others (`new`), scored "
+             "from each method's per-example test ranks (`test_ranks.npz`) of the table above. `+ repeat-explore` "
+             "is the method with `--repeat_mechanism=repeat_explore`, tuned like the method itself (the same "
+             "tries, run in order).", ""]
+    for dataset in datasets:
+        folder = os.path.join(results_dir, BASELINES_DIR, dataset)
+        states = {m: collect_method(os.path.join(folder, m), m) for m in METHODS}
+        ranks = {m: s["ranks"] for m, s in states.items() if s is not None and s.get("ranks") is not None}
+        if not ranks:
+            continue
+        repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
+        share = 100.0 * float(repeats.mean())
+        lines += [f"{TITLES[dataset]}: {share:.1f}% of the {len(repeats):,} test labels repeat a session item.", "",
+                  "| method | tries (budget) | repeat HR@20 | repeat MRR@20 | new HR@20 | new MRR@20 | all HR@20 | "
+                  "all MRR@20 |", "|---|---|---|---|---|---|---|---|"]
+        for m, r in ranks.items():
+            if len(r) != len(repeats):
+                raise InputError(f"{folder}/{states[m]['run']}: {len(r)} test ranks, the test set has {len(repeats)}")
+            metrics = ranking_metrics.finalize(ranking_metrics.numpy_rank_sums(r, repeats=repeats))
+            lines.append(f"| {NAMES[m]} | {states[m]['tries_done']} ({states[m]['budget']}) | "
+                         + " | ".join(_fmt(metrics.get(k)) for k in ("repeat/hr@20", "repeat/mrr@20", "new/hr@20",
+                                                                     "new/mrr@20", "hr@20", "mrr@20")) + " |")
+        lines.append("")
+        lines += _same_try_lines(folder, dataset, repeats)
+    return lines
+
+
+def _same_try_lines(folder: str, dataset: str, repeats: np.ndarray) -> List[str]:
+    """Each finished try of a repeat-explore method minus the plain method's same try (paired bootstrap)."""
+    rows = []
+    for method, model in REPEAT_METHODS.items():
+        for k in range(len(tries(method))):
+            mine = os.path.join(folder, method, f"try-{k}")
+            plain = os.path.join(folder, model, f"try-{k}")
+            if not all(os.path.exists(os.path.join(d, run_directory.RESULT)) for d in (mine, plain)):
+                continue
+            ranks = {"plain": run_directory.read_test_ranks(plain), "repeat": run_directory.read_test_ranks(mine)}
+            cells = []
+            for subset, mask in (("all", np.ones_like(repeats)), ("repeat", repeats), ("new", ~repeats)):
+                diff = paired_bootstrap({n: r[mask] for n, r in ranks.items()}, "plain", resamples=1000,
+                                        seed=0)["runs"]["repeat"]["minus_reference"]
+                cells.append(f"{diff['hr@20']:+.2f} [{diff['hr@20_ci95'][0]:+.2f}, {diff['hr@20_ci95'][1]:+.2f}] / "
+                             f"{diff['mrr@20']:+.2f} [{diff['mrr@20_ci95'][0]:+.2f}, {diff['mrr@20_ci95'][1]:+.2f}]")
+            rows.append(f"| {NAMES[method]} minus {NAMES[model]} | try {k} ({_hyper(tries(method)[k])}) | "
+                        + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [f"{TITLES[dataset]}, the same configuration with and without the mechanism (test HR@20 / MRR@20 "
+            "difference, paired bootstrap 95% interval, 1,000 draws):", "",
+            "| comparison | try | all labels | repeat labels | new labels |", "|---|---|---|---|---|", *rows, ""]
 
 
 def split_lines(results_dir: str, datasets=DATASETS) -> List[str]:
@@ -531,6 +592,7 @@ def render(results_dir: str, data_readme: str) -> List[str]:
              "```", ""]
     for dataset in DATASETS:
         lines += dataset_lines(results_dir, dataset, paper)
+    lines += subset_lines(results_dir, os.path.dirname(os.path.abspath(data_readme)))
     lines += protocol_lines(results_dir)
     lines += refit_lines(results_dir)
     lines += truncation_lines(results_dir)
@@ -540,7 +602,7 @@ def render(results_dir: str, data_readme: str) -> List[str]:
         space = SEARCH_SPACES[m]
         text = "; ".join(f"{k.split('.')[1]} {v}" for k, v in space.items()) or "no hyper-parameters"
         drawn = ""
-        if m in NEURAL_MODELS:  # few tries: list them (try 0 = the defaults)
+        if m in NEURAL_METHODS:  # few tries: list them (try 0 = the defaults)
             drawn = "; the tries: " + ", ".join(f"{k} ({_hyper(t)})" for k, t in enumerate(tries(m)))
         count = len(tries(m))
         lines.append(f"- {NAMES[m]} ({count} {'try' if count == 1 else 'tries'} of a budget of {BUDGETS[m]}): "

@@ -1,0 +1,119 @@
+"""The repeat mechanism on a repeat-heavy synthetic log, against S-POP and a tuned STAN.
+
+  python -m experiments.repeat_synthetic --work_dir=runs/repeat_synthetic --results_dir=results/repeat_synthetic
+
+Writes a synthetic log (`tagnn_tf.data.synthetic`, `--repeat_share` of the
+next clicks repeat a session item) as a dataset folder, profiles it
+(`tagnn_tf.data_profile`), then runs the fair tuning's protocol on it
+(`experiments.baseline_tuning`: the `time` validation split, selection on
+validation HR@20, the sampled softmax and at most 6 epochs for the neural
+models): S-POP, STAN tuned with its full budget of 20 tries, TAGNN and
+TAGNN with `--repeat_mechanism=repeat_explore` (`tagnn_repeat`, the first
+`--neural_tries` of their 4 tries), and TAGNN with the post-hoc boost
+(`--repeat_mechanism=boost`, the configuration of TAGNN's try 0). Every
+method's test HR@20 / MRR@20, overall and on the repeat / new labels, go to
+`<results_dir>/repeat_synthetic.json` (with the profile, the machine and the
+commit), the tries' run folders stay under `--work_dir`. Rerunning resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Sequence
+
+from tagnn_tf.config import DataConfig, TrainConfig
+
+DATASET = "synthetic_repeat"
+METHODS = ("spop", "stan", "tagnn", "tagnn_repeat")
+# The neural tries' protocol (experiments.baseline_tuning's).
+TUNING_TRAIN = TrainConfig(epochs=6, train_candidates="sampled")
+
+
+def write_synthetic_dataset(folder: str, num_items: int, num_sessions: int, seed: int, repeat_share: float) -> None:
+    """The synthetic log (`synthetic.synthetic_dataset`'s sessions and split) as SR-GNN files in `folder`."""
+    from tagnn_tf.data.raw_preprocess import write_srgnn
+    from tagnn_tf.data.sessions import augment_lists
+    from tagnn_tf.data.synthetic import generate_sessions
+
+    if os.path.exists(os.path.join(folder, "test.txt")):
+        return
+    sessions = generate_sessions(num_items, num_sessions, seed, repeat_share=repeat_share)
+    n_test = int(num_sessions * 0.15)  # as synthetic_dataset: the first 15% are the test sessions
+    train, test = sessions[n_test:], sessions[:n_test]
+    write_srgnn(folder, train, augment_lists(train), augment_lists(test))
+
+
+def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repeat_share: float,
+              neural_tries: int = 1, methods: Sequence[str] = METHODS, train: TrainConfig = TUNING_TRAIN,
+              log: Callable = print) -> dict:
+    """Writes the log, profiles it, tunes `methods` and trains the boost; returns the figures."""
+    from experiments.baseline_tuning import NEURAL_METHODS, tune
+    from tagnn_tf import run_directory
+    from tagnn_tf.data_profile import profile_dataset
+    from tagnn_tf.training.trainer import train as train_run
+
+    data_dir = os.path.join(work_dir, "data")
+    write_synthetic_dataset(os.path.join(data_dir, DATASET), num_items, num_sessions, seed, repeat_share)
+    data = DataConfig(dataset=DATASET, data_dir=data_dir, valid_split="time")
+    out = {"synthetic": {"num_items": num_items, "num_sessions": num_sessions, "seed": seed,
+                         "repeat_share": repeat_share},
+           "profile": profile_dataset(DATASET, data_dir), "methods": {},
+           "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit()}
+    tuning_dir = os.path.join(work_dir, "tuning")
+    for method in methods:
+        summary = tune(method, tuning_dir, data, train, neural_tries if method in NEURAL_METHODS else 0, log=log)
+        out["methods"][method] = {k: summary[k] for k in ("best_try", "tries", "tries_done", "complete", "overrides",
+                                                          "val", "test")}
+    if "tagnn" in methods:
+        # The post-hoc boost on TAGNN's try-0 configuration (the same training as that try; `a` picked
+        # on validation after each epoch).
+        from experiments.baseline_tuning import tries, try_config
+
+        config = try_config("tagnn", tries("tagnn")[0], data, train)
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, repeat_mechanism="boost"))
+        result = train_run(config, os.path.join(work_dir, "tagnn_boost"), log=log)
+        out["methods"]["tagnn_boost"] = {"boost_weight": result["boost_weight"], "val": result["val"],
+                                         "test": result["test"]}
+    return out
+
+
+def margins(out: dict, method: str = "tagnn_repeat", against=("spop", "stan")) -> dict:
+    """{other: {"hr@20", "mrr@20"}}: `method`'s test metrics minus each other method's (points)."""
+    mine = out["methods"][method]["test"]
+    return {other: {k: round(mine[k] - out["methods"][other]["test"][k], 2) for k in ("hr@20", "mrr@20")}
+            for other in against if other in out["methods"]}
+
+
+if __name__ == "__main__":
+    from tagnn_tf.runtime import configure_process
+
+    configure_process()
+    from absl import app, flags
+
+    flags.DEFINE_string("work_dir", "runs/repeat_synthetic", "The synthetic dataset and the tries' run folders.")
+    flags.DEFINE_string("results_dir", "results/repeat_synthetic", "Where repeat_synthetic.json goes.")
+    flags.DEFINE_integer("num_items", 20000, "Catalogue size.")
+    flags.DEFINE_integer("num_sessions", 60000, "Sessions (15% of them are the test sessions).")
+    flags.DEFINE_integer("seed", 7, "Generator seed.")
+    flags.DEFINE_float("repeat_share", 0.45, "Share of next clicks that repeat a session item.")
+    flags.DEFINE_integer("neural_tries", 1, "Tries of each neural method's budget of 4 run now.")
+    FLAGS = flags.FLAGS
+
+    def _main(argv):
+        import json
+
+        from tagnn_tf import run_directory
+        from tagnn_tf.cli import run_or_exit
+
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        out = run_or_exit(run_study, FLAGS.work_dir, FLAGS.num_items, FLAGS.num_sessions, FLAGS.seed,
+                          FLAGS.repeat_share, FLAGS.neural_tries)
+        out["margins_of_tagnn_repeat"] = margins(out)
+        os.makedirs(FLAGS.results_dir, exist_ok=True)
+        run_directory.write_json_atomic(os.path.join(FLAGS.results_dir, "repeat_synthetic.json"), out)
+        print(json.dumps({m: r["test"] for m, r in out["methods"].items()}, indent=1))
+        print(json.dumps(out["margins_of_tagnn_repeat"]))
+
+    app.run(_main)
