@@ -81,9 +81,9 @@ class SequenceRecommender(RepeatAware, keras.Model):
             return scores
         return self.add_repeat(scores, inputs, self.embedding(inputs["items"]), session, training)
 
-    def sampled_scores(self, inputs, candidates_t, training=None):
-        """(`[batch, C]` explore scores of shared candidates, the repeat layer's output); as
-        `TAGNN.sampled_scores`."""
+    def explore_and_repeat(self, inputs, candidates_t, training=None):
+        """(`[batch, C]` explore scores of the candidates `candidates_t`, the repeat layer's output); as
+        `TAGNN.explore_and_repeat`."""
         ids, mask = self.clicks(inputs)
         session = self.encode(ids, mask, training)
         return ops.matmul(session, candidates_t), self.repeat_scores(inputs, self.embedding(inputs["items"]), session)

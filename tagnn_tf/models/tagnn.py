@@ -92,7 +92,7 @@ class TAGNN(RepeatAware, keras.Model):
             scores as `train`.
           training: with `repeat_mechanism="boost"`, training scores leave
             the boost out. With a repeat mechanism `candidates_t` must be the
-            whole catalogue (sampled training calls `sampled_scores`).
+            whole catalogue (the training loss calls `explore_and_repeat`).
         """
         check_choice("scoring_mode", scoring_mode, SCORING_MODES)
         official_padding = self.padding == "official"
@@ -128,12 +128,14 @@ class TAGNN(RepeatAware, keras.Model):
         return stacked[:batch] + self.target_attention.attend(
             stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
 
-    def sampled_scores(self, inputs, candidates_t, training=None):
-        """Sampled training with `repeat_mechanism="repeat_explore"` (`training.sampled_softmax`).
+    def explore_and_repeat(self, inputs, candidates_t, training=None):
+        """The two parts of the repeat-explore mixture, for its training loss (`training.sampled_softmax.
+        repeat_explore_loss`).
 
         Args:
           inputs: as `call` (`padding="masked"`).
-          candidates_t: `[hidden, C]` candidates shared by the batch.
+          candidates_t: `[hidden, C]` candidates shared by the batch (sampled training), or the whole
+            catalogue's `candidate_table_t()`.
 
         Returns:
           (`[batch, C]` explore scores of the candidates, the repeat layer's

@@ -15,9 +15,8 @@ Two corrections keep the softmax close to the full one:
 - accidental hits: a candidate with the row's own label id in another column
   (a repeated label, or a negative that drew it) gets logit -1e9.
 
-With the learned repeat mechanism (`sampled_repeat_explore_loss`) the
-explore part of the mixture is this sampled softmax and the repeat part is
-exact. keras-rs'
+With the learned repeat mechanism (`repeat_explore_loss`) the explore part
+of the mixture is this sampled softmax and the repeat part is exact. keras-rs'
   `RemoveAccidentalHits` (0.4.0) is not used: it adds ~1e-40 to those logits,
   a no-op in float32 (keras-rs pull request #206);
   `tests/training/test_sampled_softmax.py` checks that and fails once a
@@ -25,6 +24,8 @@ exact. keras-rs'
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import keras_rs
 import numpy as np
@@ -127,23 +128,34 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
     return _corrected(logits, columns, candidates, sampler)
 
 
-def sampled_repeat_explore_loss(model, features, labels, sampler: CandidateSampler, seed, training=True):
-    """`[b]` negative log-likelihood of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
+def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSampler], seed,
+                        explore_weight: float = 1.0, training=True):
+    """`[b]` training loss of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
 
-    `-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label))`
-    (`tagnn_tf.layers.repeat_scores`): `log P_explore(label)` is the sampled
-    softmax's (`sampled_logits`' candidates and corrections; the full
-    softmax's when the negatives are the whole catalogue), the repeat part is
-    exact (a softmax over the session's nodes; 0 for a label outside the session).
+    `-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label)) - explore_weight log P_explore(label)`
+    (`tagnn_tf.layers.repeat_scores`): the mixture's negative log-likelihood, plus the explore part's own
+    cross-entropy, so that the explore scores learn from every label as the plain model does (the
+    mixture alone trains them only in proportion to their share of each label's probability: measured,
+    they then learn the labels outside the session more slowly, README "Repeat-heavy logs").
+    `log P_explore(label)` is the softmax over the whole catalogue (`sampler` None) or the sampled
+    softmax's (`sampled_logits`' candidates and corrections; the full softmax's when the negatives are
+    the whole catalogue); the repeat part is exact (a softmax over the session's nodes; 0 for a label
+    outside the session).
 
-    Args: as `sampled_logits`; `model` has `sampled_scores`.
+    Args: as `sampled_logits`, `sampler` None for the full softmax; `model` has `explore_and_repeat`;
+      `explore_weight` (`TrainConfig.explore_loss_weight`) >= 0.
     """
-    columns, candidates, candidates_t = _shared_candidates(model, labels, sampler, seed)
-    shared, (gate, node_logits) = model.sampled_scores(features, candidates_t, training=training)
-    logits = _corrected(shared, columns, candidates, sampler)
-    rows = ops.arange(ops.shape(labels)[0], dtype="int32")
-    log_explore = -tf.nn.sparse_softmax_cross_entropy_with_logits(rows, logits)
+    label_columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
+    if sampler is None:
+        explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t(), training=training)
+        positives = label_columns
+    else:
+        columns, candidates, candidates_t = _shared_candidates(model, labels, sampler, seed)
+        shared, (gate, node_logits) = model.explore_and_repeat(features, candidates_t, training=training)
+        explore = _corrected(shared, columns, candidates, sampler)
+        positives = ops.arange(ops.shape(labels)[0], dtype="int32")
+    log_explore = -tf.nn.sparse_softmax_cross_entropy_with_logits(positives, explore)
     log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
-    label_columns = ops.expand_dims(columns, 1)
-    log_repeat_label = node_values_at(label_columns, features["items"], log_repeat, PADDING_LOGIT)[:, 0]
-    return -log_add(log_explore_weight + log_explore, log_repeat_label)
+    log_repeat_label = node_values_at(ops.expand_dims(label_columns, 1), features["items"], log_repeat,
+                                      PADDING_LOGIT)[:, 0]
+    return -log_add(log_explore_weight + log_explore, log_repeat_label) - explore_weight * log_explore

@@ -14,7 +14,7 @@ from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
                                            scatter_to_columns)
 from tagnn_tf.models import build_model
-from tagnn_tf.training.sampled_softmax import CandidateSampler, sampled_repeat_explore_loss
+from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
 from tagnn_tf.training.trainer import model_preprocessor
 
 NUM_ITEMS = 30
@@ -123,10 +123,21 @@ def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(
     model.repeat.gate_bias.assign(0.3)
     features, label_ids = _features(model, SESSIONS[:len(labels)], labels)
     sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", len(labels))
-    sampled = sampled_repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False)
-    full = tf.nn.sparse_softmax_cross_entropy_with_logits(item_ids.id_to_column(label_ids),
-                                                          model(features, training=False))
-    np.testing.assert_allclose(sampled.numpy(), full.numpy(), rtol=1e-5)
+    columns = item_ids.id_to_column(label_ids)
+
+    def loss(sampler, weight):
+        return repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), weight,
+                                   training=False).numpy()
+
+    # Weight 0: the mixture's negative log-likelihood, the cross-entropy of the model's log P.
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, model(features, training=False)).numpy()
+    np.testing.assert_allclose(loss(sampler, 0.0), nll, rtol=1e-5)
+    np.testing.assert_allclose(loss(None, 0.0), nll, rtol=1e-5)
+    # Weight w adds w times the explore scores' own cross-entropy, sampled or not.
+    explore, _ = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
+    explore_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
+    np.testing.assert_allclose(loss(None, 0.5), nll + 0.5 * explore_ce, rtol=1e-5)
+    np.testing.assert_allclose(loss(sampler, 0.5), nll + 0.5 * explore_ce, rtol=1e-5)
 
 
 def test_rerank_with_k_equal_n_gives_the_exact_scores_and_always_reranks_the_session_items():

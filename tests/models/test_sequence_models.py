@@ -133,8 +133,11 @@ def test_bpr_loss_ignores_a_negative_equal_to_the_label():
                                   [0.0, 0.0])
 
 
-@pytest.mark.parametrize("name", ["srgnn", "gru4rec", "narm", "stamp", "bpr_mf", "fpmc"])
-def test_export_round_trip(name, tmp_path):
+@pytest.mark.parametrize("name,mechanism", [("srgnn", "none"), ("gru4rec", "none"), ("narm", "none"),
+                                            ("stamp", "none"), ("bpr_mf", "none"), ("fpmc", "none"),
+                                            ("stamp", "repeat_explore"), ("narm", "repeat_explore"),
+                                            ("bpr_mf", "boost")])
+def test_export_round_trip(name, mechanism, tmp_path):
     """The SavedModel of a baseline, reloaded by a client that never imports tagnn_tf, scores as Keras does;
     the non-recurrent ones convert to TFLite builtins, the recurrent ones are refused with the reason."""
     from tagnn_tf.serving.tflite_export import convert_savedmodel
@@ -143,10 +146,13 @@ def test_export_round_trip(name, tmp_path):
     from tagnn_tf.serving.session_recommender import pad_sessions
 
     num_items = 30
-    model = build_model(ModelConfig(name=name, hidden_size=8), num_items, seed=4)
+    model_config = ModelConfig(name=name, hidden_size=8, repeat_mechanism=mechanism)
+    model = build_model(model_config, num_items, seed=4)
+    if mechanism == "boost":
+        model.repeat.boost.assign(2.0)
     run = tmp_path / "run"
     run.mkdir()
-    config = ExperimentConfig(model=ModelConfig(name=name, hidden_size=8), data=DataConfig(num_items=num_items))
+    config = ExperimentConfig(model=model_config, data=DataConfig(num_items=num_items))
     (run / "config.json").write_text(config.to_json())
     model.save(str(run / "best.keras"))
     sessions = [[3, 1, 4, 1, 5], [9, 2], [6], [5, 3, 5, 8, 9, 7, 9], [2, 2]]

@@ -69,3 +69,41 @@ def test_warm_start_needs_the_same_architecture(tmp_path):
     config = ExperimentConfig(model=ModelConfig(hidden_size=16), data=config.data, train=config.train)
     with pytest.raises(InputError, match=r"its model differs in \['hidden_size'\]"):
         train(config, str(tmp_path / "run2"), log=lambda _: None)
+
+
+def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
+    items = [f"sku-{k}" for k in range(40)]
+    _dataset(tmp_path / "day1", items, seed=0)
+    _dataset(tmp_path / "day2", items[5:] + ["sku-new"], seed=1)
+
+    def config(dataset, mechanism, **train_fields):
+        return ExperimentConfig(model=ModelConfig(hidden_size=8, repeat_mechanism=mechanism),
+                                data=DataConfig(dataset=dataset, data_dir=str(tmp_path)),
+                                train=TrainConfig(batch_size=25, epochs=1, **train_fields))
+
+    old_dir = str(tmp_path / "run1")
+    train(config("day1", "repeat_explore"), old_dir, log=lambda _: None)
+    _, old_model = run_directory.load_run(old_dir)
+    trainer = Trainer(config("day2", "repeat_explore", warm_start_from=old_dir), str(tmp_path / "run2"),
+                      log=lambda _: None)
+    for new, old in zip(trainer.model.repeat.get_weights(), old_model.repeat.get_weights()):
+        np.testing.assert_array_equal(new, old)
+    # The same sessions of shared items get the same repeat gate and node logits (old numbers = new + 5).
+    sessions = [[10, 12, 10], [7, 30]]
+    features = {k: densify(tf.ragged.constant(s, dtype=tf.int64)) for k, s in
+                (("old", [[i + 5 for i in s] for s in sessions]), ("new", sessions))}
+
+    def repeat_outputs(model, inputs):
+        nodes, counts = model._nodes(inputs)
+        return model.repeat_scores(inputs, nodes, model.readout(nodes, counts, inputs["last_node"]))
+
+    for a, b in zip(repeat_outputs(trainer.model, features["new"]), repeat_outputs(old_model, features["old"])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    trainer.close()
+    # From a run without the mechanism: everything else is copied, the repeat layer starts fresh.
+    plain_dir = str(tmp_path / "plain")
+    train(config("day1", "none"), plain_dir, log=lambda _: None)
+    messages = []
+    result = train(config("day2", "repeat_explore", warm_start_from=plain_dir), str(tmp_path / "run3"),
+                   log=messages.append)
+    assert any("warm start" in m for m in messages) and np.isfinite(result["test"]["hr@20"])
