@@ -28,6 +28,7 @@ import numpy as np
 
 from tagnn_tf import item_ids
 from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.errors import DataFileError
 
 # Labels seen fewer times than this in training count as rare.
 RARE_LABEL_CLICKS = 5
@@ -123,7 +124,6 @@ def profile_dataset(dataset: str, data_dir: str, floors: bool = True, **syntheti
     from tagnn_tf.data.datasets import SYNTHETIC
     from tagnn_tf.data.sessions import check_catalogue, load_test_examples, load_train_examples
     from tagnn_tf.data.synthetic import synthetic_dataset
-    from tagnn_tf.errors import DataFileError
 
     if dataset == SYNTHETIC:
         config = DataConfig(dataset=dataset, **{f"synthetic_{k}": v for k, v in synthetic.items()})
@@ -168,4 +168,11 @@ def preprocess_and_profile(fmt: str, path: str, output_dir: str, dataset: str = 
         from tagnn_tf.data.raw_preprocess import run_preprocess
 
         folders = run_preprocess(path, fmt, output_dir, skip_malformed=skip_malformed, log=log).folders
-    return [add_profile_to_report(folder, log) for folder in folders]
+    profiles = []
+    for folder in folders:
+        try:
+            profiles.append(add_profile_to_report(folder, log))
+        except DataFileError as e:  # written, but not as the trainer reads it: say so, keep the others
+            if log:
+                log(f"WARNING: {folder} was written but not profiled: {e}")
+    return profiles

@@ -42,6 +42,13 @@ def test_the_raw_diginetica_sample_gives_the_reference_output(tmp_path):
     report = json.load(open(sample / "preprocess_report.json"))
     assert report["train_sessions"] == 469 and report["items"] == 309
     assert report["dropped"]["items_below_min_item_count"] > 0
+    # The data profile of the written folder (tagnn_tf.data_profile), its advice printed by the binary.
+    profile = report["profile"]
+    assert profile["train_sessions"] == 469 and profile["items"] == 309
+    assert profile["train_examples"] == len(expected["train"]["labels"])
+    assert profile["test_examples"] == len(expected["test"]["labels"])
+    assert 0 <= profile["test_repeat_share"] <= 100 and set(profile["floors"]) == {"spop", "pop"}
+    assert profile["advice"] in out.stdout
 
 
 def _log(path, rows, header="session,sku,ts", delimiter=","):
