@@ -23,16 +23,17 @@ devices = int(sys.argv[2])
 strategy = make_strategy(DistributeConfig(strategy="mirrored" if devices > 1 else "default", num_devices=devices))
 from tagnn_tf.training.trainer import train
 data = DataConfig(synthetic_num_items=3000, synthetic_num_sessions=2000, synthetic_seed=3)
-cfg = ExperimentConfig(model=ModelConfig(hidden_size=32), data=data,
+cfg = ExperimentConfig(model=ModelConfig(hidden_size=32, repeat_mechanism=sys.argv[4]), data=data,
                        train=TrainConfig(batch_size=100, epochs=2, learning_rate=0.01, train_candidates=sys.argv[3],
                                          num_negatives=200))
 result = train(cfg, sys.argv[1], strategy=strategy, log=lambda m: None)
 print("RESULT" + json.dumps({"test": result["test"], "replicas": strategy.num_replicas_in_sync}))
 """
 
-def _run(model_dir, devices, train_candidates="full"):
+def _run(model_dir, devices, train_candidates="full", repeat_mechanism="none"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", SCRIPT, model_dir, str(devices), train_candidates], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-c", SCRIPT, model_dir, str(devices), train_candidates, repeat_mechanism],
+                         cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT")][-1]
@@ -58,3 +59,11 @@ def test_sampled_training_under_mirrored_two_devices(tmp_path):
     assert (one["replicas"], two["replicas"]) == (1, 2)
     assert two["test"]["hr@20"] == pytest.approx(one["test"]["hr@20"], abs=3.0), (one, two)
     assert one["test"]["hr@20"] > 20, one  # popularity on these data: under 5
+
+
+def test_the_repeat_mechanism_under_mirrored_two_devices_matches_single_device(tmp_path):
+    one = _run(str(tmp_path / "one"), 1, "full", "repeat_explore")
+    two = _run(str(tmp_path / "two"), 2, "full", "repeat_explore")
+    assert (one["replicas"], two["replicas"]) == (1, 2)
+    for k in ("hr@20", "mrr@20", "repeat/hr@20", "new/hr@20"):
+        assert two["test"][k] == pytest.approx(one["test"][k], abs=0.5), (one, two)
