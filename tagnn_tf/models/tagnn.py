@@ -37,8 +37,10 @@ class TAGNN(RepeatAware, keras.Model):
     `z_t = s_t^T v_t`.
 
     With a repeat mechanism (`repeat_mechanism`, `tagnn_tf.layers.
-    repeat_scores`) the session's items also get a repeat score, added to
-    their columns; it reads `node_recency` `[batch, U]` too.
+    repeat_scores`) the output is the repeat-explore mixture's log-probabilities
+    `log P` (`repeat_explore`: the scores above are its explore part), or the
+    scores plus the post-hoc boost at the session's items (`boost`); it reads
+    `node_recency` `[batch, U]` too.
 
     Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
     (hidden_size, gnn_steps, variant, readout, global_attention, padding,
