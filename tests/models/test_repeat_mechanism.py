@@ -184,3 +184,21 @@ def test_config_refuses_a_repeat_mechanism_where_it_does_not_apply(overrides, fr
 def test_sampled_softmax_with_bpr_is_an_input_error():
     with pytest.raises(InputError, match="cross_entropy"):
         TrainConfig(train_candidates="sampled", loss="bpr")
+
+
+def test_cluster_rerank_keeps_the_session_items_and_stays_finite():
+    # Cluster retrieval (approximate) with a probe of one cluster out of 6: the session's items are
+    # appended whether their cluster was probed or not, and every real candidate scores a finite log P.
+    from tagnn_tf.serving.item_clusters import kmeans_clusters
+
+    _, model = _plain_and_repeat("tagnn")
+    features, _ = _features(model, SESSIONS, [4, 4, 4])
+    centroids, members = kmeans_clusters(np.array(item_ids.candidate_rows(model.candidate_embeddings())), 6, seed=1)
+    columns, scores = model.rerank(features, 3, clusters=(tf.constant(centroids.T), tf.constant(members), 1))
+    columns, scores = columns.numpy(), scores.numpy()
+    items = features["items"].numpy()
+    assert np.isfinite(scores).all()
+    for b in range(len(items)):
+        for item in items[b][items[b] > 0]:
+            slots = np.flatnonzero(columns[b] == item_ids.id_to_column(item))
+            assert slots.size and scores[b, slots].max() > PADDING_LOGIT
