@@ -260,7 +260,8 @@ def subset_lines(results_dir: str, data_dir: str, datasets=DATASETS) -> List[str
         folder = os.path.join(results_dir, BASELINES_DIR, dataset)
         states = {m: collect_method(os.path.join(folder, m), m) for m in METHODS}
         ranks = {m: s["ranks"] for m, s in states.items() if s is not None and s.get("ranks") is not None}
-        if not ranks:
+        test_file = os.path.join(data_dir, dataset, "test.txt")
+        if not ranks or not os.path.exists(test_file):  # the test labels are needed to split the ranks
             continue
         repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
         share = 100.0 * float(repeats.mean())

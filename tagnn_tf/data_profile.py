@@ -108,8 +108,8 @@ def advice(profile: dict) -> str:
     if share < FEW_REPEATS_SHARE:
         return (f"few repeats ({share:.1f}% of test labels repeat a session item): S-POP is no floor; tune "
                 "V-SKNN / STAN beside TAGNN (experiments.tune_baselines), they are strong on such logs")
-    return (f"moderate repeats ({share:.1f}% of test labels repeat a session item): TAGNN fits; "
-            f"--repeat_mechanism=repeat_explore is measured not to cost on such logs (README, Repeat-heavy logs)"
+    return (f"moderate repeats ({share:.1f}% of test labels repeat a session item): plain TAGNN "
+            f"(--repeat_mechanism=none) is the measured choice on such logs (README, Repeat-heavy logs)"
             f"{floor_text}")
 
 
