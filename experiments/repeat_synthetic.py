@@ -34,12 +34,12 @@ def write_synthetic_dataset(folder: str, num_items: int, num_sessions: int, seed
     """The synthetic log (`synthetic.synthetic_dataset`'s sessions and split) as SR-GNN files in `folder`."""
     from tagnn_tf.data.raw_preprocess import write_srgnn
     from tagnn_tf.data.sessions import augment_lists
-    from tagnn_tf.data.synthetic import generate_sessions
+    from tagnn_tf.data.synthetic import TEST_SHARE, generate_sessions
 
     if os.path.exists(os.path.join(folder, "test.txt")):
         return
     sessions = generate_sessions(num_items, num_sessions, seed, repeat_share=repeat_share)
-    n_test = int(num_sessions * 0.15)  # as synthetic_dataset: the first 15% are the test sessions
+    n_test = int(num_sessions * TEST_SHARE)  # as synthetic_dataset: the first sessions are the test ones
     train, test = sessions[n_test:], sessions[:n_test]
     write_srgnn(folder, train, augment_lists(train), augment_lists(test))
 

@@ -13,8 +13,7 @@ prefixes of all training sessions) and every test example:
                                            the training sessions, in seconds)
   advice                                   one line: which model to try first
 
-The repeat share is the number that decides the model (README, "Repeat-heavy
-logs"): at 20-27% (Diginetica, Yoochoose 1/64) plain TAGNN wins by a wide
+The repeat share is the number that decides the model (docs/repeat_heavy_logs.md): at 20-27% (Diginetica, Yoochoose 1/64) plain TAGNN wins by a wide
 margin; around 40% and more S-POP is a strong floor that TAGNN without a
 repeat mechanism can lose to.
 """
@@ -109,7 +108,7 @@ def advice(profile: dict) -> str:
         return (f"few repeats ({share:.1f}% of test labels repeat a session item): S-POP is no floor; tune "
                 "V-SKNN / STAN beside TAGNN (experiments.tune_baselines), they are strong on such logs")
     return (f"moderate repeats ({share:.1f}% of test labels repeat a session item): plain TAGNN "
-            f"(--repeat_mechanism=none) is the measured choice on such logs (README, Repeat-heavy logs)"
+            f"(--repeat_mechanism=none) is the measured choice on such logs (docs/repeat_heavy_logs.md)"
             f"{floor_text}")
 
 

@@ -24,6 +24,8 @@ from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 
 MAX_SESSION_LENGTH = 40
+# Share of the generated sessions (the first ones) that are the test sessions.
+TEST_SHARE = 0.15
 # Weight of a repeat of the click `age` clicks back (`repeat_share` > 0).
 REPEAT_RECENCY = 0.6
 # Concentration of the per-session repeat propensity's Beta distribution.
@@ -126,7 +128,7 @@ def augment_arrays(values: np.ndarray, row_splits: np.ndarray) -> SessionExample
     return SessionExamples(prefix_values.astype(np.int32), splits, labels.astype(np.int32))
 
 
-def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = 0.15,
+def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = TEST_SHARE,
                       repeat_share: float = 0.0):
     """(train_examples, test_examples, num_train_sessions) from generated sessions (the first
     `test_share` of the sessions are the test sessions; `repeat_share` as in `generate_session_arrays`)."""

@@ -130,7 +130,12 @@ class RepeatBoost(keras.layers.Layer):
         self.boost = self.add_weight(name="boost", shape=(), initializer="zeros", trainable=False)
 
     def call(self, nodes, session, node_counts, node_recency, last_node):
-        return self.boost * ops.log(1.0 + ops.cast(node_counts, "float32"))
+        return self.boost * self.unit_scores(node_counts)
+
+    @staticmethod
+    def unit_scores(node_counts):
+        """`log(1 + c_u)` `[batch, U]`: the boost of weight 1."""
+        return ops.log(1.0 + ops.cast(node_counts, "float32"))
 
 
 def log_sigmoid(x):

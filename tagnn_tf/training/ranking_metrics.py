@@ -51,25 +51,30 @@ def target_ranks(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     return above + 1
 
 
+def _sums(ranks, cutoffs, repeats, total, as_float):
+    """The sums of `rank_sums` with the array functions of its backend (`total`: a sum; `as_float`: a cast)."""
+    ranks_f = as_float(ranks)
+    parts = {"": ranks_f * 0.0 + 1.0}
+    if repeats is not None:
+        repeat = as_float(repeats)
+        parts.update({"repeat/": repeat, "new/": 1.0 - repeat})
+    out = {}
+    for prefix, weight in parts.items():
+        out[prefix + "count"] = total(weight)
+        for k in cutoffs:
+            hit = as_float(ranks <= k) * weight
+            out[f"{prefix}hr@{k}"] = total(hit)
+            out[f"{prefix}mrr@{k}"] = total(hit / ranks_f)
+    return out
+
+
 def rank_sums(ranks: tf.Tensor, cutoffs: Sequence[int] = CUTOFFS, repeats=None) -> Dict[str, tf.Tensor]:
     """Sums over a batch: hits and reciprocal ranks within each cutoff, and the count.
 
     `repeats`: optional bool `[batch]` (`label_repeats`); the same sums are
     then also kept per subset, as `repeat/...` and `new/...`.
     """
-    ranks_f = tf.cast(ranks, tf.float32)
-    parts = {"": tf.ones_like(ranks_f)}
-    if repeats is not None:
-        repeat = tf.cast(repeats, tf.float32)
-        parts.update({"repeat/": repeat, "new/": 1.0 - repeat})
-    out = {}
-    for prefix, weight in parts.items():
-        out[prefix + "count"] = tf.reduce_sum(weight)
-        for k in cutoffs:
-            hit = tf.cast(ranks <= k, tf.float32) * weight
-            out[f"{prefix}hr@{k}"] = tf.reduce_sum(hit)
-            out[f"{prefix}mrr@{k}"] = tf.reduce_sum(hit / ranks_f)
-    return out
+    return _sums(ranks, cutoffs, repeats, tf.reduce_sum, lambda x: tf.cast(x, tf.float32))
 
 
 def numpy_target_ranks(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -89,20 +94,9 @@ def numpy_target_ranks(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def numpy_rank_sums(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS, repeats=None) -> Dict[str, float]:
-    """`rank_sums` of NumPy ranks (`repeats`: optional bool `[n]`)."""
-    ranks = np.asarray(ranks, np.float64)
-    parts = {"": np.ones_like(ranks)}
-    if repeats is not None:
-        repeat = np.asarray(repeats, np.float64)
-        parts.update({"repeat/": repeat, "new/": 1.0 - repeat})
-    out = {}
-    for prefix, weight in parts.items():
-        out[prefix + "count"] = float(weight.sum())
-        for k in cutoffs:
-            hit = (ranks <= k) * weight
-            out[f"{prefix}hr@{k}"] = float(hit.sum())
-            out[f"{prefix}mrr@{k}"] = float((hit / ranks).sum())
-    return out
+    """`rank_sums` of NumPy ranks (`repeats`: optional bool `[n]`), in float64."""
+    return _sums(np.asarray(ranks), cutoffs, repeats, lambda x: float(np.sum(x)),
+                 lambda x: np.asarray(x, np.float64))
 
 
 def finalize(sums: Dict[str, float]) -> Dict[str, float]:

@@ -136,7 +136,7 @@ def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSamp
     (`tagnn_tf.layers.repeat_scores`): the mixture's negative log-likelihood, plus the explore part's own
     cross-entropy, so that the explore scores learn from every label as the plain model does (the
     mixture alone trains them only in proportion to their share of each label's probability: measured,
-    they then learn the labels outside the session more slowly, README "Repeat-heavy logs").
+    they then learn the labels outside the session more slowly, docs/repeat_heavy_logs.md).
     `log P_explore(label)` is the softmax over the whole catalogue (`sampler` None) or the sampled
     softmax's (`sampled_logits`' candidates and corrections; the full softmax's when the negatives are
     the whole catalogue); the repeat part is exact (a softmax over the session's nodes; 0 for a label

@@ -35,7 +35,7 @@ from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, scatter_to_columns
+from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, RepeatBoost, scatter_to_columns
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.layers.tensor_ops import gather_rows
 from tagnn_tf.models.registry import build_model, needs_click_alias
@@ -180,8 +180,8 @@ class DistributedSteps:
         the session's items.
         """
         explore = self.model(features, training=False)
-        unit = scatter_to_columns(tf.math.log(1.0 + tf.cast(features["node_counts"], tf.float32)),
-                                  features["items"], self.model.num_items)
+        unit = scatter_to_columns(RepeatBoost.unit_scores(features["node_counts"]), features["items"],
+                                  self.model.num_items)
         repeats = ranking_metrics.label_repeats(features["items"], labels)
         out = {}
         for i, weight in enumerate(BOOST_WEIGHTS):
