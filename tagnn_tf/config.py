@@ -255,8 +255,9 @@ class TrainConfig:
         same); `dense`: Adam's update of every row every step.
       explore_loss_weight: `repeat_mechanism="repeat_explore"` only: the weight
         of the explore part's own cross-entropy added to the mixture's negative
-        log-likelihood (`training.sampled_softmax.repeat_explore_loss`); 0 =
-        the mixture's likelihood alone (RepeatNet's loss).
+        log-likelihood, the sum divided by 1 + the weight
+        (`training.sampled_softmax.repeat_explore_loss`); 0 = the mixture's
+        likelihood alone (RepeatNet's loss).
       warm_start_from: a finished run directory whose weights initialise this
         run (items matched by raw id; `tagnn_tf.training.warm_start`); "" = a
         fresh initialisation. Used when the run starts, not when it resumes.

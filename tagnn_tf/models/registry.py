@@ -5,7 +5,7 @@ from __future__ import annotations
 from tagnn_tf.arguments import NEURAL_MODELS
 from tagnn_tf.errors import InputError
 from tagnn_tf.models.sequence_models import BPRMF, FPMC, GRU4Rec, NARM, STAMP
-from tagnn_tf.models.tagnn import TAGNN, build_tagnn, example_inputs
+from tagnn_tf.models.tagnn import TAGNN, build_tagnn
 
 SEQUENCE_MODEL_CLASSES = {"gru4rec": GRU4Rec, "narm": NARM, "stamp": STAMP, "bpr_mf": BPRMF, "fpmc": FPMC}
 # The class each name builds (`tagnn_tf.run_directory.load_run` checks a saved model against it).
@@ -32,5 +32,5 @@ def build_model(config, num_items: int, seed=None):
         return build_tagnn(config, num_items, seed)
     model = SEQUENCE_MODEL_CLASSES[config.name](num_items=num_items, hidden_size=config.hidden_size, seed=seed,
                                                 repeat_mechanism=config.repeat_mechanism)
-    model(example_inputs(with_click_alias=True))
+    model.build_weights()
     return model

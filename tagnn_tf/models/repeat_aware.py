@@ -8,7 +8,10 @@ vector `[batch, w']` it has computed anyway.
 
 from __future__ import annotations
 
+from keras import ops
+
 from tagnn_tf.arguments import REPEAT_MECHANISMS, check_choice
+from tagnn_tf.layers.tensor_ops import gather_rows
 from tagnn_tf.layers.repeat_scores import make_repeat_layer, mixture_log_scores, scatter_to_columns
 
 REPEAT_INPUTS = ("items", "node_counts", "node_recency", "last_node")
@@ -29,12 +32,20 @@ class RepeatAware:
 
     def repeat_scores(self, inputs, nodes, session):
         """The repeat layer's output: `boost` r `[batch, U]`; `repeat_explore` (gate `[batch]`, node logits
-        `[batch, U]`)."""
+        `[batch, U]`, which read the explore scores of the session's items, `own_item_scores`)."""
         missing = [k for k in REPEAT_INPUTS if k not in inputs]
         if missing:
             raise ValueError(f"The repeat mechanism reads {list(REPEAT_INPUTS)}; the inputs lack {missing}. "
                              f"Received keys: {sorted(inputs)}")
-        return self.repeat(nodes, session, inputs["node_counts"], inputs["node_recency"], inputs["last_node"])
+        own = self.own_item_scores(inputs, nodes, session) if self.repeat_mechanism == "repeat_explore" else None
+        return self.repeat(nodes, session, inputs["node_counts"], inputs["node_recency"], inputs["last_node"],
+                           own)
+
+    def own_item_scores(self, inputs, nodes, session):
+        """`[batch, U]` explore scores of each session node's item (padding nodes: any finite value).
+
+        The session vector times the item's candidate vector; TAGNN adds its target term."""
+        return ops.einsum("bw,buw->bu", session, gather_rows(self.candidate_embeddings(), inputs["items"]))
 
     def add_repeat(self, scores, inputs, nodes, session, training=None):
         """The final `[batch, N]` scores from the explore scores of the whole catalogue: unchanged (`none`,

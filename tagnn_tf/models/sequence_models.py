@@ -25,6 +25,7 @@ from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import RowGatherEmbedding
 from tagnn_tf.models.repeat_aware import RepeatAware
+from tagnn_tf.models.tagnn import example_inputs
 
 SEQUENCE_INPUTS = ("items", "alias", "click_mask")
 
@@ -87,6 +88,13 @@ class SequenceRecommender(RepeatAware, keras.Model):
         ids, mask = self.clicks(inputs)
         session = self.encode(ids, mask, training)
         return ops.matmul(session, candidates_t), self.repeat_scores(inputs, self.embedding(inputs["items"]), session)
+
+    def build_weights(self):
+        """Creates every weight by scoring `example_inputs` (also on loading a saved model)."""
+        self(example_inputs(with_click_alias=True))
+
+    def build_from_config(self, config):
+        self.build_weights()
 
     def encode(self, ids, mask, training=None):
         raise NotImplementedError

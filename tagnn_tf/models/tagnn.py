@@ -148,6 +148,22 @@ class TAGNN(RepeatAware, keras.Model):
         shared = self._explore_scores(nodes, counts, session, candidates_t, "train")
         return shared, self.repeat_scores(inputs, nodes, session)
 
+    def build_weights(self):
+        """Creates every weight by scoring `example_inputs` (also on loading a saved model)."""
+        self(example_inputs(padded_length=3 if self.padding == "official" else 0))
+
+    def build_from_config(self, config):
+        self.build_weights()
+
+    def own_item_scores(self, inputs, nodes, session):
+        """`[batch, U]` explore scores (eq. 10-11) of each session node's item, the target term included."""
+        own = gather_rows(self.candidate_embeddings(), inputs["items"])  # [batch, U, d]
+        scores = ops.einsum("bd,bud->bu", session, own)
+        if self.target_attention is not None:
+            scores = scores + self.target_attention.per_session(nodes, ops.cast(inputs["node_counts"], nodes.dtype),
+                                                                own)
+        return scores
+
     def rerank(self, inputs, num_candidates: int, candidates_t=None, clusters=None):
         """Retrieve, then rerank: the exact scores of each session's `num_candidates` best by the base score.
 
@@ -263,7 +279,7 @@ def build_tagnn(config, num_items: int, seed=None) -> TAGNN:
     model = TAGNN(num_items=num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
                   variant=config.variant, readout=config.readout, global_attention=config.global_attention,
                   padding=config.padding, repeat_mechanism=config.repeat_mechanism, seed=seed)
-    model(example_inputs(padded_length=3 if config.padding == "official" else 0))
+    model.build_weights()
     return model
 
 

@@ -132,11 +132,13 @@ def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSamp
                         explore_weight: float = 1.0, training=True):
     """`[b]` training loss of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
 
-    `-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label)) - explore_weight log P_explore(label)`
-    (`tagnn_tf.layers.repeat_scores`): the mixture's negative log-likelihood, plus the explore part's own
-    cross-entropy, so that the explore scores learn from every label as the plain model does (the
-    mixture alone trains them only in proportion to their share of each label's probability: measured,
-    they then learn the labels outside the session more slowly, docs/repeat_heavy_logs.md).
+    `(-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label)) - w log P_explore(label)) / (1 + w)`
+    with w = `explore_weight` (`tagnn_tf.layers.repeat_scores`): the mixture's negative log-likelihood
+    and the explore part's own cross-entropy, so that the explore scores learn from every label as the
+    plain model does (the mixture alone trains them only in proportion to their share of each label's
+    probability: measured, they then learn the labels outside the session more slowly,
+    docs/repeat_heavy_logs.md). Divided by 1 + w so that, with the gate closed (g -> -inf), the loss is
+    the plain model's cross-entropy (the coupled L2 keeps its weight relative to it).
     `log P_explore(label)` is the softmax over the whole catalogue (`sampler` None) or the sampled
     softmax's (`sampled_logits`' candidates and corrections; the full softmax's when the negatives are
     the whole catalogue); the repeat part is exact (a softmax over the session's nodes; 0 for a label
@@ -158,4 +160,5 @@ def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSamp
     log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
     log_repeat_label = node_values_at(ops.expand_dims(label_columns, 1), features["items"], log_repeat,
                                       PADDING_LOGIT)[:, 0]
-    return -log_add(log_explore_weight + log_explore, log_repeat_label) - explore_weight * log_explore
+    nll = -log_add(log_explore_weight + log_explore, log_repeat_label)
+    return (nll - explore_weight * log_explore) / (1.0 + explore_weight)

@@ -133,11 +133,14 @@ def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, model(features, training=False)).numpy()
     np.testing.assert_allclose(loss(sampler, 0.0), nll, rtol=1e-5)
     np.testing.assert_allclose(loss(None, 0.0), nll, rtol=1e-5)
-    # Weight w adds w times the explore scores' own cross-entropy, sampled or not.
+    # Weight w adds w times the explore scores' own cross-entropy, sampled or not; the sum is divided by 1 + w.
     explore, _ = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
     explore_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
-    np.testing.assert_allclose(loss(None, 0.5), nll + 0.5 * explore_ce, rtol=1e-5)
-    np.testing.assert_allclose(loss(sampler, 0.5), nll + 0.5 * explore_ce, rtol=1e-5)
+    np.testing.assert_allclose(loss(None, 0.5), (nll + 0.5 * explore_ce) / 1.5, rtol=1e-5)
+    np.testing.assert_allclose(loss(sampler, 0.5), (nll + 0.5 * explore_ce) / 1.5, rtol=1e-5)
+    # A closed gate (sigmoid(g) = 0): the plain model's cross-entropy, whatever the weight.
+    model.repeat.gate_bias.assign(-1e4)
+    np.testing.assert_allclose(loss(None, 3.0), explore_ce, rtol=1e-5)
 
 
 def test_rerank_with_k_equal_n_gives_the_exact_scores_and_always_reranks_the_session_items():
