@@ -14,7 +14,7 @@ The reference (SR-GNN) protocol with named columns and rules
 3. Drop sessions shorter than `min_session_length`; count the clicks of each
    item; drop items clicked fewer than `min_item_count` times; drop sessions
    left shorter than `min_session_length`; keep the most recent
-   `max_session_length` clicks of each session (0 = all).
+   `max_session_length` clicks of each session (default 200; 0 = all).
 4. Split by time: test = sessions after `max time - test_days`, train =
    sessions before it (a session exactly on the split is in neither, as in
    the reference); both ordered by time, then by first appearance in the file.
@@ -38,7 +38,7 @@ from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
 from tagnn_tf.data.sessions import augment_lists
-from tagnn_tf.errors import DataFileError
+from tagnn_tf.errors import DataFileError, InputError
 
 REPORT_FILE = "preprocess_report.json"
 _DELIMITERS = (",", ";", "\t", "|")
@@ -57,7 +57,7 @@ class ClickLogResult:
 def _first_line(path: str) -> str:
     opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
             return f.readline().rstrip("\r\n")
     except (OSError, EOFError) as e:
         raise DataFileError(f"{path}: cannot be read ({e})") from None
@@ -74,8 +74,17 @@ def detect_delimiter(header: str, columns: List[str]) -> str:
                                            len(_header_fields(header, d))))
 
 
-def read_clicks(path: str, config: ClickLogConfig):
-    """The log's needed columns as a polars DataFrame of text, with `line` (1-based file line)."""
+def read_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False):
+    """The log's needed columns as a polars DataFrame of text, with `line` (1-based file line).
+
+    A native Parquet timestamp or date column is returned as unix seconds
+    (text), whatever `time_format` says (naive timestamps are read as UTC).
+    A CSV that polars cannot split (e.g. a stray `"` inside an unquoted
+    field) is read again with Python's csv module, which names the line of a
+    row with the wrong number of fields (skipped with `skip_malformed`).
+    Returns (frame, rows skipped as malformed, the time format to parse
+    the time column with: `time_format`, or `unix_seconds` for a native one).
+    """
     import polars as pl
 
     if not os.path.isfile(path):
@@ -83,13 +92,23 @@ def read_clicks(path: str, config: ClickLogConfig):
     columns = [config.session_column, config.item_column, config.time_column]
     if config.order_column:
         columns.append(config.order_column)
+    skipped = 0
+    time_format = config.time_format
     try:
         if path.endswith(".parquet"):
             schema = pl.read_parquet_schema(path)
             missing = [c for c in columns if c not in schema]
             if missing:
                 raise DataFileError(f"{path}: no column {missing[0]!r}; columns: {list(schema)}")
-            df = pl.read_parquet(path, columns=columns).with_columns(pl.all().cast(pl.String))
+            df = pl.read_parquet(path, columns=columns)
+            time_type = schema[config.time_column]
+            if time_type in (pl.Datetime, pl.Date):
+                native = pl.col(config.time_column)
+                seconds = (native.dt.epoch("us").cast(pl.Float64) / 1e6 if time_type == pl.Datetime
+                           else native.cast(pl.Int64).cast(pl.Float64) * 86400.0)
+                df = df.with_columns(seconds.alias(config.time_column))
+                time_format = "unix_seconds"
+            df = df.with_columns(pl.all().cast(pl.String))
             first_line = 1  # no header line: `line` is the row number
         else:
             header_line = _first_line(path)
@@ -101,15 +120,82 @@ def read_clicks(path: str, config: ClickLogConfig):
             if missing:
                 raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
                                     f"(delimiter {delimiter!r})")
-            df = pl.read_csv(path, separator=delimiter, columns=columns, infer_schema=False, quote_char='"',
-                             encoding="utf8-lossy")
-            first_line = 2
+            repeated = [c for c in columns if header.count(c) > 1]
+            if repeated:
+                fields = [k + 1 for k, name in enumerate(header) if name == repeated[0]]
+                raise DataFileError(f"{path}:1: the header names column {repeated[0]!r} more than once (fields "
+                                    f"{fields}); rename the copies")
+            try:
+                df = pl.read_csv(path, separator=delimiter, columns=columns, infer_schema=False, quote_char='"',
+                                 encoding="utf8-lossy")
+                first_line = 2
+            except pl.exceptions.ComputeError:
+                df, skipped = _read_csv_rows(path, delimiter, header, columns, skip_malformed)
+                first_line = None
     except pl.exceptions.PolarsError as e:
         raise DataFileError(f"{path}: cannot be read as {'Parquet' if path.endswith('.parquet') else 'CSV'} "
                             f"({str(e).splitlines()[0]})") from None
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        hint = " (a truncated or damaged compressed file?)" if path.endswith(".gz") else ""
+        raise DataFileError(f"{path}: cannot be read: {e}{hint}") from None
     if df.height == 0:
         raise DataFileError(f"{path}: no clicks (a header and no rows)")
-    return df.with_row_index("line", offset=first_line)
+    if first_line is not None:
+        df = df.with_row_index("line", offset=first_line)
+    return df, skipped, time_format
+
+
+def _read_csv_rows(path: str, delimiter: str, header: List[str], columns: List[str], skip_malformed: bool):
+    """The CSV read with Python's csv module (slower than polars, but it takes a stray quote inside a
+    field as a character): (frame of `columns` as text with `line`, rows skipped as malformed)."""
+    import polars as pl
+
+    opener = gzip.open if path.endswith(".gz") else open
+    index = [header.index(c) for c in columns]
+    values: List[List[str]] = [[] for _ in columns]
+    lines: List[int] = []
+    skipped = 0
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        next(reader, None)
+        start = reader.line_num + 1
+        for row in reader:
+            if len(row) != len(header):
+                if not skip_malformed:
+                    raise DataFileError(f"{path}:{start}: {len(row)} fields where the header has {len(header)} "
+                                        f"(an unquoted delimiter or quote inside a field?); fix the line or pass "
+                                        f"--skip_malformed")
+                skipped += 1
+            else:
+                for column, k in zip(values, index):
+                    column.append(row[k])
+                lines.append(start)
+            start = reader.line_num + 1
+    frame = pl.DataFrame({name: pl.Series(name, column, dtype=pl.String) for name, column in zip(columns, values)})
+    return frame.with_columns(pl.Series("line", lines, dtype=pl.UInt32)).select(["line"] + columns), skipped
+
+
+# Times must fall in [1970, 2200) (unix seconds): a millisecond log read as seconds lands in year ~47,000.
+MAX_SECONDS = 7258118400.0
+# A test window with fewer sessions than this share of all is reported (`report["warnings"]`).
+TINY_TEST_SHARE = 0.01
+
+
+def check_time_format(time_format: str) -> None:
+    """Refuses a strptime pattern polars cannot use (e.g. an hour without minutes)."""
+    import polars as pl
+
+    if time_format in ("unix_seconds", "unix_milliseconds"):
+        return
+    if "%" not in time_format:
+        raise InputError(f"--time_format must be unix_seconds, unix_milliseconds or a strptime pattern such as "
+                         f"'%Y-%m-%d %H:%M:%S'. Received: {time_format!r}")
+    try:
+        pl.DataFrame({"t": ["x"]}).select(pl.col("t").str.strptime(pl.Datetime("us", "UTC"), time_format,
+                                                                     strict=False))
+    except pl.exceptions.PolarsError as e:
+        raise InputError(f"--time_format={time_format!r} is not a pattern polars can parse with: "
+                         f"{str(e).splitlines()[0]}") from None
 
 
 def _seconds(df, column: str, time_format: str):
@@ -143,11 +229,12 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     """
     import polars as pl
 
-    df = read_clicks(path, config)
-    report: Dict[str, object] = {"input": os.path.basename(path), "clicks_read": df.height}
+    check_time_format(config.time_format)
+    df, malformed, time_format = read_clicks(path, config, skip_malformed)
+    report: Dict[str, object] = {"input": os.path.basename(path), "clicks_read": df.height + malformed}
     s, i, t = config.session_column, config.item_column, config.time_column
     df = df.select(pl.col("line"), pl.col(s).alias("session"), pl.col(i).alias("item"),
-                   _seconds(df, t, config.time_format).alias("time"),
+                   _seconds(df, t, time_format).alias("time"),
                    (pl.col(config.order_column).str.strip_chars().cast(pl.Float64, strict=False)
                     if config.order_column else pl.lit(0.0)).alias("order"),
                    pl.col(t).alias("time_text"),
@@ -156,14 +243,17 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
               ((pl.col("item").str.strip_chars() == "") | pl.col("item").is_null(), f"empty {i!r}"),
               (pl.col("item").str.contains("[\r\n]"), f"{i!r} holds a line break (items.txt has one id per line)"),
               (pl.col("time").is_null() | pl.col("time").is_nan(),
-               f"{t!r} does not parse as {config.time_format!r}")]
+               f"{t!r} does not parse as {time_format!r}"),
+              (~pl.col("time").is_between(0.0, MAX_SECONDS, closed="left"),
+               f"{t!r} is out of range (before 1970 or from 2200 on) read as {time_format!r}"
+               + ("; are the times unix milliseconds (--time_format=unix_milliseconds)?"
+                  if time_format == "unix_seconds" else ""))]
     if config.order_column:
         checks.append((pl.col("order").is_null() | pl.col("order").is_nan(),
                        f"{config.order_column!r} is not a number"))
     written = {s: "session", i: "item", t: "time_text"}
     if config.order_column:
         written[config.order_column] = "order_text"
-    malformed = 0
     for mask, what in checks:
         bad = df.select(mask.sum()).item()
         if bad and not skip_malformed:
@@ -198,7 +288,9 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     df = drop_short(df, "sessions_shorter_than_min_session_length_after_item_filter")
     if config.max_session_length:
         from_end = pl.int_range(pl.len(), 0, -1).over("session")
-        dropped["clicks_beyond_max_session_length"] = df.select((from_end > config.max_session_length).sum()).item()
+        cut = from_end > config.max_session_length
+        dropped["clicks_beyond_max_session_length"] = df.select(cut.sum()).item()
+        dropped["sessions_cut_to_max_session_length"] = df.filter(cut).select(pl.col("session").n_unique()).item()
         df = df.filter(from_end <= config.max_session_length)
     if df.height == 0:
         raise DataFileError(f"{path}: no session survives the rules (length >= {config.min_session_length}, "
@@ -227,9 +319,22 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
         return frame.group_by("session", maintain_order=True).agg(pl.col("id")).get_column("id").to_list()
 
     train_sessions, test_sessions = session_lists(train), session_lists(test_kept)
+    test_window = test.select(pl.col("session").n_unique()).item()
+    if not test_sessions:
+        raise DataFileError(
+            f"{path}: no test session survives: {test_window} sessions end in the last test_days="
+            f"{config.test_days} days (after {_utc(split)}); with their clicks on items unseen in training "
+            f"dropped ({dropped['test_clicks_on_items_unseen_in_training']}), none keeps min_session_length="
+            f"{config.min_session_length} clicks. Use a longer --test_days")
+    warnings = []
+    if len(test_sessions) < TINY_TEST_SHARE * (len(train_sessions) + len(test_sessions)):
+        latest = df.select(pl.col("time").max()).item()
+        warnings.append(f"the test window holds only {len(test_sessions)} of {len(train_sessions) + len(test_sessions)}"
+                        f" sessions ({100.0 * len(test_sessions) / (len(train_sessions) + len(test_sessions)):.2f}%): "
+                        f"the last click is at {_utc(latest)}; is a click dated far ahead, or --test_days too short?")
     report.update(dropped=dropped, split_time_utc=_utc(split), train_sessions=len(train_sessions),
                   test_sessions=len(test_sessions), items=items.len(), train_clicks=train.height,
-                  test_clicks=test_kept.height, config=dataclasses.asdict(config))
+                  test_clicks=test_kept.height, warnings=warnings, config=dataclasses.asdict(config))
     return ClickLogResult(train_sessions, test_sessions, items.to_list(), report)
 
 
@@ -264,5 +369,7 @@ def run_clicks(path: str, config: ClickLogConfig, output_dir: str, dataset: str,
         r = result.report
         log(f"{r['clicks_read']} clicks read; {r['train_sessions']} training sessions, {r['test_sessions']} test "
             f"sessions, {r['items']} items; dropped: {r['dropped']}")
+        for warning in r["warnings"]:
+            log(f"WARNING: {warning}")
         log(f"wrote {folder}")
     return result
