@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from tagnn_tf import item_ids
+from tagnn_tf.data.dataset_folder import check_output_dir
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import DataFileError
 
@@ -154,19 +155,23 @@ def add_profile_to_report(folder: str, log: Optional = print) -> dict:
 
 
 def preprocess_and_profile(fmt: str, path: str, output_dir: str, dataset: str = "clicks", click_config=None,
-                           skip_malformed: bool = False, log: Optional = print) -> list:
+                           skip_malformed: bool = False, log: Optional = print, overwrite: bool = False) -> list:
     """`trainers.preprocess`: a raw log into dataset folder(s) (`--format=clicks`: `click_log.run_clicks`;
     `diginetica` / `yoochoose`: `raw_preprocess.run_preprocess`), each profiled into its report.
+    A folder holding another dataset is refused unless `overwrite` (`data.dataset_folder`).
     Returns the profiles."""
+    check_output_dir(output_dir)
     if fmt == "clicks":
         from tagnn_tf.data.click_log import run_clicks
 
-        run_clicks(path, click_config, output_dir, dataset, skip_malformed=skip_malformed, log=log)
+        run_clicks(path, click_config, output_dir, dataset, skip_malformed=skip_malformed, log=log,
+                   overwrite=overwrite)
         folders = [os.path.join(output_dir, dataset)]
     else:
         from tagnn_tf.data.raw_preprocess import run_preprocess
 
-        folders = run_preprocess(path, fmt, output_dir, skip_malformed=skip_malformed, log=log).folders
+        folders = run_preprocess(path, fmt, output_dir, skip_malformed=skip_malformed, log=log,
+                                 overwrite=overwrite).folders
     profiles = []
     for folder in folders:
         try:

@@ -135,6 +135,24 @@ def read_items(folder: str, num_items: int) -> Tuple[str, ...]:
     return read_items_file(path) if os.path.exists(path) else identity_items(num_items)
 
 
+def check_run_items(model_dir: str, items, use: str = "continue it") -> None:
+    """Refuses to use the run in `model_dir` with data of another item vocabulary `items` (the data's
+    `items.txt`, or its identity vocabulary): its item numbers would mean other items.
+
+    Args:
+      use: what the caller does with the run, for the message ("continue it", "evaluate it", ...).
+    """
+    if not os.path.exists(os.path.join(model_dir, ITEMS)):
+        return
+    old = read_items(model_dir, len(items))
+    items = tuple(items)
+    if old != items:
+        changed = next((k for k, (a, b) in enumerate(zip(old, items)) if a != b), min(len(old), len(items)))
+        raise InputError(f"{model_dir} was trained with another item vocabulary ({len(old)} items, the data has "
+                         f"{len(items)}; item {changed + 1} differs first): the dataset folder was rewritten since? "
+                         f"Cannot {use} on this data; use a new --model_dir")
+
+
 def write_test_ranks(folder: str, ranks) -> None:
     """`test_ranks.npz`: 1-based ranks in test-file order, capped at `RANK_CAP` (uint8), written atomically."""
     import numpy as np

@@ -24,6 +24,7 @@ flags.DEFINE_string("input", None, "Raw log file.", required=True)
 flags.DEFINE_string("output_dir", None, "Where the dataset folder(s) are written.", required=True)
 flags.DEFINE_string("dataset", "clicks", "--format=clicks: name of the dataset folder under --output_dir.")
 flags.DEFINE_boolean("skip_malformed", False, "Skip malformed lines (counted and reported) instead of failing.")
+flags.DEFINE_boolean("overwrite", False, "Replace a dataset folder that holds another dataset (refused otherwise).")
 define_dataclass_flags(ClickLogConfig)
 FLAGS = flags.FLAGS
 
@@ -35,7 +36,8 @@ def main(argv):
     from tagnn_tf.data_profile import preprocess_and_profile
 
     run_or_exit(preprocess_and_profile, FLAGS.format, FLAGS.input, FLAGS.output_dir, FLAGS.dataset,
-                dataclass_from_flags(ClickLogConfig), skip_malformed=FLAGS.skip_malformed)
+                dataclass_from_flags(ClickLogConfig), skip_malformed=FLAGS.skip_malformed,
+                overwrite=FLAGS.overwrite)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ import csv
 import dataclasses
 import gzip
 import os
-import pickle
 from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
+from tagnn_tf.data.dataset_folder import items_text, pickled, write_dataset_files
 from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -344,27 +344,23 @@ def _utc(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
 
 
-def write_dataset(result: ClickLogResult, folder: str) -> None:
-    """`all_train_seq.txt`, `test.txt`, `items.txt`, `preprocess_report.json` in `folder`, each atomically."""
+def write_dataset(result: ClickLogResult, folder: str, overwrite: bool = False) -> None:
+    """`all_train_seq.txt`, `test.txt`, `items.txt`, `preprocess_report.json` in `folder`, each atomically
+    (`dataset_folder.write_dataset_files`: another dataset there is refused unless `overwrite`)."""
     from tagnn_tf import run_directory
 
-    os.makedirs(folder, exist_ok=True)
-    test_examples = augment_lists(result.test_sessions)
-    for name, obj in (("all_train_seq.txt", result.train_sessions), ("test.txt", test_examples)):
-        final = os.path.join(folder, name)
-        with open(final + ".tmp", "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-        os.replace(final + ".tmp", final)
-    run_directory.write_items(folder, result.items)
+    write_dataset_files(folder, {"all_train_seq.txt": pickled(result.train_sessions),
+                                 "test.txt": pickled(augment_lists(result.test_sessions)),
+                                 "items.txt": items_text(result.items)}, overwrite)
     run_directory.write_json_atomic(os.path.join(folder, REPORT_FILE), result.report)
 
 
 def run_clicks(path: str, config: ClickLogConfig, output_dir: str, dataset: str, skip_malformed: bool = False,
-               log: Optional = print) -> ClickLogResult:
-    """Preprocesses `path` into `<output_dir>/<dataset>/`."""
+               log: Optional = print, overwrite: bool = False) -> ClickLogResult:
+    """Preprocesses `path` into `<output_dir>/<dataset>/` (`write_dataset`)."""
     result = preprocess_clicks(path, config, skip_malformed)
     folder = os.path.join(output_dir, dataset)
-    write_dataset(result, folder)
+    write_dataset(result, folder, overwrite)
     if log:
         r = result.report
         log(f"{r['clicks_read']} clicks read; {r['train_sessions']} training sessions, {r['test_sessions']} test "

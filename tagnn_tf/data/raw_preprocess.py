@@ -22,9 +22,9 @@ import calendar
 import dataclasses
 import datetime
 import os
-import pickle
 from typing import Callable, Dict, List, Optional, Tuple
 
+from tagnn_tf.data.dataset_folder import pickled, write_dataset_files
 from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -200,42 +200,37 @@ def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessR
     return result
 
 
-def write_srgnn(out_dir: str, sessions, train_examples, test_examples) -> None:
+def write_srgnn(out_dir: str, sessions, train_examples, test_examples, overwrite: bool = False) -> None:
     """Writes `all_train_seq.txt`, `train.txt`, `test.txt` (plain-data pickles).
 
     Each file is written to a temporary name and renamed, so an interrupted run
-    never leaves a half-written file under the final name.
+    never leaves a half-written file under the final name; another dataset in
+    `out_dir` is refused unless `overwrite` (`dataset_folder.write_dataset_files`).
     """
-    os.makedirs(out_dir, exist_ok=True)
-    for name, obj in (("all_train_seq.txt", sessions), ("train.txt", train_examples),
-                      ("test.txt", test_examples)):
-        final = os.path.join(out_dir, name)
-        tmp = final + ".tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-        os.replace(tmp, final)
+    write_dataset_files(out_dir, {"all_train_seq.txt": pickled(sessions), "train.txt": pickled(train_examples),
+                                  "test.txt": pickled(test_examples)}, overwrite)
 
 
-def write_result(result: PreprocessResult, out_dir: str, fmt: str) -> List[str]:
+def write_result(result: PreprocessResult, out_dir: str, fmt: str, overwrite: bool = False) -> List[str]:
     """Writes the dataset folder(s) under `out_dir`; returns the folders written."""
     written = []
     if fmt == "diginetica":
         folder = os.path.join(out_dir, "diginetica")
-        write_srgnn(folder, result.train_sessions, result.train_examples, result.test_examples)
+        write_srgnn(folder, result.train_sessions, result.train_examples, result.test_examples, overwrite)
         written.append(folder)
     else:
         for name, (seqs, examples) in sorted(result.fractions.items()):
             folder = os.path.join(out_dir, name)
-            write_srgnn(folder, seqs, examples, result.test_examples)
+            write_srgnn(folder, seqs, examples, result.test_examples, overwrite)
             written.append(folder)
     return written
 
 
 def run_preprocess(path: str, fmt: str, out_dir: str, skip_malformed: bool = False,
-                   log: Optional[Callable[[str], None]] = print) -> PreprocessResult:
+                   log: Optional[Callable[[str], None]] = print, overwrite: bool = False) -> PreprocessResult:
     """Preprocesses `path` and writes the SR-GNN files under `out_dir`."""
     result = preprocess(path, fmt, skip_malformed=skip_malformed)
-    folders = write_result(result, out_dir, fmt)
+    folders = write_result(result, out_dir, fmt, overwrite)
     result.folders = folders
     if log:
         if result.skipped_lines:

@@ -203,6 +203,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     config, model = run_directory.load_run(model_dir)
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)
+        run_directory.check_run_items(model_dir, splits.items, "export it with this data's sessions")
         if max_session_length == 0:
             max_session_length = int(splits.train.lengths.max())
         if warmup_sessions is None:

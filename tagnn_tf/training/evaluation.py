@@ -30,6 +30,7 @@ def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> d
         return out
     config, model = run_directory.load_run(model_dir)
     data = load_splits(config.data)  # `data.num_items` is the model's: larger ids are refused
+    run_directory.check_run_items(model_dir, data.items, "evaluate it")
     tc = dataclasses.replace(config.train, max_eval_examples=0) if full else config.train
     strategy = tf.distribute.get_strategy()
     steps = DistributedSteps(model, None, strategy, 0.0)

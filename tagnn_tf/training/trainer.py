@@ -293,17 +293,6 @@ def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
             f"({os.path.join(model_dir, run_directory.CONFIG)}); use a new --model_dir or the same flags to resume")
 
 
-def check_resume_items(model_dir: str, items) -> None:
-    """Refuses to continue a run in `model_dir` trained with another item vocabulary."""
-    if not os.path.exists(os.path.join(model_dir, run_directory.ITEMS)):
-        return
-    old = run_directory.read_items(model_dir, len(items))
-    if old != tuple(items):
-        changed = next((k for k, (a, b) in enumerate(zip(old, items)) if a != b), min(len(old), len(items)))
-        raise InputError(f"{model_dir} was trained with another item vocabulary ({len(old)} items; item "
-                         f"{changed + 1} differs first); use a new --model_dir")
-
-
 def resolve_catalogue(config: ExperimentConfig, splits: DatasetSplits) -> ExperimentConfig:
     """`config` with `data.num_items` set to the catalogue size of the loaded data."""
     return dataclasses.replace(config, data=dataclasses.replace(config.data, num_items=splits.num_items))
@@ -342,7 +331,7 @@ class Trainer:
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train
         check_resume_config(model_dir, self.config)
-        check_resume_items(model_dir, self.items)
+        run_directory.check_run_items(model_dir, self.items)
         log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
             f"examples, {self.splits.num_items} items; popularity baseline test HR@20 "
             f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")

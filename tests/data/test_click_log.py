@@ -155,7 +155,7 @@ def test_the_vocabulary_reaches_the_run_directory(tmp_path):
     assert (run / "items.txt").read_text() == "007\nsku b\nC-3\n"
     # Another vocabulary (tomorrow's log) is another dataset: the run dir refuses it.
     (tmp_path / "data" / "shop" / "items.txt").write_text("007\nsku b\nC-4\n")
-    with pytest.raises(InputError, match="trained with another item vocabulary .3 items; item 3 differs first"):
+    with pytest.raises(InputError, match="trained with another item vocabulary .3 items, the data has 3; item 3 differs first"):
         train(ExperimentConfig(data=data, train=TrainConfig(batch_size=4, epochs=2)), str(run), log=lambda _: None)
 
 

@@ -140,3 +140,49 @@ def test_sessions_are_capped_at_200_clicks_by_default_and_the_cut_is_reported(tm
     assert r.report["dropped"]["sessions_cut_to_max_session_length"] == 1
     r = preprocess_clicks(_csv(tmp_path / "log.csv", long + _rows()[3:]), _config(max_session_length=0))
     assert max(len(s) for s in r.train_sessions) == 250
+
+
+def test_an_output_dir_that_is_a_file_is_an_input_error(tmp_path):
+    from tagnn_tf.data_profile import preprocess_and_profile
+
+    (tmp_path / "out").write_text("")
+    with pytest.raises(InputError, match="--output_dir=.*out is a file, not a folder"):
+        preprocess_and_profile("clicks", _csv(tmp_path / "log.csv", _rows()), str(tmp_path / "out"), "shop",
+                               _config(), log=None)
+
+
+def test_another_dataset_in_the_folder_is_refused_unless_overwrite_and_runs_notice_the_change(tmp_path):
+    from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+    from tagnn_tf.data.click_log import run_clicks
+    from tagnn_tf.data.raw_preprocess import write_srgnn
+    from tagnn_tf.serving.savedmodel_export import export_savedmodel
+    from tagnn_tf.training.evaluation import evaluate_run
+    from tagnn_tf.training.trainer import train
+
+    data_dir, folder = str(tmp_path / "data"), tmp_path / "data" / "shop"
+    run_clicks(_csv(tmp_path / "day1.csv", _rows()), _config(), data_dir, "shop", log=None)
+    run = str(tmp_path / "run")
+    data = DataConfig(dataset="shop", data_dir=data_dir, valid_portion=0.3)
+    train(ExperimentConfig(data=data, train=TrainConfig(batch_size=4, epochs=1)), run, log=lambda _: None)
+    # The same output again (a rerun) is accepted.
+    run_clicks(_csv(tmp_path / "day1.csv", _rows()), _config(), data_dir, "shop", log=None)
+    # Another log into the same folder: refused, the folder untouched.
+    renamed = [(s, {"a": "z"}.get(i, i), t) for s, i, t in _rows()]
+    before = (folder / "items.txt").read_text()
+    with pytest.raises(InputError, match="shop already holds another dataset .items.txt differs.*--overwrite"):
+        run_clicks(_csv(tmp_path / "day2.csv", renamed), _config(), data_dir, "shop", log=None)
+    assert (folder / "items.txt").read_text() == before
+    # With overwrite it is replaced; an SR-GNN folder over it leaves no items.txt behind.
+    run_clicks(_csv(tmp_path / "day2.csv", renamed), _config(), data_dir, "shop", log=None, overwrite=True)
+    assert (folder / "items.txt").read_text().splitlines()[0] == "z"
+    # The run trained on the old data refuses to be scored or exported with the new one.
+    with pytest.raises(InputError, match="trained with another item vocabulary.*Cannot evaluate it"):
+        evaluate_run(run)
+    with pytest.raises(InputError, match="trained with another item vocabulary.*Cannot export it"):
+        export_savedmodel(run, str(tmp_path / "export"))
+    assert not (tmp_path / "export").exists()
+    with pytest.raises(InputError, match="already holds another dataset .all_train_seq.txt differs"):
+        write_srgnn(str(folder), [[1, 2]], ([[1]], [2]), ([[1]], [2]))
+    write_srgnn(str(folder), [[1, 2]], ([[1]], [2]), ([[1]], [2]), overwrite=True)
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".txt") == ["all_train_seq.txt", "test.txt",
+                                                                               "train.txt"]
