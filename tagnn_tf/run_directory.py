@@ -29,7 +29,8 @@ import platform
 import socket
 import subprocess
 import time
-from typing import List, Optional, Tuple
+import warnings
+from typing import Callable, List, Optional, Tuple
 
 from tagnn_tf.arguments import NON_NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig
@@ -72,23 +73,33 @@ def read_json(path: str):
         return json.load(f)
 
 
-def read_jsonl(path: str) -> List[dict]:
+def read_jsonl(path: str, log: Optional[Callable[[str], None]] = None) -> List[dict]:
     """The rows of a JSONL file ([] when it does not exist).
 
-    A torn last line (a crash while appending in a version that appended in
-    place) ends the file: it and anything after it are ignored.
+    A torn last line (a crash while appending in place, by a version that did)
+    is dropped, and said so (`log`, else a Python warning); a line that does
+    not parse anywhere else is an error: rows after it would be lost.
+
+    Raises:
+      DataFileError: naming the file and the line.
     """
     if not os.path.exists(path):
         return []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(number, line.strip()) for number, line in enumerate(f, start=1) if line.strip()]
     rows = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
+    for k, (number, line) in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if k < len(lines) - 1:
+                raise DataFileError(f"{path}:{number}: not a JSON row ({e.msg}), and rows follow it; repair or "
+                                    "remove the line") from None
+            message = f"{path}:{number}: a torn last line (not a JSON row) was dropped"
+            if log:
+                log(f"WARNING: {message}")
+            else:
+                warnings.warn(message)
     return rows
 
 

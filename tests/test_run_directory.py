@@ -48,11 +48,34 @@ def test_git_commit_outside_a_checkout_is_unknown(tmp_path):
     assert run_directory.git_commit(str(tmp_path)) == "unknown"
 
 
-def test_jsonl_reader_stops_at_a_torn_line(tmp_path):
+def test_jsonl_reader_drops_only_a_torn_last_line_and_says_so(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"epoch": 1}\n\n{"epoch": 2}\n{"epoch": 3, "va')
-    assert run_directory.read_jsonl(str(path)) == [{"epoch": 1}, {"epoch": 2}]
+    messages = []
+    assert run_directory.read_jsonl(str(path), messages.append) == [{"epoch": 1}, {"epoch": 2}]
+    assert messages == [f"WARNING: {path}:4: a torn last line (not a JSON row) was dropped"]
+    with pytest.warns(UserWarning, match="torn last line"):
+        run_directory.read_jsonl(str(path))
     assert run_directory.read_jsonl(str(tmp_path / "missing.jsonl")) == []
+    # A bad line with rows after it: an error naming it (the rows after it would be lost).
+    path.write_text('{"epoch": 1, "va\n{"epoch": 2}\n')
+    with pytest.raises(DataFileError, match="metrics.jsonl:1: not a JSON row"):
+        run_directory.read_jsonl(str(path))
+
+
+def test_resume_after_a_torn_first_metrics_row_is_refused_not_silently_short(tmp_path):
+    from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+    from tagnn_tf.training.trainer import train
+
+    config = ExperimentConfig(data=DataConfig(synthetic_num_items=40, synthetic_num_sessions=200),
+                              train=TrainConfig(batch_size=50, epochs=1))
+    train(config, str(tmp_path), log=lambda _: None)
+    metrics = tmp_path / "metrics.jsonl"
+    rows = metrics.read_text().splitlines()
+    metrics.write_text(rows[0][:20] + "\n" + "\n".join(rows[1:]) + '\n{"epoch": 0}\n')
+    longer = ExperimentConfig(data=config.data, train=TrainConfig(batch_size=50, epochs=2))
+    with pytest.raises(DataFileError, match="metrics.jsonl:1: not a JSON row"):
+        train(longer, str(tmp_path), log=lambda _: None)
 
 
 def test_config_of_a_run_written_before_the_catalogue_had_one_home(tmp_path):

@@ -384,7 +384,7 @@ class Trainer:
                                       sampler, sparse_gradients=(tc.embedding_updates == "lazy"),
                                       explore_loss_weight=tc.explore_loss_weight)
         done = self.progress.values().epoch
-        self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS))
+        self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS), self.log)
                                     if r["epoch"] <= done]
         self.writer = (tf.summary.create_file_writer(self._path(run_directory.TENSORBOARD)) if self.chief
                        else None)
