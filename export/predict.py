@@ -14,6 +14,7 @@ The request is checked against the models' request shape before the call
 (`check_request`).
 """
 
+import csv
 import json
 import os
 import re
@@ -24,18 +25,43 @@ from absl import app, flags
 
 flags.DEFINE_string("saved_model", None, "Version folder, or the base path holding numbered versions.")
 flags.DEFINE_string("tflite", None, "A .tflite file written by export.export_tflite (instead of --saved_model).")
-flags.DEFINE_list("session", None, "Item ids of the session, oldest first.", required=True)
+flags.DEFINE_string("session", None, "Item ids of the session, oldest first, comma-separated exactly as written "
+                    "(spaces are part of an id; CSV quoting for an id with a comma: '\"A,1\",B').", required=True)
 flags.DEFINE_integer("k", 0, "Recommendations to return via the `top_k` signature; 0 = serving_default's.")
 FLAGS = flags.FLAGS
 
 
 def resolve_version(path: str) -> str:
+    """`path` if it is a SavedModel, else its newest numbered version (as TF Serving picks it).
+
+    Raises:
+      ValueError: neither, or the newest version holds no SavedModel.
+    """
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
     versions = [n for n in os.listdir(path) if re.fullmatch(r"[0-9]+", n)] if os.path.isdir(path) else []
     if not versions:
-        sys.exit(f"error: {path} is neither a SavedModel nor a folder of numbered versions")
-    return os.path.join(path, max(versions, key=int))
+        raise ValueError(f"{path} is neither a SavedModel nor a folder of numbered versions")
+    newest = os.path.join(path, max(versions, key=int))
+    if not os.path.exists(os.path.join(newest, "saved_model.pb")):
+        raise ValueError(f"{newest} (the newest version) holds no saved_model.pb: an incomplete copy? TF Serving "
+                         f"would fail to load it too; remove it, or pass a version folder to --saved_model")
+    return newest
+
+
+def parse_session(text: str) -> list:
+    """The `--session` flag's item ids: comma-separated, exactly as written (no stripping), CSV quoting.
+
+    Raises:
+      ValueError: bytes that are not UTF-8 (raw ids are UTF-8 text in the export's vocabulary).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("--session holds bytes that are not UTF-8 (the export's ids are UTF-8 text)") from None
+    if text == "":
+        return []
+    return next(csv.reader([text]))
 
 
 # TensorFlow's native start-up notices (written to the stderr descriptor before
@@ -102,7 +128,10 @@ def main(argv):
         sys.exit("error: give exactly one of --saved_model and --tflite")
     import numpy as np
 
-    session = list(FLAGS.session)
+    try:
+        session = parse_session(FLAGS.session)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     if FLAGS.tflite:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -128,7 +157,10 @@ def main(argv):
         except ValueError as e:
             sys.exit(f"error: {e}")
         tf = import_tensorflow()
-        version = resolve_version(FLAGS.saved_model)
+        try:
+            version = resolve_version(FLAGS.saved_model)
+        except ValueError as e:
+            sys.exit(f"error: {e}")
         loaded = tf.saved_model.load(version)
         raw = tf.constant(request.astype(str) if request.size else np.zeros((1, 0), str))
         if FLAGS.k:

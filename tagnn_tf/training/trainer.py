@@ -43,9 +43,10 @@ from tagnn_tf.training import ranking_metrics
 from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
 from tagnn_tf.training.sampled_softmax import (CandidateSampler, label_counts, sampled_logits,
                                                repeat_explore_loss)
-from tagnn_tf.training.checkpointing import UNREADABLE, RunCheckpoints, TrainingProgress, set_aside_lost_epochs
+from tagnn_tf.training.checkpointing import (UNREADABLE, RunCheckpoints, TrainingProgress, checkpoint_paths,
+                                             set_aside_lost_epochs)
 from tagnn_tf.training.model_selection import bad_epochs, select, summarize
-from tagnn_tf.training.warm_start import warm_start
+from tagnn_tf.training.warm_start import check_source as check_warm_start_source, warm_start
 
 Log = Callable[[str], None]
 
@@ -332,6 +333,8 @@ class Trainer:
         self.train_config = self.config.train
         check_resume_config(model_dir, self.config)
         run_directory.check_run_items(model_dir, self.items)
+        if config.train.warm_start_from and not checkpoint_paths(os.path.join(model_dir, run_directory.CHECKPOINTS)):
+            check_warm_start_source(config.train.warm_start_from)  # before anything is written
         log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
             f"examples, {self.splits.num_items} items; popularity baseline test HR@20 "
             f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")

@@ -296,6 +296,27 @@ def test_predict_client_checks_the_request_shape(shape, dtype, message):
         check_request(np.ones((1, 2), np.int64), "string")
 
 
+def test_predict_client_reads_the_session_as_typed_and_refuses_what_it_cannot_send(tmp_path):
+    from export.predict import parse_session, resolve_version
+
+    # Spaces are part of an id (the export's vocabulary counts " SKU-027" unknown, as typed).
+    assert parse_session(" SKU-027,SKU-1 ") == [" SKU-027", "SKU-1 "]
+    assert parse_session('"A,1",B') == ["A,1", "B"] and parse_session("") == []
+    # Bytes that are not UTF-8 reach Python as surrogate escapes: refused in one line.
+    with pytest.raises(ValueError, match="not UTF-8"):
+        parse_session(b"SKU-\xff".decode("utf-8", "surrogateescape"))
+    # The newest version folder without a SavedModel (a half copy): named, not a traceback.
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "2").mkdir()
+    with pytest.raises(ValueError, match="2 .the newest version. holds no saved_model.pb"):
+        resolve_version(str(tmp_path))
+    (tmp_path / "2").rmdir()
+    assert resolve_version(str(tmp_path)) == str(tmp_path / "1")
+    with pytest.raises(ValueError, match="neither a SavedModel nor a folder of numbered versions"):
+        resolve_version(str(tmp_path / "1" / "saved_model.pb"))
+
+
 def test_predict_binary_runs_the_tflite_model(exported, tmp_path):
     tflite = os.path.join(os.path.dirname(exported["export_dir"]), "tagnn.tflite")
     session = exported["real"][4]

@@ -107,3 +107,35 @@ def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
     result = train(config("day2", "repeat_explore", warm_start_from=plain_dir), str(tmp_path / "run3"),
                    log=messages.append)
     assert any("warm start" in m for m in messages) and np.isfinite(result["test"]["hr@20"])
+
+
+def test_a_bad_source_is_refused_before_the_new_run_directory_is_written(tmp_path):
+    from tagnn_tf import run_lock
+
+    _dataset(tmp_path / "day1", [str(k) for k in range(1, 31)], seed=0)  # integer-looking raw ids
+    old_dir = tmp_path / "run1"
+    train(_config(tmp_path, "day1"), str(old_dir), log=lambda _: None)
+    new_dir = tmp_path / "run2"
+
+    def refused(fragment):
+        with pytest.raises(InputError, match=fragment):
+            train(_config(tmp_path, "day1", warm_start_from=str(old_dir)), str(new_dir), log=lambda _: None)
+        assert not new_dir.exists()  # the corrected command is not refused afterwards
+
+    # A typo in the path.
+    with pytest.raises(InputError, match="no such run directory"):
+        train(_config(tmp_path, "day1", warm_start_from=str(tmp_path / "rnu1")), str(new_dir), log=lambda _: None)
+    assert not new_dir.exists()
+    # A source still training: its lock is held by a live process (this one).
+    assert run_lock.claim_run(str(old_dir)) is None
+    refused("is .*: wait until it finishes")
+    run_lock.release_run(str(old_dir))
+    # A source whose items.txt has a line too many: its ids cannot be matched.
+    items = (old_dir / "items.txt").read_text()
+    (old_dir / "items.txt").write_text(items + "31\n")
+    refused("holds 31 item ids but that run's model has 30 items")
+    # Without items.txt the ids "1".."30" would match items by number: refused, not guessed.
+    (old_dir / "items.txt").unlink()
+    refused("items.txt not found")
+    (old_dir / "items.txt").write_text(items)
+    assert train(_config(tmp_path, "day1", warm_start_from=str(old_dir)), str(new_dir), log=lambda _: None)
