@@ -168,6 +168,19 @@ def warmup_records(sessions: Sequence[Sequence[int]], items: Sequence[str]) -> L
     return records
 
 
+def check_rerank_options(rerank_candidates: int, rerank_clusters: int, rerank_probe: int) -> None:
+    """Refuses rerank options that cannot work together (before anything is loaded or written)."""
+    if rerank_candidates < 0 or rerank_clusters < 0:
+        raise InputError(f"--rerank_candidates and --rerank_clusters must be >= 0. Received: "
+                         f"{rerank_candidates}, {rerank_clusters}")
+    if rerank_clusters and not rerank_candidates:
+        raise InputError(f"--rerank_clusters={rerank_clusters} needs --rerank_candidates=K > 0 (the clusters only "
+                         "serve the rerank signatures)")
+    if rerank_clusters and not 1 <= rerank_probe <= rerank_clusters:
+        raise InputError(f"--rerank_probe must be in [1, --rerank_clusters={rerank_clusters}]. Received: "
+                         f"rerank_probe={rerank_probe}")
+
+
 def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int = 0, k: int = DEFAULT_K,
                       warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
                       max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
@@ -200,6 +213,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     """
     from tagnn_tf.data.datasets import load_splits
 
+    check_rerank_options(rerank_candidates, rerank_clusters, rerank_probe)
     config, model = run_directory.load_run(model_dir)
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)

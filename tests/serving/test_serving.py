@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
 from tagnn_tf.data.datasets import load_splits
-from conftest import ROOT
 from tagnn_tf.data.session_graph import densify
+from tagnn_tf.errors import InputError
 from tagnn_tf.layers import SessionPreprocessor
 from tagnn_tf.models import build_model
 from tagnn_tf.serving import SessionRecommender
@@ -360,6 +361,24 @@ def test_recommender_records_its_scoring_mode_and_refuses_bad_arguments():
         SessionRecommender(model, SessionPreprocessor(9, 5))
     with pytest.raises(ValueError, match="Received: scoring_mode='fast'"):
         SessionRecommender(model, preprocessor, k=3, scoring_mode="fast")
+
+
+def test_a_requested_k_is_clamped_to_the_catalogue_as_documented_and_rerank_options_are_checked(tmp_path):
+    from tagnn_tf.serving.savedmodel_export import check_rerank_options
+
+    model = build_model(ModelConfig(hidden_size=4), 10, seed=0)
+    recommender = SessionRecommender(model, SessionPreprocessor(10, 5), k=3)
+    request = tf.constant([[1, 2, 3]], tf.int64)
+    # README, `top_k`: below 1 -> 1, above N = 10 -> N.
+    for k, width in ((0, 1), (-1, 1), (4, 4), (50, 10)):
+        assert recommender(request, k=tf.constant(k)).get("top_k_ids").shape == (1, width), k
+    # --rerank_clusters below the probe (16 by default), or without --rerank_candidates: one clear error.
+    with pytest.raises(InputError, match=r"--rerank_probe must be in \[1, --rerank_clusters=8\]"):
+        check_rerank_options(100, 8, 16)
+    with pytest.raises(InputError, match="--rerank_clusters=8 needs --rerank_candidates"):
+        check_rerank_options(0, 8, 4)
+    check_rerank_options(100, 8, 8)
+    check_rerank_options(0, 0, 16)
 
 
 @pytest.mark.parametrize("scoring_mode", ["serve", "tflite"])
