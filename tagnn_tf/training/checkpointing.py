@@ -91,9 +91,14 @@ class RunCheckpoints:
         # The key names are the checkpoint format: runs resume across versions.
         self._core = dict(model=model, optimizer=optimizer, epoch=progress.epoch,
                           epoch_seconds=progress.epoch_seconds)
+        # Dropout's random state (keras.random.SeedGenerator variables, which tf.train.Checkpoint does not
+        # reach through the model): a resumed run draws the masks the uninterrupted one draws.
+        seed_states = [v.value for v in model.non_trainable_variables
+                       if v.path.endswith("seed_generator_state")]
         self._checkpoint = tf.train.Checkpoint(**self._core, batches_done=progress.batches_done,
                                                partial_seconds=progress.partial_seconds,
-                                               partial_loss_sum=progress.partial_loss_sum)
+                                               partial_loss_sum=progress.partial_loss_sum,
+                                               seed_states=seed_states)
         if chief:  # copies left by workers killed during a save
             for name in os.listdir(model_dir):
                 if name.startswith(_WORKER_TMP_PREFIX):

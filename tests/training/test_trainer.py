@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
+from tagnn_tf.arguments import NEURAL_MODELS
+from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.errors import DataFileError
 from tagnn_tf import run_directory
 from tagnn_tf.training.model_selection import bad_epochs, summarize
@@ -435,3 +436,41 @@ def test_a_run_none_of_whose_checkpoints_restores_stops_and_moves_nothing(tmp_pa
         train(dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=2)), model_dir, log=_quiet)
     assert sorted(os.listdir(ckpt_dir)) == before
     assert [r["epoch"] for r in run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))] == [1]
+
+
+@pytest.mark.parametrize("name", NEURAL_MODELS)
+def test_every_model_resumes_inside_and_between_epochs_exactly(name, tmp_path, monkeypatch):
+    # Two epochs of 12 batches, a checkpoint every 5: killed 8 batches into epoch 1 (the last save after
+    # batch 5) and rerun, then stopped after epoch 1 and continued; both equal the uninterrupted run,
+    # dropout (NARM) included: its random state is in the checkpoint.
+    from tagnn_tf.training.trainer import DistributedSteps
+
+    def config(epochs):
+        return ExperimentConfig(model=ModelConfig(name=name, hidden_size=16),
+                                data=DataConfig(synthetic_num_items=60, synthetic_num_sessions=400),
+                                train=TrainConfig(batch_size=40, epochs=epochs, steps_per_epoch=12,
+                                                  checkpoint_every_steps=5))
+
+    reference = str(tmp_path / "reference")
+    train(config(2), reference, log=_quiet)
+    calls, original = [], DistributedSteps.train
+
+    def crashing_train(self, batch, spec):
+        calls.append(1)
+        if len(calls) == 8:
+            raise _Crash()
+        return original(self, batch, spec)
+
+    killed = str(tmp_path / "killed")
+    monkeypatch.setattr(DistributedSteps, "train", crashing_train)
+    with pytest.raises(_Crash):
+        train(config(2), killed, log=_quiet)
+    monkeypatch.setattr(DistributedSteps, "train", original)
+    train(config(2), killed, log=_quiet)
+    stopped = str(tmp_path / "stopped")
+    train(config(1), stopped, log=_quiet)
+    train(config(2), stopped, log=_quiet)
+    expected = [(r["val"], r["test"]) for r in run_directory.read_jsonl(os.path.join(reference, "metrics.jsonl"))]
+    for run in (killed, stopped):
+        assert [(r["val"], r["test"]) for r in run_directory.read_jsonl(os.path.join(run, "metrics.jsonl"))] == \
+            expected, run
