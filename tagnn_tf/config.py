@@ -401,6 +401,23 @@ class ClickLogConfig:
                              f"max_session_length={self.max_session_length}")
 
 
+# ModelConfig fields only TAGNN (and SR-GNN, its variant) reads; the sequence models ignore them.
+GRAPH_MODEL_FIELDS = ("gnn_steps", "variant", "readout", "global_attention", "padding")
+
+
+def fields_not_read(model_name: str):
+    """The `section.field` names a `--model` never reads (so setting them is a mistake): the baselines'
+    settings for the neural models, the graph settings for the sequence models, and every model
+    setting and warm start for the non-neural ones."""
+    baseline = {f"baseline.{f.name}" for f in dataclasses.fields(BaselineConfig)}
+    if model_name not in NEURAL_MODELS:
+        return {f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name != "name"} | {
+            "train.warm_start_from"}
+    if model_name in ("tagnn", "srgnn"):
+        return baseline
+    return baseline | {f"model.{name}" for name in GRAPH_MODEL_FIELDS}
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything a training run needs; written to `<model_dir>/config.json`."""

@@ -6,7 +6,9 @@ import dataclasses
 
 from absl import flags
 
-from tagnn_tf.config import BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
+                             TrainConfig, fields_not_read)
+from tagnn_tf.errors import InputError
 
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig), ("baseline", BaselineConfig))
 # Fields whose flag has another name: `--model` chooses ModelConfig.name.
@@ -46,7 +48,14 @@ def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
         v = flag_values[flag_name(klass, f.name)].value
         if v is not None:
             values[section][f.name] = v
-    return ExperimentConfig.from_dict(values)
+    config = ExperimentConfig.from_dict(values)
+    ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
+                     if f.name in values[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
+    if ignored:
+        raise InputError(f"--model={config.model.name} does not read {', '.join(ignored)}: leave "
+                         f"{'them' if len(ignored) > 1 else 'it'} out (it would be written to config.json and "
+                         "ignored)")
+    return config
 
 
 def define_dataclass_flags(klass, flag_values=flags.FLAGS) -> None:

@@ -65,5 +65,31 @@ def test_model_flag_and_baseline_section():
     assert ExperimentConfig.from_dict({"model": {}, "data": {}, "train": {}}).baseline.neighbours == 100
     with pytest.raises(ValueError, match="Received: valid_split='random'"):
         DataConfig(valid_split="random")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--neighbours=50"], "--model=tagnn does not read --neighbours: leave it out"),
+    (["--model=narm", "--variant=local_att", "--gnn_steps=2"], "--model=narm does not read --gnn_steps, --variant"),
+    (["--model=stan", "--warm_start_from=runs/x", "--hidden_size=50"],
+     "--model=stan does not read --hidden_size, --warm_start_from"),
+])
+def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
+    from absl import flags
+
+    from tagnn_tf.errors import InputError
+    from tagnn_tf.flags_config import config_from_flags, define_config_flags
+
+    fv = flags.FlagValues()
+    define_config_flags(fv)
+    fv(["prog"] + argv)
+    with pytest.raises(InputError, match=message):
+        config_from_flags(fv)
+    # The flags each model does read pass: the repeat mechanism for a sequence model, the variant for TAGNN.
+    for ok in (["--model=narm", "--repeat_mechanism=boost"], ["--variant=local_att"], ["--model=stan",
+                                                                                       "--neighbours=5"]):
+        fv = flags.FlagValues()
+        define_config_flags(fv)
+        fv(["prog"] + ok)
+        config_from_flags(fv)
     with pytest.raises(ValueError, match="Received: loss='hinge'"):
         TrainConfig(loss="hinge")
