@@ -5,9 +5,10 @@
  * ITEMs are the shop's raw item ids (the `serving_default` signature takes and
  * returns them as strings; unknown ids are dropped by the model and counted).
  *
- * Tensor names come from the signature (`saved_model_cli show --dir <version_dir>
- * --tag_set serve --signature_def serving_default`), e.g.
- * serving_default_session_items:0 and StatefulPartitionedCall:2. Prints one line
+ * Tensor names come from the signature: each export records them in
+ * <version_dir>/assets.extra/tagnn_export.json ("tensor_names"; they change with
+ * the signatures an export has), e.g. serving_default_session_items:0 and
+ * StatefulPartitionedCall_1:1 (also `saved_model_cli show`). Prints one line
  * per recommendation: "<rank> <item id> <score>". Exit status 1 on any error.
  *
  * Before the call it checks what the export defines as a request: the input

@@ -168,6 +168,20 @@ def warmup_records(sessions: Sequence[Sequence[int]], items: Sequence[str]) -> L
     return records
 
 
+def signature_tensor_names(version_dir: str) -> dict:
+    """`{signature: {"inputs": {name: graph tensor}, "outputs": {...}}}` of a written SavedModel: the names
+    a C API or TF Session client feeds and fetches (they change with the signatures an export has)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    signatures = saved.meta_graphs[0].signature_def
+    return {name: {"inputs": {k: v.name for k, v in sorted(sig.inputs.items())},
+                   "outputs": {k: v.name for k, v in sorted(sig.outputs.items())}}
+            for name, sig in sorted(signatures.items()) if not name.startswith("__")}
+
+
 def check_rerank_options(rerank_candidates: int, rerank_clusters: int, rerank_probe: int) -> None:
     """Refuses rerank options that cannot work together (before anything is loaded or written)."""
     if rerank_candidates < 0 or rerank_clusters < 0:
@@ -273,6 +287,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
                 BY_INDEX_SIGNATURE: "int64 (item numbers)", TFLITE_SIGNATURE: "int64 (item numbers)",
                 **({RERANK_TOP_K_SIGNATURE: "string (raw item ids)", RERANK_BY_INDEX_SIGNATURE: "int64 (item numbers)"}
                    if rerank_candidates else {})},
+            "tensor_names": signature_tensor_names(tmp),
             "source_model": os.path.abspath(os.path.join(model_dir, run_directory.BEST_MODEL)),
             "git_commit": run_directory.git_commit()}
     run_directory.write_json_atomic(os.path.join(extra, EXPORT_INFO), info)

@@ -248,7 +248,13 @@ def test_c_api_client_matches_python(exported, tmp_path):
     subprocess.run(["gcc", source, "-o", binary, f"-I{tf_dir}/include", f"-L{tf_dir}",
                     "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{tf_dir}"],
                    check=True, capture_output=True, timeout=300)
-    names = signature_tensor_names(exported["path"])
+    # The names come from the export's own record (README); they are the SignatureDef's.
+    info = json.load(open(os.path.join(exported["path"], "assets.extra", "tagnn_export.json")))
+    recorded = info["tensor_names"]["serving_default"]
+    names = {**recorded["inputs"], **recorded["outputs"]}
+    assert names == signature_tensor_names(exported["path"])
+    assert set(info["tensor_names"]) == {"serving_default", "top_k", "by_index", "tflite_default", "rerank_top_k",
+                                         "rerank_by_index"}
     session = exported["real"][4]
     proc = subprocess.run([binary, exported["path"], names["session_items"], names["top_k_ids"],
                            names["top_k_scores"], *map(str, session)],
