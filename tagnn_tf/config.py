@@ -253,11 +253,6 @@ class TrainConfig:
         change only in steps where it has a gradient (sparse gradients of
         `sampled`; with `full` every row has one each step, so both are the
         same); `dense`: Adam's update of every row every step.
-      explore_loss_weight: `repeat_mechanism="repeat_explore"` only: the weight
-        of the explore part's own cross-entropy added to the mixture's negative
-        log-likelihood, the sum divided by 1 + the weight
-        (`training.sampled_softmax.repeat_explore_loss`); 0 = the mixture's
-        likelihood alone (RepeatNet's loss).
       warm_start_from: a finished run directory whose weights initialise this
         run (items matched by raw id; `tagnn_tf.training.warm_start`); "" = a
         fresh initialisation. Used when the run starts, not when it resumes.
@@ -286,7 +281,6 @@ class TrainConfig:
     num_negatives: int = 2000
     negative_sampling: str = "popularity"
     embedding_updates: str = "lazy"
-    explore_loss_weight: float = 1.0
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -310,7 +304,6 @@ class TrainConfig:
         check_positive("num_negatives", self.num_negatives)
         check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
         check_choice("embedding_updates", self.embedding_updates, EMBEDDING_UPDATES)
-        check_positive("explore_loss_weight", self.explore_loss_weight, allow_zero=True)
         if self.train_candidates == "sampled" and self.loss != "cross_entropy":
             raise InputError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
                              f"Received: loss={self.loss!r}")

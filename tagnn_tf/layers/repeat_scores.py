@@ -12,28 +12,26 @@ With `z [batch, N]` the model's own ("explore") scores:
 
 with `x_u` the node vector (TAGNN: after the gated graph), `s` the session
 vector, `z_{u}` the explore score of node u's item (TAGNN: with its own
-target attention; no gradient flows through it into the explore part), `α` a
-learned scale (1 at first) and `u(i)` the node of item i (the repeat term is 0 for items outside
-the session; padding nodes take no part in the softmax over nodes). With
-`α z_{u}` the repeat part starts from the explore part's own order of the
+target attention), `α` a learned scale (1 at first) and `u(i)` the node of
+item i (the repeat term is 0 for items outside the session; padding nodes take
+no part in the softmax over nodes). The layer reads `x`, `s` and `z` without
+passing gradients back, so the explore part trains exactly as the plain model.
+With `α z_{u}` the repeat part starts from the explore part's own order of the
 session's items and nests a learned per-session boost: `ρ_u = z_{u} + w_φ^T φ_u`
 makes every session item's probability `exp(z_i + w_φ^T φ_u)` times one
-per-session factor, the post-hoc boost with a learned, gated weight. Without
-`α z_{u}` (measured on Diginetica, docs/repeat_heavy_logs.md) the repeat part
-ranked the session's items worse than the explore part already did. The model
-outputs `log P` `[batch, N]` (`mixture_log_scores`): for an item outside the
-session `log sigmoid(-g) + z_i - logsumexp(z)`, a per-session shift of its
-explore score, so the explore part ranks the catalogue exactly as the plain
-model; only the session's items move. A gate of 0 (`g -> -inf`) gives the plain
-model's log-softmax. The explore part learns from every label exactly as the
-plain model does, weighted by its share of the label's probability (the
-mixture's responsibility), which an additive repeat logit does not give: it
-pushes the explore scores of the session's items down.
+per-session factor, the post-hoc boost with a learned, gated weight.
 
-Trained with the softmax over the whole catalogue, the cross-entropy of `log
-P` is the mixture's negative log-likelihood; with sampled candidates,
-`log softmax_N(z)[label]` is the sampled softmax's (`training.sampled_softmax`)
-and the repeat part is exact (a softmax over the session's nodes).
+The model outputs `log P` `[batch, N]` (`mixture_log_scores`): for an item
+outside the session `log sigmoid(-g) + z_i - logsumexp(z)`, a per-session shift
+of its explore score, so the explore part ranks the catalogue exactly as the
+plain model; only the session's items move. A gate of 0 (`g -> -inf`) gives the
+plain model's log-softmax.
+
+Training (`training.sampled_softmax.repeat_explore_loss`) gives each part its
+own loss: the explore scores the plain model's (full or sampled) softmax
+cross-entropy, the gate the binary cross-entropy of "the label is a session
+item" (so `sigmoid(g)` estimates that probability), the repeat logits the
+cross-entropy over the session's nodes on repeat labels.
 
 `RepeatBoost` (`--repeat_mechanism=boost`) is the post-hoc baseline, additive
 in logit space: `z_i + a log(1 + c_u)` for the session's items, with a

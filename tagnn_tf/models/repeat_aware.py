@@ -38,8 +38,9 @@ class RepeatAware:
             raise ValueError(f"The repeat mechanism reads {list(REPEAT_INPUTS)}; the inputs lack {missing}. "
                              f"Received keys: {sorted(inputs)}")
         own = self.own_item_scores(inputs, nodes, session) if self.repeat_mechanism == "repeat_explore" else None
-        return self.repeat(nodes, session, inputs["node_counts"], inputs["node_recency"], inputs["last_node"],
-                           own)
+        # No gradient flows from the repeat layer into the encoder: the explore part trains as the plain model.
+        return self.repeat(ops.stop_gradient(nodes), ops.stop_gradient(session), inputs["node_counts"],
+                           inputs["node_recency"], inputs["last_node"], own)
 
     def own_item_scores(self, inputs, nodes, session):
         """`[batch, U]` explore scores of each session node's item (padding nodes: any finite value).

@@ -35,7 +35,7 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import check_choice, check_positive
 from tagnn_tf.config import NEGATIVE_SAMPLING
-from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, log_add, node_values_at, repeat_log_probabilities
+from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, node_values_at
 from tagnn_tf.layers.tensor_ops import gather_rows
 
 ACCIDENTAL_HIT_LOGIT = -1e9
@@ -128,24 +128,26 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
     return _corrected(logits, columns, candidates, sampler)
 
 
-def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSampler], seed,
-                        explore_weight: float = 1.0, training=True):
+def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSampler], seed, training=True):
     """`[b]` training loss of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
 
-    `(-log(sigmoid(-g) P_explore(label) + sigmoid(g) P_repeat(label)) - w log P_explore(label)) / (1 + w)`
-    with w = `explore_weight` (`tagnn_tf.layers.repeat_scores`): the mixture's negative log-likelihood
-    and the explore part's own cross-entropy, so that the explore scores learn from every label as the
-    plain model does (the mixture alone trains them only in proportion to their share of each label's
-    probability: measured, they then learn the labels outside the session more slowly,
-    docs/repeat_heavy_logs.md). Divided by 1 + w so that, with the gate closed (g -> -inf), the loss is
-    the plain model's cross-entropy (the coupled L2 keeps its weight relative to it).
-    `log P_explore(label)` is the softmax over the whole catalogue (`sampler` None) or the sampled
-    softmax's (`sampled_logits`' candidates and corrections; the full softmax's when the negatives are
-    the whole catalogue); the repeat part is exact (a softmax over the session's nodes; 0 for a label
-    outside the session).
+    Each part of `P(i) = sigmoid(g) P_repeat(i) + sigmoid(-g) P_explore(i)` (`tagnn_tf.layers.repeat_scores`)
+    learns from its own loss, summed:
 
-    Args: as `sampled_logits`, `sampler` None for the full softmax; `model` has `explore_and_repeat`;
-      `explore_weight` (`TrainConfig.explore_loss_weight`) >= 0.
+    - the explore scores: the plain model's cross-entropy, over the whole catalogue (`sampler` None) or
+      the sampled softmax's (`sampled_logits`' candidates and corrections);
+    - the gate: binary cross-entropy of `sigmoid(g)` against "the label is one of the session's items",
+      so `sigmoid(g)` estimates that probability;
+    - the repeat distribution: cross-entropy of the softmax over the session's nodes, on the labels that
+      are session items (0 for the others).
+
+    The repeat layer reads the node and session vectors without passing gradients back
+    (`RepeatAware.repeat_scores`), so the explore part trains exactly as the plain model. Trained on
+    the mixture's likelihood instead, the gate is calibrated against the explore part's probability of
+    the label, which the sampled softmax over-estimates: measured on Diginetica (sampled training), the
+    gate closed to sigmoid(g) ~ 1e-5 and the mechanism did nothing (docs/repeat_heavy_logs.md).
+
+    Args: as `sampled_logits`, `sampler` None for the full softmax; `model` has `explore_and_repeat`.
     """
     label_columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
     if sampler is None:
@@ -156,9 +158,9 @@ def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSamp
         shared, (gate, node_logits) = model.explore_and_repeat(features, candidates_t, training=training)
         explore = _corrected(shared, columns, candidates, sampler)
         positives = ops.arange(ops.shape(labels)[0], dtype="int32")
-    log_explore = -tf.nn.sparse_softmax_cross_entropy_with_logits(positives, explore)
-    log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
-    log_repeat_label = node_values_at(ops.expand_dims(label_columns, 1), features["items"], log_repeat,
-                                      PADDING_LOGIT)[:, 0]
-    nll = -log_add(log_explore_weight + log_explore, log_repeat_label)
-    return (nll - explore_weight * log_explore) / (1.0 + explore_weight)
+    explore_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(positives, explore)
+    label_at = ops.expand_dims(label_columns, 1)
+    repeats = node_values_at(label_at, features["items"], ops.ones_like(node_logits), 0.0)[:, 0]  # [b] 1 / 0
+    gate_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=repeats, logits=gate)
+    log_repeat = node_values_at(label_at, features["items"], ops.log_softmax(node_logits, axis=1), PADDING_LOGIT)[:, 0]
+    return explore_loss + gate_loss - ops.where(repeats > 0, log_repeat, 0.0)

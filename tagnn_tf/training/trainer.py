@@ -73,19 +73,16 @@ class DistributedSteps:
     """Compiled distributed train and eval steps for one model."""
 
     def __init__(self, model, optimizer, strategy, l2: float, micro_batches: int = 1, loss: str = "cross_entropy",
-                 sampler: Optional[CandidateSampler] = None, sparse_gradients: bool = True,
-                 explore_loss_weight: float = 1.0):
+                 sampler: Optional[CandidateSampler] = None, sparse_gradients: bool = True):
         """`sampler`: sampled softmax (`TrainConfig.train_candidates="sampled"`);
         None = the softmax over the whole catalogue. `sparse_gradients`: keep
         embedding gradients as row slices for `LazyAdam` (`embedding_updates="lazy"`)
-        or make them dense (`"dense"`). `explore_loss_weight`: `repeat_explore_loss`'s (repeat-explore
-        models only)."""
+        or make them dense (`"dense"`)."""
         self.model, self.optimizer, self.strategy, self.l2 = model, optimizer, strategy, l2
         self.micro_batches = micro_batches
         self.loss = loss
         self.sampler = sampler
         self.sparse_gradients = sparse_gradients
-        self.explore_loss_weight = explore_loss_weight
         self._train_fn = None
         self._eval_fn = None
 
@@ -114,8 +111,7 @@ class DistributedSteps:
                 if self.loss == "bpr":
                     per_example = self._bpr_loss(part, part_labels, k)
                 elif getattr(model, "repeat_mechanism", "none") == "repeat_explore":
-                    per_example = repeat_explore_loss(model, part, part_labels, self.sampler, self._step_seed(k),
-                                                      self.explore_loss_weight)
+                    per_example = repeat_explore_loss(model, part, part_labels, self.sampler, self._step_seed(k))
                 elif self.sampler is None:
                     logits = model(part, training=True)
                     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -384,8 +380,7 @@ class Trainer:
             sampler = CandidateSampler(label_counts(self.splits.train.labels, self.config.data.num_items),
                                        tc.num_negatives, tc.negative_sampling, per_replica_batch)
         self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss,
-                                      sampler, sparse_gradients=(tc.embedding_updates == "lazy"),
-                                      explore_loss_weight=tc.explore_loss_weight)
+                                      sampler, sparse_gradients=(tc.embedding_updates == "lazy"))
         done = self.progress.values().epoch
         self.history: List[dict] = [r for r in run_directory.read_jsonl(self._path(run_directory.METRICS), self.log)
                                     if r["epoch"] <= done]

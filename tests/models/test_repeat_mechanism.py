@@ -118,29 +118,44 @@ class WholeCatalogue(CandidateSampler):
 @pytest.mark.parametrize("labels", [[1], [4, 4, 4], [1, 1, 1]])
 def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(name, labels):
     # Label 1 is in session [1, 2, 1, 3] (a repeat), 4 in none. The explore part is the sampled softmax's
-    # (equal to the full one here, tests/training/test_sampled_softmax.py), the repeat part is exact.
+    # (equal to the full one here, tests/training/test_sampled_softmax.py), the gate and repeat parts exact.
     model = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
     model.repeat.gate_bias.assign(0.3)
     features, label_ids = _features(model, SESSIONS[:len(labels)], labels)
     sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", len(labels))
     columns = item_ids.id_to_column(label_ids)
 
-    def loss(sampler, weight):
-        return repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), weight,
-                                   training=False).numpy()
+    def loss(sampler):
+        return repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False).numpy()
 
-    # Weight 0: the mixture's negative log-likelihood, the cross-entropy of the model's log P.
-    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, model(features, training=False)).numpy()
-    np.testing.assert_allclose(loss(sampler, 0.0), nll, rtol=1e-5)
-    np.testing.assert_allclose(loss(None, 0.0), nll, rtol=1e-5)
-    # Weight w adds w times the explore scores' own cross-entropy, sampled or not; the sum is divided by 1 + w.
-    explore, _ = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
-    explore_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
-    np.testing.assert_allclose(loss(None, 0.5), (nll + 0.5 * explore_ce) / 1.5, rtol=1e-5)
-    np.testing.assert_allclose(loss(sampler, 0.5), (nll + 0.5 * explore_ce) / 1.5, rtol=1e-5)
-    # A closed gate (sigmoid(g) = 0): the plain model's cross-entropy, whatever the weight.
-    model.repeat.gate_bias.assign(-1e4)
-    np.testing.assert_allclose(loss(None, 3.0), explore_ce, rtol=1e-5)
+    # By hand: the explore cross-entropy + the gate's binary cross-entropy of "label in the session"
+    # + the cross-entropy over the session's nodes for a repeat label.
+    explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
+    expected = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
+    p = tf.sigmoid(gate).numpy()
+    log_nodes = tf.nn.log_softmax(node_logits).numpy()
+    items = features["items"].numpy()
+    for b, label in enumerate(label_ids.numpy()):
+        node = np.flatnonzero(items[b] == label)
+        expected[b] += -np.log(p[b]) - log_nodes[b, node[0]] if node.size else -np.log(1 - p[b])
+    np.testing.assert_allclose(loss(None), expected, rtol=1e-5)
+    np.testing.assert_allclose(loss(sampler), expected, rtol=1e-5)
+
+
+def test_the_repeat_layer_passes_no_gradient_to_the_encoder():
+    # The explore part trains as the plain model: the repeat logits and gate have zero gradient with
+    # respect to the embeddings and the gated graph.
+    model = build_model(ModelConfig(repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    features, _ = _features(model, SESSIONS, [4, 4, 4])
+    with tf.GradientTape() as tape:
+        nodes, counts = model._nodes(features)
+        gate, node_logits = model.repeat_scores(features, nodes, model.readout(nodes, counts, features["last_node"]))
+        total = tf.reduce_sum(gate) + tf.reduce_sum(tf.where(node_logits > PADDING_LOGIT, node_logits, 0.0))
+    shared = [v for v in model.trainable_variables if "repeat_explore" not in v.path]
+    repeat = [v for v in model.trainable_variables if "repeat_explore" in v.path]
+    grads = tape.gradient(total, shared + repeat)
+    assert all(g is None for g in grads[:len(shared)])
+    assert any(g is not None and np.abs(tf.convert_to_tensor(g).numpy()).sum() > 0 for g in grads[len(shared):])
 
 
 def test_rerank_with_k_equal_n_gives_the_exact_scores_and_always_reranks_the_session_items():
