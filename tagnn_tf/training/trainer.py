@@ -324,6 +324,11 @@ class Trainer:
         self.model_dir = model_dir
         self.log = log
         self.splits = splits or load_splits(config.data)
+        empty = [name for name, part in (("training", self.splits.train), ("validation", self.splits.valid),
+                                         ("test", self.splits.test)) if len(part) == 0]
+        if empty:
+            raise InputError(f"dataset {config.data.dataset!r} has no {' and no '.join(empty)} examples: nothing "
+                             "to train on or score (re-preprocess with a longer --test_days, or check the data)")
         self.items = self.splits.items or run_directory.identity_items(self.splits.num_items)
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train

@@ -474,3 +474,17 @@ def test_every_model_resumes_inside_and_between_epochs_exactly(name, tmp_path, m
     for run in (killed, stopped):
         assert [(r["val"], r["test"]) for r in run_directory.read_jsonl(os.path.join(run, "metrics.jsonl"))] == \
             expected, run
+
+
+def test_a_dataset_without_test_examples_is_refused_before_training(tmp_path):
+    from tagnn_tf.errors import InputError
+
+    folder = tmp_path / "empty_test"
+    folder.mkdir()
+    (folder / "all_train_seq.txt").write_bytes(pickle.dumps([[1, 2, 3], [2, 3], [3, 1]] * 20))
+    (folder / "test.txt").write_bytes(pickle.dumps(([], [])))
+    config = ExperimentConfig(data=DataConfig(dataset="empty_test", data_dir=str(tmp_path)),
+                              train=TrainConfig(batch_size=10, epochs=1))
+    with pytest.raises(InputError, match="has no test examples"):
+        train(config, str(tmp_path / "run"), log=_quiet)
+    assert not (tmp_path / "run").exists()
