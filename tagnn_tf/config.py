@@ -58,9 +58,12 @@ class ModelConfig:
         (`tagnn_tf.layers.repeat_scores`): `none` (the paper's model),
         `boost` (post-hoc: plus `a * log(1 + clicks in the session)`, `a`
         picked on validation after each epoch from `BOOST_WEIGHTS`) or
-        `repeat_explore` (a learned, per-session gated repeat score added to
-        the logits of the session's items). Neural models only, with
-        `padding="masked"`.
+        `repeat_explore` (RepeatNet's mixture: a per-session gate between a
+        distribution over the session's items and the model's own softmax).
+        Neural models only, with `padding="masked"`. This dataclass keeps the
+        paper's model (`none`) as its default; `trainers.train` defaults to
+        `TRAINER_REPEAT_MECHANISM` for the neural models (measured:
+        docs/repeat_heavy_logs.md).
     """
 
     name: str = "tagnn"
@@ -392,6 +395,17 @@ class ClickLogConfig:
         if self.max_session_length and self.max_session_length < self.min_session_length:
             raise InputError("`max_session_length` must be 0 or >= min_session_length. Received: "
                              f"max_session_length={self.max_session_length}")
+
+
+# `trainers.train`'s repeat mechanism for the neural models when `--repeat_mechanism` is not given (with
+# `--padding=masked`): not below the paper's model on Diginetica and Yoochoose 1/64 under the tuning
+# protocol, far above it on repeat-heavy logs (docs/repeat_heavy_logs.md). ModelConfig keeps `none`.
+TRAINER_REPEAT_MECHANISM = "repeat_explore"
+
+
+def trainer_default_repeat(model_name: str, padding: str) -> str:
+    """The repeat mechanism `trainers.train` uses when none is given."""
+    return TRAINER_REPEAT_MECHANISM if model_name in NEURAL_MODELS and padding == "masked" else "none"
 
 
 # ModelConfig fields only TAGNN (and SR-GNN, its variant) reads; the sequence models ignore them.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
-                             TrainConfig, fields_not_read)
+                             TrainConfig, fields_not_read, trainer_default_repeat)
+from tagnn_tf import run_directory
 from tagnn_tf.errors import InputError
 
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig), ("baseline", BaselineConfig))
@@ -41,16 +43,28 @@ def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
             flags.DEFINE_string(name, None, text, flag_values=flag_values)
 
 
-def config_from_flags(flag_values=flags.FLAGS) -> ExperimentConfig:
-    """The ExperimentConfig with every flag that was set applied."""
+def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> ExperimentConfig:
+    """The ExperimentConfig with every flag that was set applied.
+
+    Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
+    (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
+    the mechanism that run was started with (its rerun resumes it).
+    """
     values = {section: {} for section, _ in _SECTIONS}
     for section, klass, f in _fields():
         v = flag_values[flag_name(klass, f.name)].value
         if v is not None:
             values[section][f.name] = v
+    given = {section: set(fields) for section, fields in values.items()}
+    if "repeat_mechanism" not in values["model"]:
+        if model_dir and os.path.isfile(os.path.join(model_dir, run_directory.CONFIG)):
+            values["model"]["repeat_mechanism"] = run_directory.read_config(model_dir).model.repeat_mechanism
+        else:
+            model = ModelConfig(**values["model"])
+            values["model"]["repeat_mechanism"] = trainer_default_repeat(model.name, model.padding)
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
-                     if f.name in values[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
+                     if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
     if ignored:
         raise InputError(f"--model={config.model.name} does not read {', '.join(ignored)}: leave "
                          f"{'them' if len(ignored) > 1 else 'it'} out (it would be written to config.json and "

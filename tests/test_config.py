@@ -93,3 +93,27 @@ def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
         config_from_flags(fv)
     with pytest.raises(ValueError, match="Received: loss='hinge'"):
         TrainConfig(loss="hinge")
+
+
+def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_runs(tmp_path):
+    from absl import flags
+
+    from tagnn_tf.config import TRAINER_REPEAT_MECHANISM
+    from tagnn_tf.flags_config import config_from_flags, define_config_flags
+
+    def parsed(*argv, model_dir=""):
+        fv = flags.FlagValues()
+        define_config_flags(fv)
+        fv(["prog", *argv])
+        return config_from_flags(fv, model_dir=model_dir).model.repeat_mechanism
+
+    assert TRAINER_REPEAT_MECHANISM == "repeat_explore"
+    assert parsed() == parsed("--model=narm") == "repeat_explore"
+    # The paper's model on request; the non-neural models and the official padding have no mechanism.
+    assert parsed("--repeat_mechanism=none") == "none"
+    assert parsed("--model=stan") == parsed("--padding=official") == "none"
+    # The library's dataclass keeps the paper's model.
+    assert ModelConfig().repeat_mechanism == "none"
+    # A run started without the mechanism (an earlier version's default) resumes with the same command.
+    (tmp_path / "config.json").write_text(ExperimentConfig().to_json())
+    assert parsed(model_dir=str(tmp_path)) == "none"

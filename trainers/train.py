@@ -31,7 +31,7 @@ def main(argv):
 
     def run():
         strategy = make_strategy(distribute_config_from_flags())  # before any other TF work
-        return train(config_from_flags(), FLAGS.model_dir, strategy=strategy)
+        return train(config_from_flags(model_dir=FLAGS.model_dir), FLAGS.model_dir, strategy=strategy)
 
     run_or_exit(run)
 
