@@ -102,14 +102,14 @@ def advice(profile: dict) -> str:
     floor = profile.get("floors", {}).get("spop")
     floor_text = f" (S-POP test HR@20 {floor['hr@20']:.2f}, MRR@20 {floor['mrr@20']:.2f})" if floor else ""
     if share >= REPEAT_HEAVY_SHARE:
-        return (f"repeat-heavy ({share:.1f}% of test labels repeat a session item): train with "
+        return (f"repeat-heavy ({share:.1f}% of test labels repeat a session item): keep trainers.train's "
                 f"--repeat_mechanism=repeat_explore; S-POP is a strong floor{floor_text}, check the "
                 "repeat / new subsets of every run")
     if share < FEW_REPEATS_SHARE:
         return (f"few repeats ({share:.1f}% of test labels repeat a session item): S-POP is no floor; tune "
                 "V-SKNN / STAN beside TAGNN (experiments.tune_baselines), they are strong on such logs")
-    return (f"moderate repeats ({share:.1f}% of test labels repeat a session item): plain TAGNN "
-            f"(--repeat_mechanism=none) is the measured choice on such logs (docs/repeat_heavy_logs.md)"
+    return (f"moderate repeats ({share:.1f}% of test labels repeat a session item): trainers.train's "
+            f"--repeat_mechanism=repeat_explore is the measured choice on such logs (docs/repeat_heavy_logs.md)"
             f"{floor_text}")
 
 
