@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 from tagnn_tf.config import DataConfig, TrainConfig
 
@@ -46,8 +46,11 @@ def write_synthetic_dataset(folder: str, num_items: int, num_sessions: int, seed
 
 def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repeat_share: float,
               neural_tries: int = 1, methods: Sequence[str] = METHODS, train: TrainConfig = TUNING_TRAIN,
-              log: Callable = print) -> dict:
-    """Writes the log, profiles it, tunes `methods` and trains the boost; returns the figures."""
+              log: Callable = print, repeat_tries: Optional[int] = None) -> dict:
+    """Writes the log, profiles it, tunes `methods` and trains the boost; returns the figures.
+
+    `neural_tries` of each neural method's budget of 4 are run (resuming), `repeat_tries` (default the
+    same) of `tagnn_repeat`'s."""
     from experiments.baseline_tuning import NEURAL_METHODS, tune
     from tagnn_tf import run_directory
     from tagnn_tf.data_profile import profile_dataset
@@ -62,7 +65,8 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
            "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit()}
     tuning_dir = os.path.join(work_dir, "tuning")
     for method in methods:
-        summary = tune(method, tuning_dir, data, train, neural_tries if method in NEURAL_METHODS else 0, log=log)
+        budget = (repeat_tries if method == "tagnn_repeat" and repeat_tries else neural_tries)
+        summary = tune(method, tuning_dir, data, train, budget if method in NEURAL_METHODS else 0, log=log)
         out["methods"][method] = {k: summary[k] for k in ("best_try", "tries", "tries_done", "complete", "overrides",
                                                           "val", "test")}
     if "tagnn" in methods:
@@ -98,6 +102,7 @@ if __name__ == "__main__":
     flags.DEFINE_integer("seed", 7, "Generator seed.")
     flags.DEFINE_float("repeat_share", 0.45, "Share of next clicks that repeat a session item.")
     flags.DEFINE_integer("neural_tries", 1, "Tries of each neural method's budget of 4 run now.")
+    flags.DEFINE_integer("repeat_tries", 0, "Tries of tagnn_repeat's budget of 4 run now; 0 = --neural_tries.")
     FLAGS = flags.FLAGS
 
     def _main(argv):
@@ -109,7 +114,7 @@ if __name__ == "__main__":
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
         out = run_or_exit(run_study, FLAGS.work_dir, FLAGS.num_items, FLAGS.num_sessions, FLAGS.seed,
-                          FLAGS.repeat_share, FLAGS.neural_tries)
+                          FLAGS.repeat_share, FLAGS.neural_tries, repeat_tries=FLAGS.repeat_tries)
         out["margins_of_tagnn_repeat"] = margins(out)
         os.makedirs(FLAGS.results_dir, exist_ok=True)
         run_directory.write_json_atomic(os.path.join(FLAGS.results_dir, "repeat_synthetic.json"), out)
