@@ -241,7 +241,8 @@ class TAGNN(RepeatAware, keras.Model):
             else:
                 normaliser = (ops.logsumexp(full, axis=1) + ops.logsumexp(scores[:, retrieved], axis=1)
                               - ops.logsumexp(base[:, retrieved], axis=1))
-            scores = mixture_log_scores_at(scores, columns, inputs["items"], *repeat, normaliser)
+            scores = mixture_log_scores_at(scores, columns, inputs["items"], *repeat, normaliser,
+                                           own_explore=scores[:, num_candidates:])
         return columns, ops.concatenate([scores[:, :num_candidates],
                                          ops.where(copy, PADDING_LOGIT, scores[:, num_candidates:])], axis=1)
 

@@ -40,34 +40,52 @@ def _plain_and_repeat(name):
 
 
 @pytest.mark.parametrize("name", NEURAL_MODELS)
-def test_a_gate_fixed_to_explore_gives_the_plain_models_scores(name):
-    # sigmoid(-1e4) is 0 in float32: P = softmax(z), so log P = the plain model's log-softmax.
+def test_outside_the_session_the_mixture_keeps_the_plain_models_order(name):
+    # log P - the plain model's log-softmax is one constant per session over the items outside it.
     plain, repeat = _plain_and_repeat(name)
-    repeat.repeat.gate_bias.assign(-1e4)
+    repeat.repeat.gate_bias.assign(0.7)
     features, _ = _features(plain, SESSIONS, [4, 4, 4])
-    expected = tf.nn.log_softmax(plain(features, training=False)).numpy()
-    np.testing.assert_allclose(repeat(features, training=False).numpy(), expected, atol=1e-5)
+    shift = repeat(features, training=False).numpy() - tf.nn.log_softmax(plain(features, training=False)).numpy()
+    items = features["items"].numpy()
+    for b in range(len(items)):
+        outside = np.setdiff1d(np.arange(NUM_ITEMS), item_ids.id_to_column(items[b][items[b] > 0]))
+        np.testing.assert_allclose(shift[b, outside], shift[b, outside[0]], atol=1e-5)
 
 
-def test_the_mixture_is_a_distribution_whose_repeat_part_lives_on_the_session_items():
+def test_the_plain_model_is_the_mixture_with_its_own_session_share_as_the_gate():
+    # With sigmoid(g) = softmax(z)'s mass on the session's items and ρ_u = z_u, log P = log softmax(z).
+    z = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    items = tf.constant([[2, 5, 0], [6, 0, 0]])  # columns 1, 4 | 5
+    probs = tf.nn.softmax(z).numpy()
+    share = np.array([probs[0, [1, 4]].sum(), probs[1, 5]])
+    gate = tf.constant(np.log(share / (1 - share)), tf.float32)
+    node_logits = tf.constant([[z[0, 1], z[0, 4], PADDING_LOGIT], [z[1, 5], PADDING_LOGIT, PADDING_LOGIT]])
+    np.testing.assert_allclose(mixture_log_scores(tf.constant(z), items, gate, node_logits).numpy(),
+                               tf.nn.log_softmax(z).numpy(), atol=1e-5)
+
+
+def test_the_mixture_is_a_distribution_with_the_gate_on_the_session_items():
     plain, repeat = _plain_and_repeat("tagnn")
     repeat.repeat.gate_bias.assign(1.0)
     features, _ = _features(plain, SESSIONS, [4, 4, 4])
     probs = np.exp(repeat(features, training=False).numpy())
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    # Subtract the explore part (1 - p) softmax(z): what is left is p P_repeat, 0 outside the session.
     nodes, counts = repeat._nodes(features)
     session = repeat.readout(nodes, counts, features["last_node"])
     gate, node_logits = repeat.repeat_scores(features, nodes, session)
-    p = tf.sigmoid(gate).numpy()[:, None]
-    repeat_part = probs - (1 - p) * tf.nn.softmax(plain(features, training=False)).numpy()
+    p = tf.sigmoid(gate).numpy()
+    explore = tf.nn.softmax(plain(features, training=False)).numpy()
     items = features["items"].numpy()
     for b in range(len(items)):
         inside = item_ids.id_to_column(items[b][items[b] > 0])
         outside = np.setdiff1d(np.arange(NUM_ITEMS), inside)
-        np.testing.assert_allclose(repeat_part[b, outside], 0.0, atol=1e-6)
-        np.testing.assert_allclose(repeat_part[b, inside].sum(), p[b, 0], rtol=1e-4)
-        assert (repeat_part[b, inside] > 0).all()
+        # Repeat mode holds sigmoid(g), as softmax(ρ) over the session's nodes; explore mode the rest, as
+        # the plain model's softmax restricted to the items outside the session.
+        np.testing.assert_allclose(probs[b, inside].sum(), p[b], rtol=1e-4)
+        np.testing.assert_allclose(probs[b, inside], p[b] * tf.nn.softmax(node_logits[b][items[b] > 0]).numpy(),
+                                   rtol=1e-4)
+        np.testing.assert_allclose(probs[b, outside], (1 - p[b]) * explore[b, outside] / explore[b, outside].sum(),
+                                   rtol=1e-4)
     # Padding nodes take no part in the softmax over nodes.
     assert (node_logits.numpy()[items == 0] == PADDING_LOGIT).all()
 
@@ -83,12 +101,11 @@ def test_padding_does_not_change_a_sessions_scores():
 
 def test_mixture_log_scores_against_numpy():
     # N = 4, one session with nodes [item 2, item 4] (columns 1 and 3) and a padding node.
-    # z = [1, 2, 0, -1]; g = 0 (p = 1/2); ρ = [0, log 3] -> P_repeat = [1/4, 3/4] on columns 1, 3.
+    # z = [1, 2, 0, -1]; g = 0 (p = 1/2); ρ = [0, log 3] -> P_repeat = [1/4, 3/4] on columns 1, 3;
+    # explore mode: columns 0, 2 with softmax([1, 0]) = [e / (e + 1), 1 / (e + 1)].
     z = np.array([[1.0, 2.0, 0.0, -1.0]], np.float32)
-    softmax = np.exp(z) / np.exp(z).sum()
-    expected = 0.5 * softmax
-    expected[0, 1] += 0.5 * 0.25
-    expected[0, 3] += 0.5 * 0.75
+    e = np.e
+    expected = np.array([[0.5 * e / (e + 1), 0.5 * 0.25, 0.5 / (e + 1), 0.5 * 0.75]])
     out = mixture_log_scores(tf.constant(z), tf.constant([[2, 4, 0]]), tf.constant([0.0]),
                              tf.constant([[0.0, np.log(3.0), PADDING_LOGIT]], tf.float32))
     np.testing.assert_allclose(np.exp(out.numpy()), expected, rtol=1e-5)
