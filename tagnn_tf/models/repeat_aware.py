@@ -8,11 +8,12 @@ vector `[batch, w']` it has computed anyway.
 
 from __future__ import annotations
 
+import tensorflow as tf
 from keras import ops
 
 from tagnn_tf.arguments import REPEAT_MECHANISMS, check_choice
 from tagnn_tf.layers.tensor_ops import gather_rows
-from tagnn_tf.layers.repeat_scores import make_repeat_layer, mixture_log_scores, scatter_to_columns
+from tagnn_tf.layers.repeat_scores import item_columns, make_repeat_layer, mixture_log_scores, scatter_to_columns
 
 REPEAT_INPUTS = ("items", "node_counts", "node_recency", "last_node")
 
@@ -30,14 +31,16 @@ class RepeatAware:
         outside training only (its weight is picked after training; the model trains as the plain one)."""
         return self.repeat is not None and not (self.repeat_mechanism == "boost" and training)
 
-    def repeat_scores(self, inputs, nodes, session):
+    def repeat_scores(self, inputs, nodes, session, own_scores=None):
         """The repeat layer's output: `boost` r `[batch, U]`; `repeat_explore` (gate `[batch]`, node logits
         `[batch, U]`, which read the explore scores of the session's items, `own_item_scores`)."""
         missing = [k for k in REPEAT_INPUTS if k not in inputs]
         if missing:
             raise ValueError(f"The repeat mechanism reads {list(REPEAT_INPUTS)}; the inputs lack {missing}. "
                              f"Received keys: {sorted(inputs)}")
-        own = self.own_item_scores(inputs, nodes, session) if self.repeat_mechanism == "repeat_explore" else None
+        own = None
+        if self.repeat_mechanism == "repeat_explore":  # `own_scores`: already computed by the caller
+            own = self.own_item_scores(inputs, nodes, session) if own_scores is None else own_scores
         # No gradient flows from the repeat layer into the encoder: the explore part trains as the plain model.
         return self.repeat(ops.stop_gradient(nodes), ops.stop_gradient(session), inputs["node_counts"],
                            inputs["node_recency"], inputs["last_node"], own)
@@ -54,7 +57,9 @@ class RepeatAware:
         probabilities (`repeat_explore`)."""
         if not self.repeat_active(training):
             return scores
-        repeat = self.repeat_scores(inputs, nodes, session)
+        # The session items' explore scores are columns of `scores`: gathered, not computed again.
+        own = tf.gather(scores, ops.maximum(item_columns(inputs["items"]), 0), axis=1, batch_dims=1)
+        repeat = self.repeat_scores(inputs, nodes, session, own)
         if self.repeat_mechanism == "boost":
             return scores + scatter_to_columns(repeat, inputs["items"], self.num_items)
         return mixture_log_scores(scores, inputs["items"], *repeat)

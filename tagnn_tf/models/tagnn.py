@@ -221,12 +221,13 @@ class TAGNN(RepeatAware, keras.Model):
             own_base = ops.einsum("bd,bud->bu", session, gather_rows(self.candidate_embeddings(), inputs["items"]))
             columns = ops.concatenate([columns, ops.maximum(own, 0)], axis=1)
             base = ops.concatenate([base, own_base], axis=1)
-            repeat = self.repeat_scores(inputs, nodes, session)
         scores = base
         if self.target_attention is not None:
             rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
             candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
             scores = base + self.target_attention.per_session(nodes, counts, candidates)
+        if self.repeat_active():  # the appended columns hold the session items' explore scores
+            repeat = self.repeat_scores(inputs, nodes, session, scores[:, num_candidates:])
         if repeat is None:
             return columns, scores
         if self.repeat_mechanism == "boost":
