@@ -30,7 +30,7 @@ FLAGS = flags.FLAGS
 
 def timed_pass(steps, examples, config, autotune: bool) -> float:
     from tagnn_tf.data import pipeline
-    from tagnn_tf.training import ranking_metrics
+    from tagnn_tf.metrics import ranking_metrics
 
     start = time.perf_counter()
     ds = pipeline.eval_dataset(examples, config.eval_batch_size, 0, max_clicks=config.eval_max_clicks,

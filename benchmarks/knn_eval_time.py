@@ -34,7 +34,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from benchmarks.measure import replace_block, write_json
-    from experiments.baseline_tuning import try_config
+    from experiments.tune_baselines_lib import try_config
     from tagnn_tf import run_directory
     from tagnn_tf.baselines import make_baseline
     from tagnn_tf.baselines.baseline_run import evaluate_scorer

@@ -277,8 +277,9 @@ def measure_rerank_accuracy(model_dir: str) -> dict:
     from tagnn_tf import item_ids, run_directory
     from tagnn_tf.data import pipeline
     from tagnn_tf.data.datasets import load_splits
+    from tagnn_tf.models import model_builder
 
-    config, model = run_directory.load_run(model_dir)
+    config, model = model_builder.load_run(model_dir)
     test = load_splits(config.data).test
     ks = [int(k) for k in FLAGS.rerank_ks]
     candidates_t = tf.constant(model.candidate_table_t())
@@ -295,7 +296,7 @@ def measure_rerank_accuracy(model_dir: str) -> dict:
     def exact_top(features):
         return tf.math.top_k(model(features, candidates_t=candidates_t, scoring_mode="serve"), 20)[1]
 
-    from tagnn_tf.serving.item_clusters import kmeans_clusters
+    from tagnn_tf.retrieval.item_clusters import kmeans_clusters
 
     centroids, members = kmeans_clusters(candidates_t.numpy().T, num_clusters(model.num_items))
     index = (tf.constant(centroids.T), tf.constant(members))

@@ -3,7 +3,7 @@
   python -m benchmarks.metrics_cost --num_items=43097 --batch=500 --repeats=10 --json_out=PATH
 
 keras-rs's ranking metrics take dense relevance labels `[batch, num_items]` and
-sort the scores; `tagnn_tf.training.ranking_metrics` counts the items scoring
+sort the scores; `tagnn_tf.metrics.ranking_metrics` counts the items scoring
 above the target. Both are timed on the same random scores in one run, and
 their MRR@20 values are checked to agree.
 """
@@ -31,7 +31,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    from tagnn_tf.training.ranking_metrics import rank_sums, target_ranks
+    from tagnn_tf.metrics.ranking_metrics import rank_sums, target_ranks
 
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(FLAGS.batch, FLAGS.num_items)).astype(np.float32)

@@ -83,7 +83,7 @@ def run():
     from ai_edge_litert.interpreter import Interpreter
 
     from benchmarks import measure
-    from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
+    from tagnn_tf.config import DataConfig, ExperimentConfig
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.models import build_model
     from tagnn_tf.serving.savedmodel_export import export_savedmodel

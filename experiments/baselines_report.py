@@ -1,8 +1,8 @@
 """The baselines and validation-split sections of `results/README.md`, from their logs.
 
-Reads `<results_dir>/baselines/<dataset>/<method>/` (experiments.baseline_tuning:
+Reads `<results_dir>/baselines/<dataset>/<method>/` (experiments.tune_baselines_lib:
 `tuning.jsonl`, the final run folder), `<results_dir>/valid_split/<dataset>.jsonl`
-(experiments.valid_split_study), TAGNN's reproduction run
+(experiments.measure_valid_splits_lib), TAGNN's reproduction run
 `<results_dir>/<dataset>/tagnn/` and the published Table 1 values of the data
 README. Nothing is typed by hand except the explanations of gaps to the
 published values, which say why, not what.
@@ -15,11 +15,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from experiments.baseline_tuning import (BEST, BEYOND_EDGE, BUDGETS, NEURAL_METHODS, REFIT_EFFECT, REPEAT_METHODS,
+from experiments.tune_baselines_lib import (BEST, BEYOND_EDGE, BUDGETS, NEURAL_METHODS, REFIT_EFFECT, REPEAT_METHODS,
                                          SEARCH_SPACES, TUNING_EPOCHS, TUNING_LOG, best_try, range_edges, result_dir,
                                          tries)
-from experiments.results_report import paper_numbers
-from experiments.test_set_uncertainty import paired_bootstrap
+from experiments.published_results import paper_numbers
+from experiments.measure_uncertainty_lib import paired_bootstrap
 from tagnn_tf import run_directory
 from tagnn_tf.arguments import VALID_SPLITS
 from tagnn_tf.errors import InputError
@@ -34,7 +34,7 @@ METHODS = ("pop", "spop", "item_knn", "bpr_mf", "fpmc", "gru4rec", "narm", "stam
 # The order the neural tunings ran in: TAGNN first (the paired reference), then by cost.
 NEURAL_ORDER = ("tagnn", "stamp", "narm", "gru4rec", "srgnn", "bpr_mf", "fpmc")
 # The first tries run with the full softmax before the neural tuning moved to the sampled one
-# (experiments.baseline_tuning), kept for the protocol comparison.
+# (experiments.tune_baselines_lib), kept for the protocol comparison.
 FULL_SOFTMAX_DIR = "baselines_full_softmax"
 NAMES = {"pop": "POP", "spop": "S-POP", "item_knn": "Item-KNN", "bpr_mf": "BPR-MF", "fpmc": "FPMC",
          "gru4rec": "GRU4Rec", "narm": "NARM", "stamp": "STAMP", "srgnn": "SR-GNN", "sr": "SR", "sknn": "SKNN",
@@ -249,7 +249,7 @@ def subset_lines(results_dir: str, data_dir: str, datasets=DATASETS) -> List[str
     """Every tuned method's test HR@20 / MRR@20 on the labels that repeat a session item and on the others,
     from its per-example test ranks; and the repeat-explore methods against their plain model, try by try."""
     from tagnn_tf.data.sessions import load_test_examples
-    from tagnn_tf.training import ranking_metrics
+    from tagnn_tf.metrics import ranking_metrics
 
     lines = ["### Repeat and new labels (issue 30)", "",
              "The test labels that repeat an item of their session (`repeat`) and the others (`new`), scored "
@@ -598,7 +598,7 @@ def render(results_dir: str, data_readme: str) -> List[str]:
     lines += refit_lines(results_dir)
     lines += truncation_lines(results_dir)
     lines += cap_binding_lines(results_dir)
-    lines += ["Search spaces (`experiments/baseline_tuning.py`; budget = tries per method):", ""]
+    lines += ["Search spaces (`experiments/tune_baselines_lib.py`; budget = tries per method):", ""]
     for m in METHODS:
         space = SEARCH_SPACES[m]
         text = "; ".join(f"{k.split('.')[1]} {v}" for k, v in space.items()) or "no hyper-parameters"

@@ -19,7 +19,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from experiments.results_report import write_report
+    from experiments.make_report_lib import write_report
     from tagnn_tf.cli import run_or_exit
 
     print(f"wrote {os.path.relpath(run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme))}")

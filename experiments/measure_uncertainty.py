@@ -27,7 +27,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from experiments.test_set_uncertainty import measure_results
+    from experiments.measure_uncertainty_lib import measure_results
     from tagnn_tf.cli import run_or_exit
 
     path = run_or_exit(measure_results, FLAGS.results_dir, FLAGS.datasets, FLAGS.resamples, FLAGS.seed)

@@ -22,11 +22,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from experiments.valid_split_study import measure
+    from experiments.measure_valid_splits_lib import measure
     from tagnn_tf.cli import run_or_exit
 
     if FLAGS.neural_method:
-        from experiments.valid_split_study import measure_neural
+        from experiments.measure_valid_splits_lib import measure_neural
 
         for dataset in FLAGS.datasets:
             run_or_exit(measure_neural, FLAGS.out_dir, dataset, FLAGS.data_dir, FLAGS.neural_method, FLAGS.splits,

@@ -45,10 +45,11 @@ def score_forms(run_dir: str, data_dir: str = "", batch_size: int = 500) -> dict
     from tagnn_tf.data import pipeline
     from tagnn_tf.data.datasets import load_splits
     from tagnn_tf.layers.repeat_scores import item_columns, mixture_log_scores
-    from tagnn_tf.training import ranking_metrics
+    from tagnn_tf.metrics import ranking_metrics
+    from tagnn_tf.models import model_builder
     from tagnn_tf.training.trainer import model_preprocessor
 
-    config, model = run_directory.load_run(run_dir)
+    config, model = model_builder.load_run(run_dir)
     if getattr(model, "repeat_mechanism", "none") != "repeat_explore":
         raise ValueError(f"{run_dir} is not a --repeat_mechanism=repeat_explore run")
     data = config.data if not data_dir else dataclasses.replace(config.data, data_dir=data_dir)

@@ -5,7 +5,7 @@
 Writes a synthetic log (`tagnn_tf.data.synthetic`, `--repeat_share` of the
 next clicks repeat a session item) as a dataset folder, profiles it
 (`tagnn_tf.data_profile`), then runs the fair tuning's protocol on it
-(`experiments.baseline_tuning`: the `time` validation split, selection on
+(`experiments.tune_baselines_lib`: the `time` validation split, selection on
 validation HR@20, the sampled softmax and at most 6 epochs for the neural
 models): S-POP, STAN tuned with its full budget of 20 tries, TAGNN and
 TAGNN with `--repeat_mechanism=repeat_explore` (`tagnn_repeat`, the first
@@ -26,7 +26,7 @@ from tagnn_tf.config import DataConfig, TrainConfig
 
 DATASET = "synthetic_repeat"
 METHODS = ("spop", "stan", "tagnn", "tagnn_repeat")
-# The neural tries' protocol (experiments.baseline_tuning's).
+# The neural tries' protocol (experiments.tune_baselines_lib's).
 TUNING_TRAIN = TrainConfig(epochs=6, train_candidates="sampled")
 
 
@@ -51,7 +51,7 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
 
     `neural_tries` of each neural method's budget of 4 are run (resuming), `repeat_tries` (default the
     same) of `tagnn_repeat`'s."""
-    from experiments.baseline_tuning import NEURAL_METHODS, tune
+    from experiments.tune_baselines_lib import NEURAL_METHODS, tune
     from tagnn_tf import run_directory
     from tagnn_tf.data_profile import profile_dataset
     from tagnn_tf.training.trainer import train as train_run
@@ -72,7 +72,7 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
     if "tagnn" in methods:
         # The post-hoc boost on TAGNN's try-0 configuration (the same training as that try; `a` picked
         # on validation after each epoch).
-        from experiments.baseline_tuning import tries, try_config
+        from experiments.tune_baselines_lib import tries, try_config
 
         config = try_config("tagnn", tries("tagnn")[0], data, train)
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, repeat_mechanism="boost"))

@@ -12,7 +12,7 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
-flags.DEFINE_string("suite", "paper", "Suite of runs (experiments.suite.SUITES).")
+flags.DEFINE_string("suite", "paper", "Suite of runs (experiments.reproduce_lib.SUITES).")
 flags.DEFINE_string("results_dir", "results", "Runs go to <results_dir>/<dataset>/<config>/.")
 flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", [], "Only these datasets (default: all of the suite).")
@@ -24,7 +24,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from experiments.suite import run_suite
+    from experiments.reproduce_lib import run_suite
     from tagnn_tf.cli import run_or_exit
 
     run_or_exit(run_suite, FLAGS.suite, FLAGS.results_dir, FLAGS.data_dir, FLAGS.datasets, FLAGS.configs)

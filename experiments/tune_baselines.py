@@ -1,6 +1,6 @@
 """Tune the baselines: `python -m experiments.tune_baselines --results_dir=results/baselines --methods=sknn,stan`.
 
-Runs each method's budget of configurations (experiments.baseline_tuning:
+Runs each method's budget of configurations (experiments.tune_baselines_lib:
 SEARCH_SPACES, BUDGETS) on the validation split of `--valid_split`, per
 dataset, then evaluates the best on the test set. Rerunning resumes: finished
 tries are skipped and a neural try resumes from its checkpoints.
@@ -20,7 +20,7 @@ flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets, in ord
 flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"],
                   "Methods (--model names), in order.")
 flags.DEFINE_string("valid_split", "time", "DataConfig.valid_split of every try (see results/valid_split/).")
-flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments.baseline_tuning.TUNING_EPOCHS).")
+flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments.tune_baselines_lib.TUNING_EPOCHS).")
 flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
@@ -35,19 +35,19 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from experiments.baseline_tuning import tune_all
+    from experiments.tune_baselines_lib import tune_all
     from tagnn_tf.cli import run_or_exit
     from tagnn_tf.config import TrainConfig
 
     if FLAGS.refit_effect:
-        from experiments.baseline_tuning import measure_refit_effect
+        from experiments.tune_baselines_lib import measure_refit_effect
 
         out = run_or_exit(measure_refit_effect, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
                           FLAGS.valid_split)
         print(json.dumps(out, indent=2))
         return
     if FLAGS.beyond_edges:
-        from experiments.baseline_tuning import check_all_beyond_edges
+        from experiments.tune_baselines_lib import check_all_beyond_edges
 
         out = run_or_exit(check_all_beyond_edges, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
                           FLAGS.valid_split, TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates))

@@ -11,12 +11,7 @@ from typing import Any
 
 from tagnn_tf.errors import InputError
 
-# Models of `--model`: TAGNN and the paper's neural baselines (Keras, trained by
-# the trainer, exported like TAGNN; `srgnn` is TAGNN's `local_att` variant) ...
-NEURAL_MODELS = ("tagnn", "srgnn", "gru4rec", "narm", "stamp", "bpr_mf", "fpmc")
-# ... and the non-neural baselines (tagnn_tf.baselines: fitted, not trained).
-NON_NEURAL_MODELS = ("pop", "spop", "item_knn", "sknn", "vsknn", "stan", "vstan", "sr")
-MODELS = NEURAL_MODELS + NON_NEURAL_MODELS
+# The `--model` names and what each can do: `tagnn_tf.model_registry`.
 # Session readout of Fig. 2: target + local + global, local, average, attention, local + attention (SR-GNN).
 VARIANTS = ("tagnn", "local", "avg", "att", "local_att")
 # eq. 10's form for `tagnn`: the paper's W3 [s_target; s_local; s_global], or the official code's.
@@ -41,6 +36,31 @@ SCORING_MODES = ("train", "serve", "tflite")
 REPEAT_MECHANISMS = ("none", "boost", "repeat_explore")
 # How validation examples are held out (tagnn_tf.data.sessions.split_validation).
 VALID_SPLITS = ("examples", "sessions", "time")
+
+# TrainConfig: the learning-rate schedule, the loss, the candidates of the training softmax (the whole
+# catalogue, or the batch's labels plus shared sampled negatives), how negatives are drawn, and whether
+# embedding rows without a gradient keep their Adam state (lazy) or not (dense).
+LR_SCHEDULES = ("paper", "official")
+LOSSES = ("cross_entropy", "bpr")
+TRAIN_CANDIDATES = ("full", "sampled")
+NEGATIVE_SAMPLING = ("uniform", "popularity")
+EMBEDDING_UPDATES = ("lazy", "dense")
+METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
+# DistributeConfig.strategy.
+STRATEGIES = ("default", "mirrored", "multi_worker")
+# BaselineConfig: SR's weight of a rule's distance, and what a fitted baseline is fitted on.
+RULE_WEIGHTINGS = ("div", "linear", "same")
+FIT_ON = ("train", "train_and_valid")
+
+# The config fields with a fixed set of values, by field name (the binaries define them with
+# `flags.DEFINE_enum`, so `--help` lists the values; `model` is `tagnn_tf.model_registry.MODELS`).
+FIELD_CHOICES = {
+    "variant": VARIANTS, "readout": READOUTS, "global_attention": GLOBAL_ATTENTIONS, "padding": PADDINGS,
+    "repeat_mechanism": REPEAT_MECHANISMS, "valid_split": VALID_SPLITS, "lr_schedule": LR_SCHEDULES,
+    "loss": LOSSES, "selection_metric": METRIC_NAMES, "train_candidates": TRAIN_CANDIDATES,
+    "negative_sampling": NEGATIVE_SAMPLING, "embedding_updates": EMBEDDING_UPDATES, "strategy": STRATEGIES,
+    "rule_weighting": RULE_WEIGHTINGS, "fit_on": FIT_ON,
+}
 
 
 def check_choice(name: str, value: Any, choices) -> None:

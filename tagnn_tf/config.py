@@ -10,20 +10,15 @@ import dataclasses
 import json
 from typing import Optional
 
-from tagnn_tf.arguments import (GLOBAL_ATTENTIONS, MODELS, NEURAL_MODELS, PADDINGS, READOUTS, REPEAT_MECHANISMS,
-                                VALID_SPLITS, VARIANTS,
-                                check_choice, check_positive)
+from tagnn_tf import model_registry
+from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, LOSSES, LR_SCHEDULES, METRIC_NAMES,
+                                NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES,
+                                TRAIN_CANDIDATES, VALID_SPLITS, VARIANTS, check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
-LR_SCHEDULES = ("paper", "official")
-LOSSES = ("cross_entropy", "bpr")
-# TrainConfig.train_candidates: the whole catalogue, or the batch's labels plus shared sampled negatives.
-TRAIN_CANDIDATES = ("full", "sampled")
-NEGATIVE_SAMPLING = ("uniform", "popularity")
-# TrainConfig.embedding_updates: rows without a gradient keep their Adam state (lazy) or not (dense).
-EMBEDDING_UPDATES = ("lazy", "dense")
-METRIC_NAMES = ("hr@10", "hr@20", "mrr@10", "mrr@20")
-STRATEGIES = ("default", "mirrored", "multi_worker")
+# The default parent folder of the dataset folders (`DataConfig.data_dir`): the benchmark data beside the repo.
+DEFAULT_DATA_DIR = "../shared/data"
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,31 +71,30 @@ class ModelConfig:
     repeat_mechanism: str = "none"
 
     def __post_init__(self):
-        check_choice("model", self.name, MODELS)
+        spec = model_registry.get(self.name)
         check_choice("repeat_mechanism", self.repeat_mechanism, REPEAT_MECHANISMS)
         if self.repeat_mechanism != "none":
-            if self.name not in NEURAL_MODELS:
-                raise InputError(f"`--repeat_mechanism` applies to the neural models {list(NEURAL_MODELS)}; the "
-                                 f"non-neural `--model={self.name}` scores the session's items its own way. Received: "
+            if not spec.supports("repeat_mechanism"):
+                supported = list(_models_with("repeat_mechanism"))
+                raise InputError(f"`--repeat_mechanism` applies to the neural models {supported}; "
+                                 f"`--model={self.name}` scores the session's items its own way. Received: "
                                  f"repeat_mechanism={self.repeat_mechanism!r}")
             if self.padding != "masked":
                 raise InputError("`--repeat_mechanism` needs padding='masked' (padding='official' is a training "
                                  f"diagnostic). Received: repeat_mechanism={self.repeat_mechanism!r}, "
                                  f"padding={self.padding!r}")
-        if self.name == "srgnn":
-            if self.variant not in ("tagnn", "local_att"):
-                raise InputError("`--model=srgnn` is TAGNN's `local_att` variant; leave `variant` unset. Received: "
-                                 f"variant={self.variant!r}")
-            object.__setattr__(self, "variant", "local_att")
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, value in spec.fixed.items():  # e.g. `srgnn` is TAGNN's `local_att` variant
+            if getattr(self, name) not in (defaults[name], value):
+                raise InputError(f"`--model={self.name}` sets {name}={value!r}; leave `{name}` unset. Received: "
+                                 f"{name}={getattr(self, name)!r}")
+            object.__setattr__(self, name, value)
         check_positive("hidden_size", self.hidden_size)
         check_positive("gnn_steps", self.gnn_steps)
         check_choice("variant", self.variant, VARIANTS)
         check_choice("readout", self.readout, READOUTS)
         check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
         check_choice("padding", self.padding, PADDINGS)
-
-
-RULE_WEIGHTINGS = ("div", "linear", "same")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +144,7 @@ class BaselineConfig:
             check_positive(name, getattr(self, name), allow_zero=True)
         check_positive("rule_steps", self.rule_steps)
         check_choice("rule_weighting", self.rule_weighting, RULE_WEIGHTINGS)
-        check_choice("fit_on", self.fit_on, ("train", "train_and_valid"))
+        check_choice("fit_on", self.fit_on, FIT_ON)
         check_positive("score_batch_size", self.score_batch_size)
 
 
@@ -179,7 +173,7 @@ class DataConfig:
     """
 
     dataset: str = "synthetic"
-    data_dir: str = "../shared/data"
+    data_dir: str = DEFAULT_DATA_DIR
     valid_portion: float = 0.1
     valid_split: str = "examples"
     split_seed: int = 2020
@@ -397,6 +391,40 @@ class ClickLogConfig:
                              f"max_session_length={self.max_session_length}")
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """How a trained run is exported (`export.export_savedmodel`, `tagnn_tf.serving.savedmodel_export`).
+
+    Attributes:
+      max_session_length: requests keep their most recent this-many clicks;
+        0 = the longest training session of the run's data.
+      k: recommendations returned by `serving_default`.
+      max_batch_sessions: the TensorFlow signatures score requests of more
+        sessions in slices of this many, one at a time (bounds a request's
+        working memory; benchmarks/README.md: slices of 16 also beat whole
+        requests on throughput); 0 = whole requests.
+      tflite_max_batch_sessions: the same for the graph converted to TFLite;
+        0 by default: LiteRT runs a while loop's body outside the XNNPack
+        delegate (measured: +12% batch-1 latency, -31% batch-256 throughput),
+        so callers bound a request's memory by its batch.
+      rerank_candidates: K > 0 adds the signatures `rerank_top_k` and
+        `rerank_by_index` (exact scores of each session's K best items by the
+        candidate-independent part of the score); 0 = exact signatures only.
+      rerank_clusters: C > 0: the rerank signatures retrieve among the members
+        of each session's `rerank_probe` best of C k-means clusters of the
+        items (approximate, for millions of items); 0 = among all items.
+      rerank_probe: clusters searched per session (with `rerank_clusters`).
+    """
+
+    max_session_length: int = 0
+    k: int = 20
+    max_batch_sessions: int = 16
+    tflite_max_batch_sessions: int = 0
+    rerank_candidates: int = 0
+    rerank_clusters: int = 0
+    rerank_probe: int = 16
+
+
 # `trainers.train`'s repeat mechanism for the neural models when `--repeat_mechanism` is not given (with
 # `--padding=masked`): not below the paper's model on Diginetica and Yoochoose 1/64 under the tuning
 # protocol, far above it on repeat-heavy logs (docs/repeat_heavy_logs.md). ModelConfig keeps `none`.
@@ -405,24 +433,26 @@ TRAINER_REPEAT_MECHANISM = "repeat_explore"
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:
     """The repeat mechanism `trainers.train` uses when none is given."""
-    return TRAINER_REPEAT_MECHANISM if model_name in NEURAL_MODELS and padding == "masked" else "none"
+    supported = model_registry.get(model_name).supports("repeat_mechanism")
+    return TRAINER_REPEAT_MECHANISM if supported and padding == "masked" else "none"
 
 
-# ModelConfig fields only TAGNN (and SR-GNN, its variant) reads; the sequence models ignore them.
-GRAPH_MODEL_FIELDS = ("gnn_steps", "variant", "readout", "global_attention", "padding")
+def _models_with(option: str):
+    return tuple(spec.name for spec in model_registry.SPECS if spec.supports(option))
 
 
 def fields_not_read(model_name: str):
-    """The `section.field` names a `--model` never reads (so setting them is a mistake): the baselines'
-    settings for the neural models, the graph settings for the sequence models, and every model
-    setting and warm start for the non-neural ones."""
-    baseline = {f"baseline.{f.name}" for f in dataclasses.fields(BaselineConfig)}
-    if model_name not in NEURAL_MODELS:
-        return {f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name != "name"} | {
-            "train.warm_start_from"}
-    if model_name in ("tagnn", "srgnn"):
-        return baseline
-    return baseline | {f"model.{name}" for name in GRAPH_MODEL_FIELDS}
+    """The `section.field` names a `--model` never reads (so setting them is a mistake): the model
+    settings outside its registry `fields` (all of them for a non-neural model), the baselines' settings
+    for the neural models, and `--warm_start_from` where it has no warm start."""
+    spec = model_registry.get(model_name)
+    model_fields = spec.fields if spec.neural else ()
+    unread = {f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name not in model_fields + ("name",)}
+    if spec.neural:
+        unread |= {f"baseline.{f.name}" for f in dataclasses.fields(BaselineConfig)}
+    if not spec.neural:  # a neural model without warm start is refused by the trainer, with the reason
+        unread.add("train.warm_start_from")
+    return unread
 
 
 @dataclasses.dataclass(frozen=True)

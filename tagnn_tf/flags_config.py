@@ -9,7 +9,8 @@ from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
                              TrainConfig, fields_not_read, trainer_default_repeat)
-from tagnn_tf import run_directory
+from tagnn_tf import model_registry, run_directory
+from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.errors import InputError
 
 _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig), ("baseline", BaselineConfig))
@@ -27,6 +28,13 @@ def _fields(sections=_SECTIONS):
             yield section, klass, f
 
 
+def _choices(klass, field_name: str):
+    """The values a field takes (shown by `--help`, refused by absl otherwise), or None."""
+    if (klass, field_name) == (ModelConfig, "name"):
+        return model_registry.MODELS
+    return FIELD_CHOICES.get(field_name)
+
+
 def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
     """Defines one flag per config field (default None = the dataclass default)."""
     for _, klass, f in _fields(sections):
@@ -39,6 +47,8 @@ def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
             flags.DEFINE_float(name, None, text, flag_values=flag_values)
         elif f.type in ("bool", bool):
             flags.DEFINE_boolean(name, None, text, flag_values=flag_values)
+        elif _choices(klass, f.name):
+            flags.DEFINE_enum(name, None, list(_choices(klass, f.name)), text, flag_values=flag_values)
         else:
             flags.DEFINE_string(name, None, text, flag_values=flag_values)
 

@@ -32,7 +32,6 @@ import time
 import warnings
 from typing import Callable, List, Optional, Tuple
 
-from tagnn_tf.arguments import NON_NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -206,55 +205,6 @@ def read_config(model_dir: str) -> ExperimentConfig:
         return ExperimentConfig.from_dict(raw)
     except InputError as e:
         raise DataFileError(f"{path}: {e}") from None
-
-
-# `config.json` fields that must equal the saved model's constructor arguments (those it has).
-_MODEL_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding",
-                 "repeat_mechanism")
-
-
-def check_model_matches_config(config: ExperimentConfig, model, config_path: str) -> None:
-    """Refuses a `config.json` that does not describe the saved model.
-
-    Raises:
-      DataFileError: naming `config_path` and the first field that differs.
-    """
-    from tagnn_tf.models.registry import MODEL_CLASSES
-
-    expected = MODEL_CLASSES.get(config.model.name)
-    if expected is None or type(model) is not expected:
-        raise DataFileError(f"{config_path}: model.name={config.model.name!r} but the saved model is a "
-                            f"{type(model).__name__}; the file does not describe this run's best.keras")
-    saved = model.get_config()
-    fields = [(f"model.{name}", getattr(config.model, name), name) for name in _MODEL_FIELDS if name in saved]
-    fields.append(("data.num_items", config.data.num_items, "num_items"))
-    for field, value, name in fields:
-        if saved.get(name) != value:
-            raise DataFileError(f"{config_path}: {field}={value!r} but the saved model has {name}="
-                                f"{saved.get(name)!r}; the file does not describe this run's best.keras")
-
-
-def load_run(model_dir: str):
-    """(config, model) of a finished or running training run: `config.json` and `best.keras`.
-
-    Raises:
-      DataFileError: either file is missing, or `config.json` is invalid or
-        does not describe `best.keras`.
-    """
-    config = read_config(model_dir)
-    if config.model.name in NON_NEURAL_MODELS:
-        raise InputError(f"{model_dir} is a --model={config.model.name} run: the non-neural baselines are fitted "
-                         "and scored (trainers.evaluate refits them), they have no Keras model to load or export")
-    model_path = os.path.join(model_dir, BEST_MODEL)
-    if not os.path.exists(model_path):
-        raise DataFileError(f"{model_path}: not found; is {model_dir!r} a model dir written by trainers.train?")
-    import keras
-
-    import tagnn_tf.models  # noqa: F401  (registers the model's classes for loading)
-
-    model = keras.saving.load_model(model_path)
-    check_model_matches_config(config, model, os.path.join(model_dir, CONFIG))
-    return config, model
 
 
 # Files whose change makes a checkout "dirty": the code. Run outputs (logs,

@@ -1,7 +1,6 @@
 """Run-directory files: the git commit written as provenance, the tolerant JSONL reader, the config."""
 
 import json
-import os
 import subprocess
 
 import pytest

@@ -18,7 +18,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     from tagnn_tf.cli import run_or_exit
-    from tagnn_tf.training.evaluation import evaluate_run
+    from tagnn_tf.launcher import evaluate_run
 
     result = run_or_exit(evaluate_run, FLAGS.model_dir, tuple(FLAGS.splits))
     print(json.dumps(result, indent=2))

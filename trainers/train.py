@@ -27,7 +27,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     from tagnn_tf.cli import run_or_exit
     from tagnn_tf.training.strategies import make_strategy
-    from tagnn_tf.training.trainer import train
+    from tagnn_tf.launcher import train
 
     def run():
         strategy = make_strategy(distribute_config_from_flags())  # before any other TF work

@@ -24,7 +24,7 @@ from tagnn_tf.config import ExperimentConfig
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
-from tagnn_tf.training import ranking_metrics
+from tagnn_tf.metrics import ranking_metrics
 
 def evaluate_scorer(scorer, examples: SessionExamples, batch_size: int, log: Callable = print,
                     what: str = "") -> tuple:

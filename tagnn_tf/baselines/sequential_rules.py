@@ -12,9 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import check_choice, check_positive
+from tagnn_tf.arguments import RULE_WEIGHTINGS, check_choice, check_positive
 from tagnn_tf.baselines.session_matrices import Sequences
-from tagnn_tf.config import RULE_WEIGHTINGS
 
 
 def rule_weight(distance: np.ndarray, weighting: str) -> np.ndarray:
@@ -26,12 +25,12 @@ def rule_weight(distance: np.ndarray, weighting: str) -> np.ndarray:
 
 
 class SequentialRules:
-    """Hyper-parameters: `steps` (largest distance) and `weighting`."""
+    """Hyper-parameters (`BaselineConfig`): `rule_steps` (largest distance) and `rule_weighting`."""
 
-    def __init__(self, num_items: int, steps: int = 10, weighting: str = "div"):
-        check_positive("rule_steps", steps)
-        check_choice("rule_weighting", weighting, RULE_WEIGHTINGS)
-        self.num_items, self.steps, self.weighting = num_items, steps, weighting
+    def __init__(self, num_items: int, rule_steps: int = 10, rule_weighting: str = "div"):
+        check_positive("rule_steps", rule_steps)
+        check_choice("rule_weighting", rule_weighting, RULE_WEIGHTINGS)
+        self.num_items, self.steps, self.weighting = num_items, rule_steps, rule_weighting
         self.rules = None
 
     def fit(self, sessions: Sequences) -> "SequentialRules":

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import check_positive
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.errors import InputError
 
 # Item numbers of a raw-id request: "" is padding, an id not in the vocabulary is unknown.

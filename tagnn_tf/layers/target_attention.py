@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tagnn_tf.arguments import check_positive
+from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import masked_log_weights, matmul_last
 
@@ -71,6 +71,30 @@ class TargetAttention(keras.layers.Layer):
         value_scores = ops.matmul(values, candidates_t)  # [T, N]
         return self.attend(logits, value_scores, rows, log_counts, ops.shape(nodes)[0], sink_counts,
                            sorted_segments)
+
+    def scores(self, nodes, node_counts, session, candidates_t, scoring_mode="train", sink_counts=None):
+        """`[batch, N]` whole scores of eq. 10-11: `session . v_t` plus the target term (eq. 6-7), computed
+        as `scoring_mode` (`tagnn_tf.arguments.SCORING_MODES`) asks; every mode gives the same numbers.
+
+        - `train`: separate GEMMs and the sorted segment ops (fastest on CPU);
+        - `serve`: one stacked `[B + 2T, d] x [d, N]` GEMM for the base scores, keys and values (a single
+          pass over the candidate table, which dominates small requests) and the unsorted segment max
+          (a TFLite builtin); with `sink_counts` (the official padding) it scores as `tflite`;
+        - `tflite`: separate GEMMs (TFLite copies every slice of a stacked product), unsorted max.
+
+        Args:
+          nodes, node_counts, candidates_t, sink_counts: as `call`.
+          session: `[batch, hidden]` the session part of the score (eq. 10 without the target term).
+        """
+        check_choice("scoring_mode", scoring_mode, SCORING_MODES)
+        if scoring_mode != "serve" or sink_counts is not None:
+            return ops.matmul(session, candidates_t) + self(
+                nodes, node_counts, candidates_t, sink_counts, sorted_segments=(scoring_mode == "train"))
+        rows, keys, values, log_counts = self.project(nodes, node_counts)
+        batch, real = ops.shape(session)[0], ops.shape(keys)[0]
+        stacked = ops.matmul(ops.concatenate([session, keys, values], axis=0), candidates_t)
+        return stacked[:batch] + self.attend(stacked[batch:batch + real], stacked[batch + real:], rows, log_counts,
+                                             batch, sorted_segments=False)
 
     def per_session(self, nodes, node_counts, candidates):
         """`[batch, K]` target term for candidates that differ per session (reranking).

@@ -21,16 +21,15 @@ import keras
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
+from tagnn_tf.arguments import SCORING_MODES, check_choice
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.tensor_ops import RowGatherEmbedding
-from tagnn_tf.models.repeat_aware import RepeatAware
-from tagnn_tf.models.tagnn import example_inputs
+from tagnn_tf.models.catalogue_scorer import CatalogueScorer, example_inputs
 
 SEQUENCE_INPUTS = ("items", "alias", "click_mask")
 
 
-class SequenceRecommender(RepeatAware, keras.Model):
+class SequenceRecommender(CatalogueScorer):
     """Base class: embeddings, click-sequence inputs and dot-product scoring.
 
     Subclasses implement `encode(clicks, mask, training) -> [batch, w]`, the
@@ -52,10 +51,7 @@ class SequenceRecommender(RepeatAware, keras.Model):
 
     def __init__(self, num_items: int, hidden_size: int = 100, seed=None, embedding_width=None,
                  repeat_mechanism: str = "none", **kwargs):
-        super().__init__(**kwargs)
-        check_positive("num_items", num_items)
-        check_positive("hidden_size", hidden_size)
-        self.num_items, self.hidden_size, self.seed = num_items, hidden_size, seed
+        super().__init__(num_items, hidden_size, seed, **kwargs)
         self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, embedding_width or hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
@@ -89,29 +85,11 @@ class SequenceRecommender(RepeatAware, keras.Model):
         session = self.encode(ids, mask, training)
         return ops.matmul(session, candidates_t), self.repeat_scores(inputs, self.embedding(inputs["items"]), session)
 
-    def build_weights(self):
-        """Creates every weight by scoring `example_inputs` (also on loading a saved model)."""
-        self(example_inputs(with_click_alias=True))
-
-    def build_from_config(self, config):
-        self.build_weights()
+    def example_inputs(self) -> dict:
+        return example_inputs(with_click_alias=True)
 
     def encode(self, ids, mask, training=None):
         raise NotImplementedError
-
-    def candidate_embeddings(self):
-        """The `[N + 1, w]` table whose row `item id` is that candidate's vector."""
-        return self.embedding.embeddings
-
-    def candidate_table_t(self):
-        """`[w, num_items]`: the candidates' vectors, transposed, in score-column order."""
-        return ops.transpose(item_ids.candidate_rows(self.candidate_embeddings()))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "seed": self.seed,
-                       "repeat_mechanism": self.repeat_mechanism})
-        return config
 
 
 # The GRUs run without a mask: clicks are right-padded, so the state at a real

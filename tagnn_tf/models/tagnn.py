@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import PADDINGS, SCORING_MODES, check_choice, check_positive
+from tagnn_tf.errors import InputError
 from tagnn_tf.layers.gated_graph import GatedGraphCell
 from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, item_columns, mixture_log_scores_at, node_values_at
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
 from tagnn_tf.layers.tensor_ops import RowGatherEmbedding, gather_rows
-from tagnn_tf.models.repeat_aware import RepeatAware
+from tagnn_tf.models.catalogue_scorer import CatalogueScorer, example_inputs
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")
-class TAGNN(RepeatAware, keras.Model):
+class TAGNN(CatalogueScorer):
     """Target Attentive Graph Neural Network (Yu et al., SIGIR 2020).
 
-    Inputs: the dict built by `tagnn_tf.data.session_graph.densify` (only
+    Inputs: the dict built by `tagnn_tf.layers.session_graph.densify` (only
     `items`, `node_counts`, `adj_in`, `adj_out`, `last_node` are read):
       items `[batch, U]` int, node_counts `[batch, U]`, adj_in / adj_out
       `[batch, U, U]`, last_node `[batch]` int.
@@ -50,20 +52,15 @@ class TAGNN(RepeatAware, keras.Model):
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
                  repeat_mechanism: str = "none", seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(num_items, hidden_size, seed, **kwargs)
         # `variant`, `readout` and `global_attention` are checked by SessionReadout.
-        check_positive("num_items", num_items)
-        check_positive("hidden_size", hidden_size)
         check_positive("gnn_steps", gnn_steps)
         check_choice("padding", padding, PADDINGS)
-        self.num_items = num_items
-        self.hidden_size = hidden_size
         self.gnn_steps = gnn_steps
         self.variant = variant
         self.readout_form = readout
         self.global_attention = global_attention
         self.padding = padding
-        self.seed = seed
         # Row i embeds item id i; the rows before the first id are padding.
         self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
@@ -119,16 +116,7 @@ class TAGNN(RepeatAware, keras.Model):
         """`[batch, C]` scores of the candidates `candidates_t` `[hidden, C]` without the repeat term."""
         if self.target_attention is None:
             return ops.matmul(session, candidates_t)
-        if self.padding == "official" or scoring_mode != "serve":
-            return ops.matmul(session, candidates_t) + self.target_attention(
-                nodes, counts, candidates_t, sink_counts, sorted_segments=(scoring_mode == "train"))
-        # serve: one GEMM for the base scores, keys and values (one pass over
-        # the [d, N] table, which dominates small requests).
-        rows, keys, values, log_counts = self.target_attention.project(nodes, counts)
-        batch, real = ops.shape(session)[0], ops.shape(keys)[0]
-        stacked = ops.matmul(ops.concatenate([session, keys, values], axis=0), candidates_t)
-        return stacked[:batch] + self.target_attention.attend(
-            stacked[batch:batch + real], stacked[batch + real:], rows, log_counts, batch, sorted_segments=False)
+        return self.target_attention.scores(nodes, counts, session, candidates_t, scoring_mode, sink_counts)
 
     def explore_and_repeat(self, inputs, candidates_t, training=None):
         """The two parts of the repeat-explore mixture, for its training loss (`training.sampled_softmax.
@@ -148,12 +136,8 @@ class TAGNN(RepeatAware, keras.Model):
         shared = self._explore_scores(nodes, counts, session, candidates_t, "train")
         return shared, self.repeat_scores(inputs, nodes, session)
 
-    def build_weights(self):
-        """Creates every weight by scoring `example_inputs` (also on loading a saved model)."""
-        self(example_inputs(padded_length=3 if self.padding == "official" else 0))
-
-    def build_from_config(self, config):
-        self.build_weights()
+    def example_inputs(self) -> dict:
+        return example_inputs(padded_length=3 if self.padding == "official" else 0)
 
     def own_item_scores(self, inputs, nodes, session):
         """`[batch, U]` explore scores (eq. 10-11) of each session node's item, the target term included."""
@@ -179,7 +163,7 @@ class TAGNN(RepeatAware, keras.Model):
           num_candidates: K (python int), at most `num_items`.
           candidates_t: optional precomputed `candidate_table_t()`.
           clusters: optional `(centroids_t [d, C], members [C, M], probe)`
-            (`tagnn_tf.serving.item_clusters`): retrieve among the members
+            (`tagnn_tf.retrieval.item_clusters`): retrieve among the members
             of each session's `probe` best clusters instead of all N items
             (approximate; a slot left without a member scores -inf).
 
@@ -201,7 +185,7 @@ class TAGNN(RepeatAware, keras.Model):
         session = self.readout(nodes, counts, inputs["last_node"])
         full = None
         if clusters is not None:
-            from tagnn_tf.serving.item_clusters import retrieve
+            from tagnn_tf.retrieval.item_clusters import retrieve
 
             centroids_t, members, probe = clusters
             base, columns = retrieve(session, centroids_t, members, self.candidate_embeddings(), self.num_items,
@@ -252,54 +236,40 @@ class TAGNN(RepeatAware, keras.Model):
         nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
         return nodes, ops.cast(inputs["node_counts"], nodes.dtype)
 
-    def candidate_embeddings(self):
-        """The `[N + 1, hidden]` table whose row `item id` is that candidate's vector."""
-        return self.embedding.embeddings
+    # Constructor arguments that shape the weights a warm start copies (padding and the repeat
+    # mechanism do not: a run may start from one with another mechanism, its repeat layer fresh).
+    WEIGHT_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention")
 
-    def candidate_table_t(self):
-        """`[hidden, num_items]`: the candidates' embeddings, transposed, in score-column order."""
-        return ops.transpose(item_ids.candidate_rows(self.candidate_embeddings()))
+    def warm_start_from(self, old, rows, old_rows) -> None:
+        """Copies the trained TAGNN `old` into this one: the gated graph, readout and target attention,
+        the repeat layer when both have the same `repeat_mechanism`, and the embedding rows `old_rows`
+        into `rows` (int arrays; every other row keeps its fresh initialisation).
+
+        Raises:
+          InputError: `old` is not a TAGNN of the same `WEIGHT_FIELDS` (the message names them).
+        """
+        if not isinstance(old, TAGNN):
+            raise InputError(f"--warm_start_from is implemented for TAGNN and SR-GNN runs. Received: a "
+                             f"{type(old).__name__} run for a {type(self).__name__}")
+        new_config, old_config = self.get_config(), old.get_config()
+        differing = [name for name in self.WEIGHT_FIELDS if new_config[name] != old_config[name]]
+        if differing:
+            raise InputError(f"its model differs in {differing} ("
+                             f"{', '.join(f'{n}={old_config[n]!r} vs {new_config[n]!r}' for n in differing)})")
+        pairs = [(self.gnn, old.gnn), (self.readout, old.readout), (self.target_attention, old.target_attention)]
+        if self.repeat_mechanism == old.repeat_mechanism:
+            pairs.append((self.repeat, old.repeat))
+        for layer, old_layer in pairs:
+            if layer is not None:
+                layer.set_weights(old_layer.get_weights())
+        table = np.array(self.embedding.embeddings)
+        if len(rows):
+            table[rows] = np.array(old.embedding.embeddings)[old_rows]
+        self.embedding.embeddings.assign(table)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "gnn_steps": self.gnn_steps,
-                       "variant": self.variant, "readout": self.readout_form,
-                       "global_attention": self.global_attention, "padding": self.padding,
-                       "repeat_mechanism": self.repeat_mechanism, "seed": self.seed})
+        config.update({"gnn_steps": self.gnn_steps, "variant": self.variant, "readout": self.readout_form,
+                       "global_attention": self.global_attention, "padding": self.padding})
         return config
 
-
-def build_tagnn(config, num_items: int, seed=None) -> TAGNN:
-    """A TAGNN with weights built (`tagnn_tf.models.build_model` for any `--model`).
-
-    Args:
-      config: a `tagnn_tf.config.ModelConfig` (the architecture).
-      num_items: the catalogue size N (`DataConfig.num_items`, resolved from
-        the data).
-      seed: initializer seed.
-    """
-    model = TAGNN(num_items=num_items, hidden_size=config.hidden_size, gnn_steps=config.gnn_steps,
-                  variant=config.variant, readout=config.readout, global_attention=config.global_attention,
-                  padding=config.padding, repeat_mechanism=config.repeat_mechanism, seed=seed)
-    model.build_weights()
-    return model
-
-
-def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0, with_click_alias: bool = False) -> dict:
-    """A minimal valid input batch (used to build weights); `padded_length` > 0
-    adds that input (`padding="official"`), `with_click_alias` the per-click
-    `alias` and `click_mask` (one click per node)."""
-    inputs = {
-        "items": ops.ones((batch, nodes), "int32"),
-        "node_counts": ops.ones((batch, nodes), "float32"),
-        "adj_in": ops.zeros((batch, nodes, nodes), "float32"),
-        "adj_out": ops.zeros((batch, nodes, nodes), "float32"),
-        "last_node": ops.zeros((batch,), "int32"),
-        "node_recency": ops.zeros((batch, nodes), "float32"),
-    }
-    if padded_length:
-        inputs["padded_length"] = ops.full((batch,), padded_length, "int32")
-    if with_click_alias:
-        inputs["alias"] = ops.tile(ops.expand_dims(ops.arange(nodes, dtype="int32"), 0), (batch, 1))
-        inputs["click_mask"] = ops.ones((batch, nodes), "float32")
-    return inputs

@@ -30,7 +30,6 @@ each signature's `SessionRecommender` config (scoring mode included) among it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -42,9 +41,11 @@ import numpy as np
 import tensorflow as tf
 
 from tagnn_tf import item_ids, run_directory
+from tagnn_tf.config import ExportConfig
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
-from tagnn_tf.models.registry import needs_click_alias
+from tagnn_tf.models import model_builder
+from tagnn_tf.models.model_builder import needs_click_alias
 from tagnn_tf.serving.session_recommender import (DEFAULT_K, DEFAULT_MAX_BATCH_SESSIONS,
                                                    DEFAULT_TFLITE_MAX_BATCH_SESSIONS, INPUT_NAME, SessionRecommender,
                                                    pad_sessions)
@@ -195,11 +196,13 @@ def check_rerank_options(rerank_candidates: int, rerank_clusters: int, rerank_pr
                          f"rerank_probe={rerank_probe}")
 
 
-def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int = 0, k: int = DEFAULT_K,
-                      warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
-                      max_batch_sessions: int = DEFAULT_MAX_BATCH_SESSIONS,
-                      tflite_max_batch_sessions: int = DEFAULT_TFLITE_MAX_BATCH_SESSIONS,
-                      rerank_candidates: int = 0, rerank_clusters: int = 0, rerank_probe: int = 16) -> str:
+def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int = ExportConfig.max_session_length,
+                      k: int = ExportConfig.k, warmup_sessions: Optional[Sequence[Sequence[int]]] = None, log=print,
+                      max_batch_sessions: int = ExportConfig.max_batch_sessions,
+                      tflite_max_batch_sessions: int = ExportConfig.tflite_max_batch_sessions,
+                      rerank_candidates: int = ExportConfig.rerank_candidates,
+                      rerank_clusters: int = ExportConfig.rerank_clusters,
+                      rerank_probe: int = ExportConfig.rerank_probe) -> str:
     """Exports `<model_dir>/best.keras` as `<export_dir>/<next version>/`; returns that path.
 
     Args:
@@ -228,7 +231,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     from tagnn_tf.data.datasets import load_splits
 
     check_rerank_options(rerank_candidates, rerank_clusters, rerank_probe)
-    config, model = run_directory.load_run(model_dir)
+    config, model = model_builder.load_run(model_dir)
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)
         run_directory.check_run_items(model_dir, splits.items, "export it with this data's sessions")
@@ -253,7 +256,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
                                   tflite_max_batch_sessions, rerank_candidates, rerank_probe)
     clusters = None
     if rerank_candidates and rerank_clusters:
-        from tagnn_tf.serving.item_clusters import kmeans_clusters
+        from tagnn_tf.retrieval.item_clusters import kmeans_clusters
 
         vectors = keras.ops.convert_to_numpy(item_ids.candidate_rows(model.candidate_embeddings()))
         centroids, members = kmeans_clusters(vectors, rerank_clusters)

@@ -16,18 +16,15 @@ import tensorflow as tf
 
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import SCORING_MODES, check_choice, check_positive
+from tagnn_tf.config import ExportConfig
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 
-DEFAULT_K = 20
 INPUT_NAME = "session_items"
-# Sessions scored at once by the TensorFlow signatures (see `SessionRecommender`;
-# benchmarks/README.md: slices of 16 also beat whole requests on throughput).
-DEFAULT_MAX_BATCH_SESSIONS = 16
-# The TFLite graph scores requests whole by default: LiteRT runs a while loop's
-# body outside the XNNPack delegate (measured: +12% batch-1 latency, -31%
-# batch-256 throughput); callers bound a request's memory by its batch.
-DEFAULT_TFLITE_MAX_BATCH_SESSIONS = 0
+# The defaults' single home is `tagnn_tf.config.ExportConfig` (why each value: its docstring).
+DEFAULT_K = ExportConfig.k
+DEFAULT_MAX_BATCH_SESSIONS = ExportConfig.max_batch_sessions
+DEFAULT_TFLITE_MAX_BATCH_SESSIONS = ExportConfig.tflite_max_batch_sessions
 
 
 def pad_sessions(sessions, width=None) -> np.ndarray:
@@ -65,7 +62,7 @@ class SessionRecommender(keras.Model):
       rerank_probe: with `clusters` (call arg): clusters searched per session.
 
     Call arg `clusters`: optional `(centroids_t [d, C], members [C, M])` for
-    the rerank mode's retrieval (`tagnn_tf.serving.item_clusters`).
+    the rerank mode's retrieval (`tagnn_tf.retrieval.item_clusters`).
 
     Call args:
       session_items: int `[batch, max_len]` item numbers, 0 = padding; or

@@ -1,4 +1,4 @@
-"""Recompute the metrics of a saved run."""
+"""Recompute the metrics of a saved neural run (`tagnn_tf.launcher.evaluate_run` for any run)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import tensorflow as tf
 
 from tagnn_tf import run_directory
-from tagnn_tf.arguments import NON_NEURAL_MODELS
+from tagnn_tf.models import model_builder
 from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples
 
@@ -23,12 +23,7 @@ def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> d
       InputError: a missing run file, or data whose ids no longer fit the
         model's catalogue.
     """
-    if run_directory.read_config(model_dir).model.name in NON_NEURAL_MODELS:
-        from tagnn_tf.baselines.baseline_run import evaluate_baseline
-        out = evaluate_baseline(model_dir, splits)
-        run_directory.write_json_atomic(os.path.join(model_dir, run_directory.EVALUATION), out)
-        return out
-    config, model = run_directory.load_run(model_dir)
+    config, model = model_builder.load_run(model_dir)
     data = load_splits(config.data)  # `data.num_items` is the model's: larger ids are refused
     run_directory.check_run_items(model_dir, data.items, "evaluate it")
     tc = dataclasses.replace(config.train, max_eval_examples=0) if full else config.train

@@ -33,8 +33,7 @@ import tensorflow as tf
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import check_choice, check_positive
-from tagnn_tf.config import NEGATIVE_SAMPLING
+from tagnn_tf.arguments import NEGATIVE_SAMPLING, check_choice, check_positive
 from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, node_values_at
 from tagnn_tf.layers.tensor_ops import gather_rows
 

@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from tagnn_tf import item_ids, run_directory, run_lock
-from tagnn_tf.arguments import NON_NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig, TrainConfig
 from tagnn_tf.data import pipeline
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
@@ -38,8 +37,8 @@ from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, RepeatBoost, scatter_to_columns
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.layers.tensor_ops import gather_rows
-from tagnn_tf.models.registry import build_model, needs_click_alias
-from tagnn_tf.training import ranking_metrics
+from tagnn_tf.models.model_builder import build_model, needs_click_alias
+from tagnn_tf.metrics import ranking_metrics
 from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
 from tagnn_tf.training.sampled_softmax import (CandidateSampler, label_counts, sampled_logits,
                                                repeat_explore_loss)
@@ -572,15 +571,10 @@ class Trainer:
 
 def train(config: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
           log: Log = _print, splits: Optional[DatasetSplits] = None, hold_lock: bool = True) -> dict:
-    """Trains (or resumes) a run in `model_dir`; returns the result summary (see `Trainer`).
+    """Trains (or resumes) a neural run in `model_dir`; returns the result summary (see `Trainer`).
 
-    A non-neural `--model` (`tagnn_tf.arguments.NON_NEURAL_MODELS`) is fitted
-    and evaluated instead (`tagnn_tf.baselines.baseline_run.fit_baseline`),
-    with the same run-directory files.
+    `tagnn_tf.launcher.train` runs any `--model` (it fits the non-neural ones).
     """
-    if config.model.name in NON_NEURAL_MODELS:
-        from tagnn_tf.baselines.baseline_run import fit_baseline
-        return fit_baseline(config, model_dir, log, splits)
     trainer = Trainer(config, model_dir, strategy, log, splits, hold_lock)
     try:
         return trainer.run()

@@ -17,12 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from tagnn_tf import item_ids, run_directory, run_lock
+from tagnn_tf import item_ids, model_registry, run_directory, run_lock
 from tagnn_tf.errors import InputError
-
-# Architecture fields that must agree for the weights to carry over.
-_ARCHITECTURE = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention")
-
+from tagnn_tf.models import model_builder
 
 def check_source(old_run_dir: str) -> None:
     """Refuses a `--warm_start_from` that is not a finished training run, before anything is written:
@@ -48,44 +45,32 @@ def check_source(old_run_dir: str) -> None:
 
 
 def warm_start(model, items: Sequence[str], old_run_dir: str) -> dict:
-    """Copies `old_run_dir`'s `best.keras` weights into the built `model`, items matched by raw id.
+    """Copies `old_run_dir`'s `best.keras` weights into the built `model`, items matched by raw id
+    (`CatalogueScorer.warm_start_from` copies the weights).
 
     Returns:
       Counts: `shared_items`, `new_items`, `dropped_items`.
 
     Raises:
-      InputError: the old run's architecture differs, or its files are missing.
+      InputError: the old run's model cannot start this one (another model or architecture), or its
+        files are missing.
     """
-    from tagnn_tf.models.tagnn import TAGNN
-
     check_source(old_run_dir)
-    old_config, old_model = run_directory.load_run(old_run_dir)
-    if not (isinstance(model, TAGNN) and isinstance(old_model, TAGNN)):
-        raise InputError(f"--warm_start_from is implemented for TAGNN and SR-GNN runs. Received: a "
+    old_config, old_model = model_builder.load_run(old_run_dir)
+    if not model_registry.get(old_config.model.name).supports("warm_start"):
+        raise InputError(f"--warm_start_from is implemented for the models "
+                         f"{[s.name for s in model_registry.SPECS if s.supports('warm_start')]}. Received: a "
                          f"{type(old_model).__name__} run ({old_run_dir}) for a {type(model).__name__}")
     old_items = run_directory.read_items_file(os.path.join(old_run_dir, run_directory.ITEMS))
     if len(old_items) != old_model.num_items:
         raise InputError(f"{os.path.join(old_run_dir, run_directory.ITEMS)} holds {len(old_items)} item ids but "
                          f"that run's model has {old_model.num_items} items")
-    new, old = model.get_config(), old_model.get_config()
-    differing = [name for name in _ARCHITECTURE if new[name] != old[name]]
-    if differing:
-        raise InputError(f"--warm_start_from={old_run_dir}: its model differs in {differing} "
-                         f"({', '.join(f'{n}={old[n]!r} vs {new[n]!r}' for n in differing)})")
-    pairs = [(model.gnn, old_model.gnn), (model.readout, old_model.readout),
-             (model.target_attention, old_model.target_attention)]
-    if model.repeat_mechanism == old_model.repeat_mechanism:
-        pairs.append((model.repeat, old_model.repeat))
-    for layer, old_layer in pairs:
-        if layer is not None:
-            layer.set_weights(old_layer.get_weights())
     old_row = {item: row for row, item in enumerate(old_items, start=item_ids.FIRST_ITEM_ID)}
-    table = np.array(model.embedding.embeddings)
-    old_table = np.array(old_model.embedding.embeddings)
     shared = [(row, old_row[item]) for row, item in enumerate(items, start=item_ids.FIRST_ITEM_ID) if item in old_row]
-    if shared:
-        rows, old_rows = map(np.array, zip(*shared))
-        table[rows] = old_table[old_rows]
-    model.embedding.embeddings.assign(table)
+    rows, old_rows = (np.array(r, dtype=np.int64) for r in zip(*shared)) if shared else (np.zeros(0, np.int64),) * 2
+    try:
+        model.warm_start_from(old_model, rows, old_rows)
+    except InputError as e:
+        raise InputError(f"--warm_start_from={old_run_dir}: {e}") from None
     return {"shared_items": len(shared), "new_items": len(items) - len(shared),
             "dropped_items": len(old_items) - len(shared)}

@@ -14,7 +14,7 @@ from tagnn_tf.baselines.session_matrices import Sequences
 from tagnn_tf.config import BaselineConfig, DataConfig, ExperimentConfig, ModelConfig
 from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.errors import InputError
-from tagnn_tf.training.ranking_metrics import numpy_rank_sums, numpy_target_ranks
+from tagnn_tf.metrics.ranking_metrics import numpy_rank_sums, numpy_target_ranks
 
 
 def seqs(rows):
@@ -48,7 +48,7 @@ def test_item_knn_scores_the_last_click():
 
 def test_sequential_rules():
     # steps 2, weight 1/d. A = 1 2 3: 1->2 (1), 2->3 (1), 1->3 (1/2); B = 2 4: 2->4 (1).
-    rules = SequentialRules(6, steps=2, weighting="div").fit(TRAIN)
+    rules = SequentialRules(6, rule_steps=2, rule_weighting="div").fit(TRAIN)
     np.testing.assert_allclose(rules.score(seqs([[1]])), [[0, 1, 0.5, 0, 0, 0]])
     np.testing.assert_allclose(rules.score(seqs([[6, 2]])), [[0, 0, 1, 1, 0, 0]])
     # steps 1 drops the distance-2 rule; `same` weighs every distance 1.
@@ -126,7 +126,7 @@ def test_ranks_count_ties_against_the_target():
 
 
 def test_fit_baseline_writes_a_run_directory_and_does_not_refit(tmp_path):
-    from tagnn_tf.training.trainer import train
+    from tagnn_tf.launcher import train
 
     config = ExperimentConfig(model=ModelConfig(name="sr"),
                               data=DataConfig(synthetic_num_items=80, synthetic_num_sessions=600))
@@ -146,7 +146,7 @@ def test_fit_baseline_writes_a_run_directory_and_does_not_refit(tmp_path):
     other = ExperimentConfig(model=ModelConfig(name="pop"), data=config.data)
     with pytest.raises(InputError, match="another config"):
         fit_baseline(other, run)
-    from tagnn_tf.training.evaluation import evaluate_run
+    from tagnn_tf.launcher import evaluate_run
     assert evaluate_run(run)["test"] == result["test"]  # refitted: deterministic
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
     with pytest.raises(InputError, match="no Keras model to load or export"):

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from experiments.baseline_tuning import REFIT_EFFECT, TUNING_LOG
+from experiments.tune_baselines_lib import REFIT_EFFECT, TUNING_LOG
 from experiments.baselines_report import (BASELINES_DIR, EXPLANATIONS, FULL_SOFTMAX_DIR, dataset_lines, protocol_lines,
                                          cap_binding_lines, edge_lines, refit_lines, truncation_lines)
 from tagnn_tf import run_directory
@@ -114,7 +114,7 @@ def test_cap_binding_rows_are_the_tries_selected_at_the_last_epoch(tmp_path):
 
 
 def test_edge_lines_list_the_best_tries_at_an_end_of_their_range(tmp_path, monkeypatch):
-    from experiments.baseline_tuning import BUDGETS
+    from experiments.tune_baselines_lib import BUDGETS
 
     folder = tmp_path / BASELINES_DIR / "yoochoose1_64"
     monkeypatch.setitem(BUDGETS, "vsknn", 1)

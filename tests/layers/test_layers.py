@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tagnn_tf.config import ModelConfig
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.layers import GatedGraphCell, SessionPreprocessor, SessionReadout, TargetAttention
 from tagnn_tf.models import TAGNN, build_model
 

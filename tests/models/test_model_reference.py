@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tagnn_tf.config import ModelConfig
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.models import build_model
 from numpy_reference import scores, weights_of
 

@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import NEURAL_MODELS
+from tagnn_tf.model_registry import NEURAL_MODELS
 from tagnn_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.data import pipeline
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
@@ -224,7 +224,7 @@ def test_sampled_softmax_with_bpr_is_an_input_error():
 def test_cluster_rerank_keeps_the_session_items_and_stays_finite():
     # Cluster retrieval (approximate) with a probe of one cluster out of 6: the session's items are
     # appended whether their cluster was probed or not, and every real candidate scores a finite log P.
-    from tagnn_tf.serving.item_clusters import kmeans_clusters
+    from tagnn_tf.retrieval.item_clusters import kmeans_clusters
 
     _, model = _plain_and_repeat("tagnn")
     features, _ = _features(model, SESSIONS, [4, 4, 4])

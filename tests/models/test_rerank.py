@@ -73,7 +73,7 @@ def test_rerank_arguments_are_checked():
 
 
 def test_kmeans_members_list_every_column_once():
-    from tagnn_tf.serving.item_clusters import kmeans_clusters
+    from tagnn_tf.retrieval.item_clusters import kmeans_clusters
 
     rng = np.random.default_rng(0)
     # Three well separated blobs of 10 points: 3 clusters recover them.
@@ -89,7 +89,7 @@ def test_kmeans_members_list_every_column_once():
 
 
 def test_cluster_retrieval_probing_every_cluster_is_exact_retrieval():
-    from tagnn_tf.serving.item_clusters import kmeans_clusters
+    from tagnn_tf.retrieval.item_clusters import kmeans_clusters
 
     model = build_model(ModelConfig(readout="paper"), NUM_ITEMS, seed=4)
     features = _features()

@@ -17,7 +17,7 @@ import tensorflow as tf
 from conftest import ROOT
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
 from tagnn_tf.data.datasets import load_splits
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers import SessionPreprocessor
 from tagnn_tf.models import build_model
@@ -412,6 +412,7 @@ def test_a_shop_log_with_raw_ids_end_to_end(tmp_path):
     """Raw ids in (a log the test writes), raw ids out: preprocess -> train -> export -> request."""
     from tagnn_tf import run_directory
     from tagnn_tf.config import ClickLogConfig, TrainConfig
+    from tagnn_tf.models import model_builder
     from tagnn_tf.data.click_log import run_clicks
     from tagnn_tf.training.trainer import train
 
@@ -434,7 +435,7 @@ def test_a_shop_log_with_raw_ids_end_to_end(tmp_path):
     items = run_directory.read_items(str(tmp_path / "run"), 0)
     session = [items[4], items[9], "not-a-sku", items[4]]
     out = tf.saved_model.load(version).signatures["serving_default"](session_items=tf.constant([session]))
-    _, model = run_directory.load_run(str(tmp_path / "run"))
+    _, model = model_builder.load_run(str(tmp_path / "run"))
     expected = keras_scores(model, [[5, 10, 5]])[0]  # the same session as item numbers
     np.testing.assert_allclose(out["scores"].numpy()[0], expected, atol=1e-5)
     top = [t.decode() for t in out["top_k_ids"].numpy()[0]]

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tagnn_tf import run_directory
+from tagnn_tf.models import model_builder
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS
 from tagnn_tf.data.datasets import load_splits
@@ -113,8 +114,8 @@ def test_the_explore_part_trains_exactly_as_the_plain_model(tmp_path, candidates
     kwargs = dict(epochs=1, steps_per_epoch=15, train_candidates=candidates, num_negatives=100)
     train(_config("none", **kwargs), str(tmp_path / "plain"), log=_quiet)
     train(_config("repeat_explore", **kwargs), str(tmp_path / "repeat"), log=_quiet)
-    _, plain = run_directory.load_run(str(tmp_path / "plain"))
-    _, repeat = run_directory.load_run(str(tmp_path / "repeat"))
+    _, plain = model_builder.load_run(str(tmp_path / "plain"))
+    _, repeat = model_builder.load_run(str(tmp_path / "repeat"))
     splits = load_splits(DataConfig(**SMALL))
     from tagnn_tf.data import pipeline
     from tagnn_tf.training.trainer import model_preprocessor

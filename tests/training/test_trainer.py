@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tagnn_tf.arguments import NEURAL_MODELS
+from tagnn_tf.model_registry import NEURAL_MODELS
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.errors import DataFileError
 from tagnn_tf import run_directory

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagnn_tf import run_directory
+from tagnn_tf.models import model_builder
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.errors import InputError
 from tagnn_tf.training.trainer import Trainer, train
 
@@ -45,7 +45,7 @@ def test_shared_items_score_as_in_the_old_model_before_training(tmp_path):
     trainer = Trainer(_config(tmp_path, "day2", warm_start_from=old_dir), str(tmp_path / "run2"),
                       log=messages.append)
     assert any("30 items keep their trained embeddings, 10 new, 10 dropped" in m for m in messages), messages
-    _, old_model = run_directory.load_run(old_dir)
+    _, old_model = model_builder.load_run(old_dir)
     shared = [f"sku-{k}" for k in (12, 31, 17, 25, 39)]
     old_number = {item: n for n, item in enumerate(yesterday, start=1)}
     new_number = {item: n for n, item in enumerate(tomorrow, start=1)}
@@ -83,7 +83,7 @@ def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
 
     old_dir = str(tmp_path / "run1")
     train(config("day1", "repeat_explore"), old_dir, log=lambda _: None)
-    _, old_model = run_directory.load_run(old_dir)
+    _, old_model = model_builder.load_run(old_dir)
     trainer = Trainer(config("day2", "repeat_explore", warm_start_from=old_dir), str(tmp_path / "run2"),
                       log=lambda _: None)
     for new, old in zip(trainer.model.repeat.get_weights(), old_model.repeat.get_weights()):

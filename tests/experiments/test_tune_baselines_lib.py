@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from experiments import baseline_tuning
-from experiments.baseline_tuning import BUDGETS, tries, tune
+from experiments import tune_baselines_lib as baseline_tuning
+from experiments.tune_baselines_lib import BUDGETS, tries, tune
 from experiments.baselines_report import render, split_lines
-from experiments.valid_split_study import measure
+from experiments.measure_valid_splits_lib import measure
 from tagnn_tf import run_directory
 from tagnn_tf.config import DataConfig, TrainConfig
 from tagnn_tf.errors import InputError
@@ -30,7 +30,7 @@ def test_tries_start_from_the_defaults_and_are_fixed():
 
 
 def test_range_edges_step_one_ratio_beyond_an_end():
-    from experiments.baseline_tuning import range_edges
+    from experiments.tune_baselines_lib import range_edges
 
     # Learning rates [5e-4, 1e-3, 2e-3]: 2e-3 is the top, 2e-3 * (2e-3 / 1e-3) = 4e-3 beyond; l2 0 is no L2.
     assert range_edges("narm", {"train.learning_rate": 2e-3, "train.l2": 0.0}) == [
@@ -145,7 +145,7 @@ def test_report_table_comes_from_the_logs(tmp_path, monkeypatch):
 
 def test_neural_split_runs_feed_the_per_epoch_lines(tmp_path):
     from experiments.baselines_report import epoch_gap_lines
-    from experiments.valid_split_study import measure_neural
+    from experiments.measure_valid_splits_lib import measure_neural
 
     out = str(tmp_path / "valid_split")
     results = measure_neural(out, "synthetic", str(tmp_path), "bpr_mf", ("examples", "time"), epochs=1,

@@ -9,10 +9,10 @@ report with a Figure-2-style bar chart and training curves (PNG).
 from __future__ import annotations
 
 import os
-import re
 from typing import Dict, List, Optional
 
-from experiments.suite import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
+from experiments.published_results import paper_numbers
+from experiments.reproduce_lib import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
 from tagnn_tf import run_directory
 from tagnn_tf.errors import InputError
 from tagnn_tf.run_lock import live_claim
@@ -25,21 +25,6 @@ FIGURE2_ORDER = ("local", "avg", "att", "local-att", "tagnn", "tagnn-official-re
 ABLATION = ("local", "avg", "att", "local-att", "tagnn")
 # Issue 6's acceptance thresholds: test metrics of the validation-selected epoch.
 TARGETS = {"yoochoose1_64": {"hr@20": 70.7, "mrr@20": 30.9}, "diginetica": {"hr@20": 51.0, "mrr@20": 17.8}}
-
-
-def paper_numbers(data_readme: str, model: str = "TAGNN") -> Dict[str, Dict[str, float]]:
-    """{dataset: {"hr@20": .., "mrr@20": ..}} from `model`'s row of the published-results table."""
-    with open(data_readme) as f:
-        text = f.read()
-    # The name, then an optional "(venue)": "SR" must not match the "SR-GNN (AAAI 2019)" row.
-    row = re.search(rf"^\|\s*{re.escape(model)}(?:\s*\([^|]*\))?\s*\|([^\n]*)$", text, re.M)
-    if row is None:
-        raise InputError(f"{data_readme}: no {model} row in the published results table")
-    values = [float(v) for v in re.findall(r"[0-9]+\.[0-9]+", row.group(1))]
-    if len(values) != 4:
-        raise InputError(f"{data_readme}: the {model} row should hold 4 numbers. Received: {values}")
-    return {"diginetica": {"hr@20": values[0], "mrr@20": values[1]},
-            "yoochoose1_64": {"hr@20": values[2], "mrr@20": values[3]}}
 
 
 def load_run(run_dir: str) -> Optional[dict]:

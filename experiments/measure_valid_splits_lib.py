@@ -18,7 +18,8 @@ import time
 from typing import Callable, Sequence
 
 from tagnn_tf import run_directory
-from tagnn_tf.arguments import NON_NEURAL_MODELS, VALID_SPLITS, check_choice
+from tagnn_tf.arguments import VALID_SPLITS, check_choice
+from tagnn_tf.model_registry import NON_NEURAL_MODELS
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
 
 STUDY_METHODS = ("item_knn", "sr", "sknn", "stan")

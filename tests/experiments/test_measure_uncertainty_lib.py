@@ -1,14 +1,13 @@
 """The paired bootstrap of test metrics (the library of `python -m experiments.measure_uncertainty`)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf import run_directory
-from experiments.test_set_uncertainty import hit_and_mrr, measure_results, paired_bootstrap
+from experiments.measure_uncertainty_lib import hit_and_mrr, measure_results, paired_bootstrap
 from tagnn_tf.training.trainer import train
 
 

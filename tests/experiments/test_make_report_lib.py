@@ -6,7 +6,8 @@ import os
 import pytest
 
 from tagnn_tf.run_lock import claim_run
-from experiments.results_report import paper_numbers, write_report
+from experiments.published_results import paper_numbers
+from experiments.make_report_lib import write_report
 
 DATA_README = """# data
 | model | Diginetica HR@20 | Diginetica MRR@20 | Yoochoose1/64 HR@20 | Yoochoose1/64 MRR@20 |
@@ -274,7 +275,7 @@ def test_a_missed_target_is_placed_against_the_runs_test_interval(tmp_path):
 
 
 def test_sampled_run_is_compared_with_the_full_run_at_their_selected_epochs(tmp_path):
-    from experiments.results_report import FULL_RUN, SAMPLED_RUN, large_catalogue_lines
+    from experiments.make_report_lib import FULL_RUN, SAMPLED_RUN, large_catalogue_lines
 
     assert large_catalogue_lines(str(tmp_path)) == []  # nothing to compare yet
     # Full: validation selects epoch 2 (test 51.0 / 17.5); sampled: epoch 1 (test 52.0 / 18.0).

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tagnn_tf.config import TrainConfig
-from experiments.suite import (CONFIGS, DIAGNOSTICS_SUITE, PAPER_CONFIGS, PAPER_SUITE, run_config,
+from experiments.reproduce_lib import (CONFIGS, DIAGNOSTICS_SUITE, PAPER_CONFIGS, PAPER_SUITE, run_config,
                                          run_suite, select_runs)
 
 
@@ -66,7 +66,7 @@ def test_runs_write_trainer_files_and_finished_runs_are_skipped(shared_data, tmp
 
 
 def test_a_failed_run_is_logged_and_the_next_one_still_trains(tmp_path, monkeypatch):
-    from experiments.suite import SuiteError
+    from experiments.reproduce_lib import SuiteError
     from tagnn_tf.errors import DataFileError
     from tagnn_tf.run_lock import LOCK_FILE
     from tagnn_tf.training import trainer

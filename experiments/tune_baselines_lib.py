@@ -46,7 +46,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from tagnn_tf import run_directory, run_lock
-from tagnn_tf.arguments import NEURAL_MODELS, NON_NEURAL_MODELS, check_choice
+from tagnn_tf.arguments import check_choice
+from tagnn_tf.model_registry import NEURAL_MODELS, NON_NEURAL_MODELS
 from tagnn_tf.config import BaselineConfig, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.errors import InputError
 

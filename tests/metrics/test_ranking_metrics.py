@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagnn_tf.training.ranking_metrics import finalize, label_repeats, numpy_rank_sums, rank_sums, target_ranks
+from tagnn_tf.metrics.ranking_metrics import finalize, label_repeats, numpy_rank_sums, rank_sums, target_ranks
 
 
 def test_ranks_by_hand():

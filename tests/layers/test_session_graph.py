@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf.data.session_graph import densify
+from tagnn_tf.layers.session_graph import densify
 from numpy_reference import session_graph
 
 

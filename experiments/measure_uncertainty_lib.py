@@ -15,11 +15,12 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
-from experiments.suite import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
+from experiments.reproduce_lib import DATASETS, DIAGNOSTICS_SUITE, PAPER_SUITE
 from tagnn_tf import run_directory
+from tagnn_tf.models import model_builder
 from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.errors import InputError
-from tagnn_tf.training import ranking_metrics
+from tagnn_tf.metrics import ranking_metrics
 from tagnn_tf.training.trainer import target_ranks
 
 
@@ -29,7 +30,7 @@ def run_target_ranks(model_dir: str) -> np.ndarray:
     Returns:
       int32 `[test examples]`, in test-file order (the same for every run of a dataset).
     """
-    config, model = run_directory.load_run(model_dir)
+    config, model = model_builder.load_run(model_dir)
     return target_ranks(model, load_splits(config.data).test, config.train)
 
 
