@@ -33,7 +33,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_integer("batches", 12, "Real Diginetica batches (batch 100) to time.")
 flags.DEFINE_boolean("process_settings", True, "Also time oneDNN / malloc settings in subprocesses.")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")

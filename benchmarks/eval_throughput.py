@@ -18,7 +18,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_list("datasets", ["diginetica"], "Datasets to measure.")
 flags.DEFINE_integer("eval_batch_size", None, "Override TrainConfig.eval_batch_size.")
 flags.DEFINE_integer("eval_max_clicks", None, "Override TrainConfig.eval_max_clicks.")

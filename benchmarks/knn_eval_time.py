@@ -21,7 +21,9 @@ configure_process()
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset.")
 flags.DEFINE_string("tuned_dir", "results/baselines/diginetica", "Where the tuning logs of the methods are.")
 flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"], "Methods.")

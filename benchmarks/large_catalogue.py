@@ -37,7 +37,9 @@ import time  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_list("train_items", ["43097", "1000000"], "Catalogue sizes for training (43097 = Diginetica).")
 flags.DEFINE_list("serve_items", ["43097", "1000000", "10000000"], "Catalogue sizes for serving.")
 flags.DEFINE_integer("synthetic_sessions", 1_000_000, "Synthetic sessions for the 1M training catalogue.")

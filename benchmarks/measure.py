@@ -45,6 +45,13 @@ def real_nodes(features) -> int:
 
 
 def write_json(path: str, obj) -> None:
+    """Writes `obj` to `path` ("" = not at all), with the machine and commit that measured it when it is
+    a dict without them (every figure carries its own machine record)."""
+    if isinstance(obj, dict):
+        from tagnn_tf import run_directory
+
+        obj = {**obj, "machine": obj.get("machine") or run_directory.machine_info(),
+               "git_commit": obj.get("git_commit") or run_directory.git_commit()}
     if path:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:

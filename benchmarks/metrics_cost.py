@@ -12,11 +12,12 @@ from tagnn_tf.runtime import configure_process
 
 configure_process()
 
-import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
+
+from benchmarks import measure  # noqa: E402
 
 flags.DEFINE_integer("num_items", 43097, "Catalogue size.")
 flags.DEFINE_integer("batch", 500, "Examples per batch.")
@@ -73,9 +74,7 @@ def main(argv):
     print(f"{'rank count (tagnn_tf)':<26}{out['rank_count_ms']:>16}")
     print(f"{'keras_rs MRR@20':<26}{out['keras_rs_ms']:>16}")
     print(f"keras-rs / rank count: {out['keras_rs_over_rank_count']}x; MRR@20 {v_ours:.6f} vs {v_theirs:.6f}")
-    if FLAGS.json_out:
-        with open(FLAGS.json_out, "w") as f:
-            json.dump(out, f, indent=2)
+    measure.write_json(FLAGS.json_out, out)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ import tempfile  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "yoochoose1_64", "Dataset to train on.")
 flags.DEFINE_integer("steps", 60, "Timed training steps per process.")
 flags.DEFINE_integer("rounds", 2, "Alternating rounds of the two settings.")

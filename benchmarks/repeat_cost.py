@@ -24,7 +24,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset to measure.")
 flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "boost"], "Repeat mechanisms to compare.")
 flags.DEFINE_list("train_candidates", ["full", "sampled"], "Softmaxes to time.")

@@ -25,7 +25,9 @@ import tempfile  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset.")
 flags.DEFINE_integer("steps", 40, "Steps per epoch (2 epochs; epoch 2 is timed).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")

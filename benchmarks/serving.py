@@ -29,7 +29,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("model_dir", None, "Trained Diginetica run to export (default: random weights, no HR@20).")
 flags.DEFINE_integer("latency_requests", 300, "Single-session requests timed per model and round.")
 flags.DEFINE_integer("throughput_batches", 20, "Batches of --batch_size timed per model and round.")

@@ -17,7 +17,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset.")
 flags.DEFINE_integer("steps", 30, "Batches timed per stage.")
 flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds; the best round counts.")

@@ -22,7 +22,9 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("data_dir", "../shared/data", "Folder with the dataset folders.")
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_list("datasets", ["diginetica", "yoochoose1_64"], "Datasets to measure.")
 flags.DEFINE_integer("steps", 60, "Timed training steps per dataset.")
 flags.DEFINE_integer("warmup", 100, "Untimed steps first. A process's first ~100 steps run slower than later ones "

@@ -8,10 +8,12 @@ configure_process()
 
 from absl import app, flags  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_string("results_dir", os.path.join(ROOT, "results"), "Folder of the run folders.")
-flags.DEFINE_string("data_readme", os.path.join(ROOT, "..", "shared", "data", "README.md"),
+flags.DEFINE_string("data_readme", os.path.join(ROOT, DEFAULT_DATA_DIR, "README.md"),
                     "The data README with the published results table.")
 FLAGS = flags.FLAGS
 

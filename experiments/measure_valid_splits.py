@@ -7,8 +7,10 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
 flags.DEFINE_string("out_dir", "results/valid_split", "Rows go to <out_dir>/<dataset>.jsonl.")
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets.")
 flags.DEFINE_string("neural_method", "", "Instead of the non-neural rows: train this neural --model once per "
                     "split (default configuration, --epochs epochs) for the per-epoch view.")

@@ -12,9 +12,11 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
 flags.DEFINE_string("suite", "paper", "Suite of runs (experiments.reproduce_lib.SUITES).")
 flags.DEFINE_string("results_dir", "results", "Runs go to <results_dir>/<dataset>/<config>/.")
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", [], "Only these datasets (default: all of the suite).")
 flags.DEFINE_list("configs", [], "Only these configs (default: all of the suite).")
 FLAGS = flags.FLAGS

@@ -14,8 +14,10 @@ import json  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
 flags.DEFINE_string("results_dir", "results/baselines", "Tries go to <results_dir>/<dataset>/<method>/.")
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the dataset folders.")
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets, in order.")
 flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"],
                   "Methods (--model names), in order.")

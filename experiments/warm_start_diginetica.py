@@ -26,8 +26,10 @@ import pickle  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+
 flags.DEFINE_string("results_dir", "results/warm_start", "Where the three runs and the summary go.")
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding diginetica/.")
+flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding diginetica/.")
 flags.DEFINE_string("work_dir", "runs/warm_start_data", "Where the window datasets are written.")
 flags.DEFINE_integer("window_sessions", 30000, "Sessions per window.")
 flags.DEFINE_integer("test_sessions", 10000, "Sessions of the `later` window.")

@@ -1,6 +1,6 @@
 """Process set-up for fast CPU training, applied by every binary before TF loads.
 
-Measured on the 2-core Zen 5 machine (benchmarks/README.md, issue notes):
+Measured on the project's 2-core AMD EPYC VM (benchmarks/README.md; each benchmark file records its machine):
 - `TF_ENABLE_ONEDNN_OPTS=1`: TF leaves oneDNN off on this CPU; turning it on
   makes the `[rows, 100] x [100, 43097]` scoring matmul ~1.5x faster.
 - `GLIBC_TUNABLES` (hugetlb=1, mmap_max=0, large trim_threshold): TF allocates

@@ -12,8 +12,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
 
+from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402  (the benchmark data, relative to the repo root)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.environ.get("TAGNN_DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
+SHARED_DATA = os.environ.get("TAGNN_DATA_DIR", os.path.join(ROOT, DEFAULT_DATA_DIR))
 
 
 def require_data(*parts: str) -> str:

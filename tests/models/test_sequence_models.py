@@ -1,4 +1,5 @@
-"""The neural baselines: NumPy references, padding, learning on the synthetic task, export round trip."""
+"""The neural baselines: NumPy references, padding, learning on the synthetic task; every neural model's
+SavedModel round trip in a process that does not import tagnn_tf."""
 
 import os
 import subprocess
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tagnn_tf import run_directory
+from tagnn_tf import model_registry, run_directory
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
@@ -133,10 +134,9 @@ def test_bpr_loss_ignores_a_negative_equal_to_the_label():
                                   [0.0, 0.0])
 
 
-@pytest.mark.parametrize("name,mechanism", [("srgnn", "none"), ("gru4rec", "none"), ("narm", "none"),
-                                            ("stamp", "none"), ("bpr_mf", "none"), ("fpmc", "none"),
-                                            ("stamp", "repeat_explore"), ("narm", "repeat_explore"),
-                                            ("bpr_mf", "boost")])
+# Every neural model of the registry (TAGNN's other signatures: tests/serving), and the repeat mechanisms.
+@pytest.mark.parametrize("name,mechanism", [(name, "none") for name in model_registry.NEURAL_MODELS] + [
+    ("stamp", "repeat_explore"), ("narm", "repeat_explore"), ("bpr_mf", "boost")])
 def test_export_round_trip(name, mechanism, tmp_path):
     """The SavedModel of a baseline, reloaded by a client that never imports tagnn_tf, scores as Keras does;
     the non-recurrent ones convert to TFLite builtins, the recurrent ones are refused with the reason."""
@@ -171,7 +171,7 @@ def test_export_round_trip(name, mechanism, tmp_path):
     np.testing.assert_allclose(out["raw__real__scores"], expected, rtol=1e-4, atol=1e-5)
     assert out["raw__real__top_k_ids"][0, 0].decode() == str(int(np.argmax(expected[0])) + 1)
     assert not out["imported_tagnn_tf"]
-    if name in ("gru4rec", "narm"):
+    if "tflite" not in model_registry.get(name).exports:  # the recurrent ones
         with pytest.raises(InputError, match="TensorList"):
             convert_savedmodel(path, str(tmp_path / "model.tflite"))
         return
