@@ -14,6 +14,8 @@ configure_process()
 
 from absl import app, flags  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_string("results_dir", os.path.join(ROOT, "results"), "Folder of the run folders.")
@@ -35,4 +37,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

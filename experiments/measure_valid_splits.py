@@ -7,6 +7,7 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 
 flags.DEFINE_string("out_dir", "results/valid_split", "Rows go to <out_dir>/<dataset>.jsonl.")
@@ -38,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -12,6 +12,7 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 
 flags.DEFINE_string("suite", "paper", "Suite of runs (experiments.reproduce_lib.SUITES).")
@@ -33,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -14,16 +14,19 @@ import json  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
+from tagnn_tf.arguments import TRAIN_CANDIDATES, VALID_SPLITS  # noqa: E402
 from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
+from tagnn_tf.model_registry import NON_NEURAL_MODELS  # noqa: E402
 
 flags.DEFINE_string("results_dir", "results/baselines", "Tries go to <results_dir>/<dataset>/<method>/.")
 flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder holding the dataset folders.")
 flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets, in order.")
-flags.DEFINE_list("methods", ["pop", "spop", "item_knn", "sr", "sknn", "vsknn", "stan", "vstan"],
-                  "Methods (--model names), in order.")
-flags.DEFINE_string("valid_split", "time", "DataConfig.valid_split of every try (see results/valid_split/).")
+flags.DEFINE_list("methods", list(NON_NEURAL_MODELS), "Methods (--model names, or the neural ones and their "
+                  "_repeat variants), in order.")
+flags.DEFINE_enum("valid_split", "time", list(VALID_SPLITS), "DataConfig.valid_split of every try (see results/valid_split/).")
 flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments.tune_baselines_lib.TUNING_EPOCHS).")
-flags.DEFINE_enum("train_candidates", "sampled", ["full", "sampled"],
+flags.DEFINE_enum("train_candidates", "sampled", list(TRAIN_CANDIDATES),
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
 flags.DEFINE_bool("refit_effect", False, "Instead of tuning: score each tuned non-neural method's best configuration "
@@ -61,4 +64,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

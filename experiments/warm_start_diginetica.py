@@ -26,6 +26,7 @@ import pickle  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 
 flags.DEFINE_string("results_dir", "results/warm_start", "Where the three runs and the summary go.")
@@ -131,4 +132,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -12,6 +12,7 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.config import ExportConfig  # noqa: E402  (the defaults' single home; no TensorFlow)
 
 DEFAULTS = ExportConfig()
@@ -55,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -10,6 +10,8 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
+
 flags.DEFINE_string("saved_model", None, "A version folder written by export.export_savedmodel.", required=True)
 flags.DEFINE_string("output", None, "The .tflite file to write.", required=True)
 flags.DEFINE_enum("quantization", "none", ["none", "float16", "dynamic_range"], "Weight quantisation.")
@@ -30,4 +32,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

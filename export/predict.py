@@ -23,6 +23,8 @@ import tempfile
 
 from absl import app, flags
 
+from tagnn_tf.cli import parse_flags_or_exit
+
 flags.DEFINE_string("saved_model", None, "Version folder, or the base path holding numbered versions.")
 flags.DEFINE_string("tflite", None, "A .tflite file written by export.export_tflite (instead of --saved_model).")
 flags.DEFINE_string("session", None, "Item ids of the session, oldest first, comma-separated exactly as written "
@@ -176,4 +178,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import flags
 
 from tagnn_tf import item_ids, model_registry
+from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.baselines import make_baseline
 from tagnn_tf.baselines.session_matrices import Sequences
 from tagnn_tf.config import BaselineConfig, ModelConfig, fields_not_read
@@ -61,6 +62,11 @@ def test_the_model_flag_lists_the_registry_and_refuses_other_names():
     values = flags.FlagValues()
     define_config_flags(values)
     assert tuple(values["model"].parser.enum_values) == model_registry.MODELS
+    # Every choice of the configs is an enum flag, so `--help` lists its values.
+    for name, choices in FIELD_CHOICES.items():
+        if name in values:
+            assert tuple(values[name].parser.enum_values) == tuple(choices), name
+    assert {"variant", "loss", "repeat_mechanism", "train_candidates", "rule_weighting"} <= set(values)
     with pytest.raises(flags.IllegalFlagValueError):
         values(["prog", "--model=tagnn2"])
     with pytest.raises(InputError, match=r"`model` must be one of \['tagnn', "):
@@ -124,3 +130,17 @@ def test_a_neural_name_is_not_a_baseline_and_a_baseline_is_not_built_as_keras():
         make_baseline("tagnn", NUM_ITEMS, BaselineConfig())
     with pytest.raises(InputError, match="fitted by tagnn_tf.baselines"):
         build_model(ModelConfig(name="stan"), NUM_ITEMS)
+
+
+def test_the_exporter_refuses_rerank_signatures_for_a_model_the_registry_gives_none(tmp_path):
+    from tagnn_tf.config import DataConfig, ExperimentConfig
+    from tagnn_tf.serving.savedmodel_export import export_savedmodel
+
+    assert "rerank" not in model_registry.get("stamp").exports
+    config = ExperimentConfig(model=ModelConfig(name="stamp", hidden_size=8), data=DataConfig(num_items=NUM_ITEMS))
+    (tmp_path / "config.json").write_text(config.to_json())
+    _model("stamp").save(str(tmp_path / "best.keras"))
+    with pytest.raises(InputError, match=r"--model=stamp has no rerank signatures \(the models with them: "
+                                         r"\['tagnn', 'srgnn'\]\)"):
+        export_savedmodel(str(tmp_path), str(tmp_path / "exports"), rerank_candidates=5, log=lambda *_: None)
+    assert not (tmp_path / "exports").exists()

@@ -8,6 +8,8 @@ import json  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
+
 flags.DEFINE_string("model_dir", None, "Run directory written by trainers.train.", required=True)
 flags.DEFINE_list("splits", ["val", "test"], "Splits to evaluate: val, test, train.")
 FLAGS = flags.FLAGS
@@ -25,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

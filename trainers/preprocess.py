@@ -16,6 +16,7 @@ its `preprocess_report.json`.
 
 from absl import app, flags
 
+from tagnn_tf.cli import parse_flags_or_exit
 from tagnn_tf.config import ClickLogConfig
 from tagnn_tf.flags_config import dataclass_from_flags, define_dataclass_flags
 
@@ -41,4 +42,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

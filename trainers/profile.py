@@ -13,6 +13,7 @@ import json  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.config import DataConfig  # noqa: E402
 
 flags.DEFINE_string("dataset", None, "A dataset folder under --data_dir (SR-GNN files), or `synthetic`.",
@@ -40,4 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -12,6 +12,7 @@ configure_process()
 
 from absl import app, flags, logging  # noqa: E402
 
+from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
 from tagnn_tf.flags_config import (  # noqa: E402
     config_from_flags, define_config_flags, define_distribute_flags, distribute_config_from_flags)
 
@@ -37,4 +38,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -40,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tagnn_tf import item_ids, run_directory
+from tagnn_tf import item_ids, model_registry, run_directory
 from tagnn_tf.config import ExportConfig
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
@@ -232,6 +232,9 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
 
     check_rerank_options(rerank_candidates, rerank_clusters, rerank_probe)
     config, model = model_builder.load_run(model_dir)
+    if rerank_candidates and "rerank" not in model_registry.get(config.model.name).exports:
+        raise InputError(f"--rerank_candidates: --model={config.model.name} has no rerank signatures (the models "
+                         f"with them: {[s.name for s in model_registry.SPECS if 'rerank' in s.exports]})")
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)
         run_directory.check_run_items(model_dir, splits.items, "export it with this data's sessions")

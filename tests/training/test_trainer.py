@@ -239,7 +239,9 @@ def test_evaluate_binary_recomputes_saved_metrics(two_epoch_run):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--dataset=nope", "--data_dir=/nonexistent"], "data directory not found"),
-    (["--variant=bogus"], "variant='bogus'"),
+    # A value outside a choice: absl's enum check, one line (`tagnn_tf.cli.parse_flags_or_exit`).
+    (["--variant=bogus"], "error: flag --variant=bogus: value should be one of <tagnn|local|avg|att|local_att>"),
+    (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["--num_items=3", "--synthetic_num_items=50"], "num_items=3 is smaller"),
 ])
 def test_train_binary_errors_are_clear(tmp_path, args, fragment):
