@@ -479,7 +479,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
            started: Optional[Dict[tuple, bool]] = None, diagnostics: Optional[Dict[tuple, dict]] = None,
            uncertainty: Optional[dict] = None, srgnn: Optional[Dict[str, Dict[str, float]]] = None,
            baselines: Optional[List[str]] = None, large_catalogue: Optional[List[str]] = None,
-           summary: Optional[List[str]] = None) -> str:
+           summary: Optional[List[str]] = None, repeat: Optional[List[str]] = None) -> str:
     lines = [
         "# Measured runs",
         "",
@@ -531,6 +531,7 @@ def render(runs: Dict[tuple, dict], paper: Dict[str, Dict[str, float]], extra_ru
         *(diagnostics_lines(diagnostics, runs, paper, started) if diagnostics is not None else []),
         *uncertainty_lines(uncertainty, {k: r for k, r in {**runs, **(diagnostics or {})}.items() if r["finished"]}),
         *(baselines or []),
+        *(repeat or []),
         "To rerun one configuration from scratch (a new results folder; the same command resumes it "
         "from its last checkpoint after an interruption):",
         "",
@@ -710,8 +711,10 @@ def write_report(results_dir: str, data_readme: str) -> str:
     if os.path.exists(os.path.join(results_dir, UNCERTAINTY_FILE)):
         uncertainty = run_directory.read_json(os.path.join(results_dir, UNCERTAINTY_FILE))
     from experiments.baselines_report import render as baselines_render
+    from experiments.repeat_report import render as repeat_render
 
     run_directory.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
                                              uncertainty, srgnn, baselines_render(results_dir, data_readme),
-                                             large_catalogue_lines(results_dir), summary_lines(results_dir, runs, paper)))
+                                             large_catalogue_lines(results_dir), summary_lines(results_dir, runs, paper),
+                                             repeat_render(results_dir)))
     return path

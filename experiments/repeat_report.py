@@ -1,0 +1,90 @@
+"""The report's sections on repeats (results/README.md): the data profiles, the repeat-heavy synthetic
+study and the repeat-explore mixture's forms, each rendered from the files its script wrote."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import List
+
+from tagnn_tf import run_directory
+
+PROFILES_DIR = "profiles"
+SYNTHETIC_FILE = os.path.join("repeat_synthetic", "repeat_synthetic.json")
+FORMS_DIR = "repeat_mixture_forms"
+_SYNTHETIC_ROWS = (("spop", "S-POP"), ("stan", "STAN, tuned"), ("tagnn", "TAGNN"),
+                   ("tagnn_boost", "TAGNN try 0 + boost"), ("tagnn_repeat", "TAGNN + repeat-explore"))
+
+
+def _pair(metrics: dict, prefix: str = "") -> str:
+    return f"{metrics[prefix + 'hr@20']:.2f} / {metrics[prefix + 'mrr@20']:.2f}"
+
+
+def profile_lines(results_dir: str) -> List[str]:
+    paths = sorted(glob.glob(os.path.join(results_dir, PROFILES_DIR, "*.json")))
+    if not paths:
+        return []
+    lines = ["## Data profiles (`python -m trainers.profile`)", "",
+             "What `trainers.profile` reports of each log (`results/profiles/`; how to read it: "
+             "docs/repeat_heavy_logs.md). Shares in %; the floors are test HR@20 / MRR@20.", "",
+             "| dataset | test repeat share | last-click share | session length p50 / p90 | top-1% click share | "
+             "rare test labels | S-POP | POP |", "|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        p = run_directory.read_json(path)
+        lengths, floors = p["session_length_percentiles"], p["floors"]
+        lines.append(f"| {os.path.basename(path)[:-5]} | {p['test_repeat_share']:.2f} | "
+                     f"{p['test_last_click_share']:.2f} | {lengths['p50']:.0f} / {lengths['p90']:.0f} | "
+                     f"{p['top1pct_click_share']:.2f} | {p['test_rare_label_share']:.2f} | "
+                     f"{_pair(floors['spop'])} | {_pair(floors['pop'])} |")
+    return lines + [""]
+
+
+def synthetic_lines(results_dir: str) -> List[str]:
+    path = os.path.join(results_dir, SYNTHETIC_FILE)
+    if not os.path.exists(path):
+        return []
+    study = run_directory.read_json(path)
+    log = study["synthetic"]
+    lines = ["## A repeat-heavy synthetic log (`python -m experiments.repeat_synthetic`)", "",
+             f"{log['num_items']:,} items, {log['num_sessions']:,} sessions, {100 * log['repeat_share']:.0f}% of "
+             "next clicks repeat a session item; the fair tuning's protocol (`time` split, sampled softmax, at most "
+             f"6 epochs). Commit {study['git_commit'][:10]}, machine {study['machine'].get('cpu', '?')}. Test "
+             "HR@20 / MRR@20:", "",
+             "| method | tries (budget) | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
+    for method, name in _SYNTHETIC_ROWS:
+        entry = study["methods"].get(method)
+        if entry is None:
+            continue
+        test = entry["test"]
+        if "tries_done" in entry:
+            tries = f"{entry['tries_done']} ({entry['tries']}), best {entry['best_try']}"
+        else:
+            tries = f"weight {entry.get('boost_weight')} picked on validation"
+        lines.append(f"| {name} | {tries} | {_pair(test)} | {_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
+    margins = study.get("margins_of_tagnn_repeat", {})
+    if margins:
+        lines += ["", "TAGNN + repeat-explore minus " + "; ".join(
+            f"{'S-POP' if m == 'spop' else m.upper()}: {v['hr@20']:+.2f} HR@20 / {v['mrr@20']:+.2f} MRR@20"
+            for m, v in margins.items()) + "."]
+    return lines + [""]
+
+
+def forms_lines(results_dir: str) -> List[str]:
+    paths = sorted(glob.glob(os.path.join(results_dir, FORMS_DIR, "*.json")))
+    if not paths:
+        return []
+    lines = ["## The repeat-explore mixture's forms (`python -m experiments.repeat_mixture_forms`)", "",
+             "One trained `repeat_explore` run (TAGNN + repeat-explore, tuning try 0) scored three ways with the "
+             "same weights: `exclusive` (the library's, RepeatNet's), `additive` (`sigmoid(g) P_repeat + "
+             "sigmoid(-g) softmax(z)`) and `explore` (the explore scores alone: the plain model). Test HR@20 / "
+             "MRR@20:", "", "| run | form | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
+    for path in paths:
+        record = run_directory.read_json(path)
+        for form, test in record["forms"].items():
+            lines.append(f"| `{record['run']}` | {form} | {_pair(test)} | {_pair(test, 'repeat/')} | "
+                         f"{_pair(test, 'new/')} |")
+    return lines + [""]
+
+
+def render(results_dir: str) -> List[str]:
+    return profile_lines(results_dir) + synthetic_lines(results_dir) + forms_lines(results_dir)
