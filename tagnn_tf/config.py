@@ -20,7 +20,6 @@ from tagnn_tf.errors import InputError
 DEFAULT_DATA_DIR = "../shared/data"
 
 
-
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The model: TAGNN's architecture, or a baseline.
@@ -83,6 +82,9 @@ class ModelConfig:
                 raise InputError("`--repeat_mechanism` needs padding='masked' (padding='official' is a training "
                                  f"diagnostic). Received: repeat_mechanism={self.repeat_mechanism!r}, "
                                  f"padding={self.padding!r}")
+        if self.padding != "masked" and not spec.supports("official_padding"):
+            raise InputError(f"`padding='official'` copies the official TAGNN code's padding; "
+                             f"`--model={self.name}` has no such option. Received: padding={self.padding!r}")
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name, value in spec.fixed.items():  # e.g. `srgnn` is TAGNN's `local_att` variant
             if getattr(self, name) not in (defaults[name], value):
@@ -450,7 +452,7 @@ def fields_not_read(model_name: str):
     unread = {f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name not in model_fields + ("name",)}
     if spec.neural:
         unread |= {f"baseline.{f.name}" for f in dataclasses.fields(BaselineConfig)}
-    if not spec.neural:  # a neural model without warm start is refused by the trainer, with the reason
+    else:  # a neural model without warm start is refused by the trainer, with the reason
         unread.add("train.warm_start_from")
     return unread
 

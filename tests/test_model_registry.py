@@ -144,3 +144,14 @@ def test_the_exporter_refuses_rerank_signatures_for_a_model_the_registry_gives_n
                                          r"\['tagnn', 'srgnn'\]\)"):
         export_savedmodel(str(tmp_path), str(tmp_path / "exports"), rerank_candidates=5, log=lambda *_: None)
     assert not (tmp_path / "exports").exists()
+
+
+def test_options_the_registry_does_not_give_a_model_are_refused():
+    # `official_padding`: TAGNN and SR-GNN only; `repeat_mechanism`: the neural models only.
+    with pytest.raises(InputError, match=r"`--model=stamp` has no such option. Received: padding='official'"):
+        ModelConfig(name="stamp", padding="official")
+    with pytest.raises(InputError, match="applies to the neural models"):
+        ModelConfig(name="sr", repeat_mechanism="boost")
+    assert ModelConfig(name="srgnn", padding="official").variant == "local_att"  # the spec's fixed value
+    with pytest.raises(InputError, match=r"`--model=srgnn` sets variant='local_att'; leave `variant` unset"):
+        ModelConfig(name="srgnn", variant="avg")

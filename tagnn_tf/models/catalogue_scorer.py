@@ -51,6 +51,12 @@ class CatalogueScorer(keras.Model):
         """A minimal valid input batch for this model (`example_inputs` below)."""
         raise NotImplementedError
 
+    def explore_and_repeat(self, inputs, candidates_t, training=None):
+        """(`[batch, C]` scores of the shared candidates `candidates_t` `[w, C]` without the repeat term, the
+        repeat layer's output): the two parts the repeat-explore loss trains
+        (`tagnn_tf.training.sampled_softmax.repeat_explore_loss`)."""
+        raise NotImplementedError
+
     def build_weights(self):
         """Creates every weight by scoring `example_inputs()` (also on loading a saved model)."""
         self(self.example_inputs())
