@@ -94,6 +94,14 @@ def test_report_rows_follow_validation_selection(tmp_path):
     assert "- Yoochoose1/64 (final): HR@20 70.50 vs >= 70.7 missed, MRR@20 30.00 vs >= 30.9 missed." in text
     assert "- Diginetica: no finished epoch yet." in text
     assert "- Yoochoose1/64: not judged yet; unfinished: local, avg, att, local-att." in text
+    # The summary on top: the validation-selected epoch 2 (70.50 / 30.00) against the paper; Diginetica's
+    # tagnn has no epoch yet, so no line for it; no baselines folder, so no baseline line; the machines
+    # from run_info.json (no CPU name recorded in these files: "?").
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    assert ("- Paper reproduction, TAGNN at the validation-selected epoch, test HR@20 / MRR@20: Yoochoose1/64 "
+            "70.50 / 30.00 (paper 71.02 / 31.12).") in summary
+    assert "Best tuned baseline" not in summary
+    assert "- Machines (from the runs' `run_info.json`): ?, 2 CPUs." in summary
     for png in ("figure2_ablation.png", "training_curves.png"):
         assert os.path.getsize(results / png) > 1000
 

@@ -1,0 +1,43 @@
+"""The report's repeat sections, rendered from the files their scripts write."""
+
+import json
+import os
+
+from experiments import repeat_report
+
+
+def _subsets(overall, repeat, new):
+    return {"hr@20": overall[0], "mrr@20": overall[1], "repeat/hr@20": repeat[0], "repeat/mrr@20": repeat[1],
+            "new/hr@20": new[0], "new/mrr@20": new[1]}
+
+
+def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
+    os.makedirs(tmp_path / "profiles")
+    json.dump({"test_repeat_share": 20.512, "test_last_click_share": 9.1, "top1pct_click_share": 13.0,
+               "test_rare_label_share": 7.31, "session_length_percentiles": {"p50": 4.0, "p90": 9.0},
+               "floors": {"spop": {"hr@20": 21.08, "mrr@20": 13.65}, "pop": {"hr@20": 0.93, "mrr@20": 0.21}}},
+              open(tmp_path / "profiles" / "shop.json", "w"))
+    os.makedirs(tmp_path / "repeat_synthetic")
+    json.dump({"synthetic": {"num_items": 2000, "num_sessions": 40000, "repeat_share": 0.45}, "git_commit": "abcdef0123456",
+               "machine": {"cpu": "AMD EPYC"},
+               "methods": {"spop": {"tries_done": 1, "tries": 1, "best_try": 0,
+                                    "test": _subsets((54.17, 38.4), (100, 82.37), (17.1, 2.82))},
+                           "tagnn_boost": {"boost_weight": 8.0,
+                                           "test": _subsets((89.31, 50.64), (99.93, 85.51), (80.72, 22.43))}},
+               "margins_of_tagnn_repeat": {"spop": {"hr@20": 37.16, "mrr@20": 19.86}}},
+              open(tmp_path / "repeat_synthetic" / "repeat_synthetic.json", "w"))
+    os.makedirs(tmp_path / "repeat_mixture_forms")
+    json.dump({"run": "runs/x", "forms": {"exclusive": _subsets((51.18, 18.29), (94.56, 54.35), (39.98, 8.98))}},
+              open(tmp_path / "repeat_mixture_forms" / "d.json", "w"))
+    text = "\n".join(repeat_report.render(str(tmp_path)))
+    # 20.512 -> 20.51; p50 / p90 as integers; the floors as HR@20 / MRR@20.
+    assert "| shop | 20.51 | 9.10 | 4 / 9 | 13.00 | 7.31 | 21.08 / 13.65 | 0.93 / 0.21 |" in text
+    assert "2,000 items, 40,000 sessions, 45% of next clicks" in text and "Commit abcdef0123" in text
+    assert "| S-POP | 1 (1), best 0 | 54.17 / 38.40 | 100.00 / 82.37 | 17.10 / 2.82 |" in text
+    assert "| TAGNN try 0 + boost | weight 8.0 picked on validation | 89.31 / 50.64 |" in text
+    assert "TAGNN + repeat-explore minus S-POP: +37.16 HR@20 / +19.86 MRR@20." in text
+    assert "| `runs/x` | exclusive | 51.18 / 18.29 | 94.56 / 54.35 | 39.98 / 8.98 |" in text
+
+
+def test_nothing_measured_renders_nothing(tmp_path):
+    assert repeat_report.render(str(tmp_path)) == []
