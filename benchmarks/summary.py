@@ -86,7 +86,8 @@ def machines_lines(results_dir: str):
         text = machine_text(record)
         if text == "machine not recorded":
             text += " (written before the benchmarks recorded it; rerun to record)"
-        lines.append(f"| `{os.path.basename(path)}` | {text} | {commit[:10] + ('-dirty' if commit.endswith('-dirty') else '')} |")
+        commit = commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
+        lines.append(f"| `{os.path.basename(path)}` | {text} | {commit} |")
     return lines
 
 

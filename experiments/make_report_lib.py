@@ -713,8 +713,8 @@ def write_report(results_dir: str, data_readme: str) -> str:
     from experiments.baselines_report import render as baselines_render
     from experiments.repeat_report import render as repeat_render
 
-    run_directory.write_text_atomic(path, render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE),
-                                             uncertainty, srgnn, baselines_render(results_dir, data_readme),
-                                             large_catalogue_lines(results_dir), summary_lines(results_dir, runs, paper),
-                                             repeat_render(results_dir)))
+    text = render(runs, paper, extra, started, collect(results_dir, DIAGNOSTICS_SUITE), uncertainty, srgnn,
+                  baselines_render(results_dir, data_readme), large_catalogue_lines(results_dir),
+                  summary_lines(results_dir, runs, paper), repeat_render(results_dir))
+    run_directory.write_text_atomic(path, text)
     return path

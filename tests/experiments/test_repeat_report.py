@@ -18,8 +18,8 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
                "floors": {"spop": {"hr@20": 21.08, "mrr@20": 13.65}, "pop": {"hr@20": 0.93, "mrr@20": 0.21}}},
               open(tmp_path / "profiles" / "shop.json", "w"))
     os.makedirs(tmp_path / "repeat_synthetic")
-    json.dump({"synthetic": {"num_items": 2000, "num_sessions": 40000, "repeat_share": 0.45}, "git_commit": "abcdef0123456",
-               "machine": {"cpu": "AMD EPYC"},
+    json.dump({"synthetic": {"num_items": 2000, "num_sessions": 40000, "repeat_share": 0.45},
+               "git_commit": "abcdef0123456", "machine": {"cpu": "AMD EPYC"},
                "methods": {"spop": {"tries_done": 1, "tries": 1, "best_try": 0,
                                     "test": _subsets((54.17, 38.4), (100, 82.37), (17.1, 2.82))},
                            "tagnn_boost": {"boost_weight": 8.0,
