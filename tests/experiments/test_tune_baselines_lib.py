@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from experiments import tune_baselines_lib as baseline_tuning
+from experiments import tune_baselines_lib
 from experiments.tune_baselines_lib import BUDGETS, tries, tune
 from experiments.baselines_report import render, split_lines
 from experiments.measure_valid_splits_lib import measure
@@ -52,22 +52,22 @@ def test_beyond_edges_scores_one_try_past_the_best_end_once(tmp_path, monkeypatc
     from tagnn_tf.data.datasets import load_splits
 
     lines = []
-    assert baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lines.append) == []
+    assert tune_baselines_lib.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lines.append) == []
     assert "not complete" in lines[0]
     # Item-KNN's whole grid; make shrink 200 (the top) the best by rewriting the log's validation scores.
     tune("item_knn", str(tmp_path), DATA, log=lambda *_: None)
-    log = os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)
+    log = os.path.join(tmp_path, "item_knn", tune_baselines_lib.TUNING_LOG)
     rows = run_directory.read_jsonl(log)
     os.remove(log)
     for r in rows:
         run_directory.append_jsonl(log, {**r, "val": {**r["val"], "hr@20": r["overrides"]["baseline.shrink"]}})
-    out = baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lambda *_: None)
+    out = tune_baselines_lib.check_beyond_edges(str(tmp_path), DATA, ["item_knn"], log=lambda *_: None)
     assert [(r["method"], r["name"], r["value"], r["beyond"]) for r in out] == [
         ("item_knn", "baseline.shrink", 200.0, 400.0)]  # 200 * 200 / 100
-    config = baseline_tuning.try_config("item_knn", {"baseline.shrink": 400.0}, DATA)
+    config = tune_baselines_lib.try_config("item_knn", {"baseline.shrink": 400.0}, DATA)
     expected = fit_and_score(config, load_splits(DATA), log=lambda *_: None)
     assert (out[0]["val"], out[0]["test"]) == (expected["val"], expected["test"])
-    assert baseline_tuning.check_beyond_edges(str(tmp_path), DATA, ["item_knn"]) == out  # run once
+    assert tune_baselines_lib.check_beyond_edges(str(tmp_path), DATA, ["item_knn"]) == out  # run once
 
 
 def test_tune_resumes_and_fits_the_best_on_the_training_part(tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_tune_resumes_and_fits_the_best_on_the_training_part(tmp_path, monkeypat
     lines = []
     first = tune("item_knn", str(tmp_path), DATA, max_tries=2, log=lines.append)
     assert (first["tries_done"], first["complete"]) == (2, False)
-    log = os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)
+    log = os.path.join(tmp_path, "item_knn", tune_baselines_lib.TUNING_LOG)
     assert [r["try"] for r in run_directory.read_jsonl(log)] == [0, 1]
     done = tune("item_knn", str(tmp_path), DATA, log=lines.append)  # resumes: only try 2 runs
     assert [r["try"] for r in run_directory.read_jsonl(log)] == [0, 1, 2]
@@ -83,7 +83,7 @@ def test_tune_resumes_and_fits_the_best_on_the_training_part(tmp_path, monkeypat
     rows = run_directory.read_jsonl(log)
     best = max(rows, key=lambda r: (r["val"]["hr@20"], -r["try"]))
     assert done["best_try"] == best["try"] and done["val"] == best["val"]
-    config = run_directory.read_config(os.path.join(tmp_path, "item_knn", baseline_tuning.BEST))
+    config = run_directory.read_config(os.path.join(tmp_path, "item_knn", tune_baselines_lib.BEST))
     assert config.baseline.fit_on == "train"
     assert config.baseline.shrink == best["overrides"]["baseline.shrink"]
 
@@ -93,18 +93,19 @@ def test_refit_effect_scores_the_best_configuration_refitted_on_all_training_ses
     from tagnn_tf.data.datasets import load_splits
 
     monkeypatch.setitem(BUDGETS, "item_knn", 2)
-    assert baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == []  # not tuned yet
+    assert tune_baselines_lib.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == []  # not tuned yet
     tune("item_knn", str(tmp_path), DATA, log=lambda *_: None)
-    rows = baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn", "stamp"], log=lambda *_: None)
+    rows = tune_baselines_lib.dataset_refit_effect(str(tmp_path), DATA, ["item_knn", "stamp"], log=lambda *_: None)
     assert [r["method"] for r in rows] == ["item_knn"]
-    best = max(run_directory.read_jsonl(os.path.join(tmp_path, "item_knn", baseline_tuning.TUNING_LOG)),
+    best = max(run_directory.read_jsonl(os.path.join(tmp_path, "item_knn", tune_baselines_lib.TUNING_LOG)),
                key=lambda r: (r["val"]["hr@20"], -r["try"]))
-    config = baseline_tuning.try_config("item_knn", {**best["overrides"], "baseline.fit_on": "train_and_valid"}, DATA)
+    config = tune_baselines_lib.try_config("item_knn", {**best["overrides"], "baseline.fit_on": "train_and_valid"},
+                                           DATA)
     assert rows[0]["test_refit"] == fit_and_score(config, load_splits(DATA), log=lambda *_: None,
                                                   score=("test",))["test"]
-    table = run_directory.read_json(os.path.join(tmp_path, "item_knn", baseline_tuning.BEST, run_directory.RESULT))
+    table = run_directory.read_json(os.path.join(tmp_path, "item_knn", tune_baselines_lib.BEST, run_directory.RESULT))
     assert rows[0]["test_fit_on_train"] == table["test"] != rows[0]["test_refit"]
-    assert baseline_tuning.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == rows  # measured once
+    assert tune_baselines_lib.dataset_refit_effect(str(tmp_path), DATA, ["item_knn"]) == rows  # measured once
 
 
 def test_a_neural_try_is_a_trainer_run(tmp_path, monkeypatch):
@@ -179,5 +180,5 @@ def test_a_try_another_process_trains_is_skipped(tmp_path, monkeypatch):
     assert any(f"try 0: being trained by process {holder.pid}" in line for line in lines), lines
     assert out["best_try"] == 1 and out["tries_done"] == 1 and not out["complete"]
     assert sorted(os.listdir(busy)) == [".running"]
-    rows = run_directory.read_jsonl(os.path.join(tmp_path, "stamp", baseline_tuning.TUNING_LOG))
+    rows = run_directory.read_jsonl(os.path.join(tmp_path, "stamp", tune_baselines_lib.TUNING_LOG))
     assert [r["try"] for r in rows] == [1]
