@@ -74,7 +74,7 @@ class ModelConfig:
         check_choice("repeat_mechanism", self.repeat_mechanism, REPEAT_MECHANISMS)
         if self.repeat_mechanism != "none":
             if not spec.supports("repeat_mechanism"):
-                supported = list(_models_with("repeat_mechanism"))
+                supported = model_registry.names_with("repeat_mechanism")
                 raise InputError(f"`--repeat_mechanism` applies to the neural models {supported}; "
                                  f"`--model={self.name}` scores the session's items its own way. Received: "
                                  f"repeat_mechanism={self.repeat_mechanism!r}")
@@ -437,10 +437,6 @@ def trainer_default_repeat(model_name: str, padding: str) -> str:
     """The repeat mechanism `trainers.train` uses when none is given."""
     supported = model_registry.get(model_name).supports("repeat_mechanism")
     return TRAINER_REPEAT_MECHANISM if supported and padding == "masked" else "none"
-
-
-def _models_with(option: str):
-    return tuple(spec.name for spec in model_registry.SPECS if spec.supports(option))
 
 
 def fields_not_read(model_name: str):

@@ -152,5 +152,10 @@ def get(name: str) -> ModelSpec:
     return spec
 
 
+def names_with(capability: str):
+    """The models whose `options` or `exports` hold `capability` (for the messages that refuse the others)."""
+    return [spec.name for spec in SPECS if capability in spec.options or capability in spec.exports]
+
+
 def is_neural(name: str) -> bool:
     return get(name).neural

@@ -234,7 +234,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
     config, model = model_builder.load_run(model_dir)
     if rerank_candidates and "rerank" not in model_registry.get(config.model.name).exports:
         raise InputError(f"--rerank_candidates: --model={config.model.name} has no rerank signatures (the models "
-                         f"with them: {[s.name for s in model_registry.SPECS if 'rerank' in s.exports]})")
+                         f"with them: {model_registry.names_with('rerank')})")
     if max_session_length == 0 or warmup_sessions is None:
         splits = load_splits(config.data)
         run_directory.check_run_items(model_dir, splits.items, "export it with this data's sessions")

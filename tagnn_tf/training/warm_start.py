@@ -59,7 +59,7 @@ def warm_start(model, items: Sequence[str], old_run_dir: str) -> dict:
     old_config, old_model = model_builder.load_run(old_run_dir)
     if not model_registry.get(old_config.model.name).supports("warm_start"):
         raise InputError(f"--warm_start_from is implemented for the models "
-                         f"{[s.name for s in model_registry.SPECS if s.supports('warm_start')]}. Received: a "
+                         f"{model_registry.names_with('warm_start')}. Received: a "
                          f"{type(old_model).__name__} run ({old_run_dir}) for a {type(model).__name__}")
     old_items = run_directory.read_items_file(os.path.join(old_run_dir, run_directory.ITEMS))
     if len(old_items) != old_model.num_items:
