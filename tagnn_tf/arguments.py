@@ -34,6 +34,12 @@ SCORING_MODES = ("train", "serve", "tflite")
 #   (a post-hoc baseline); repeat_explore: a learned repeat score per session
 #   item, gated per session (RepeatNet-style, added in logit space).
 REPEAT_MECHANISMS = ("none", "boost", "repeat_explore")
+# What `trainers.preprocess` writes: session shards (Parquet, `tagnn_tf.data.session_shards`) or the
+# SR-GNN pickles.
+DATASET_OUTPUTS = ("shards", "pickles")
+# How the trainer reads a dataset: every example in memory, or streamed from the session shards
+# (`tagnn_tf.data.session_stream`), prefixes cut on the fly.
+INPUT_PIPELINES = ("memory", "stream")
 # How validation examples are held out (tagnn_tf.data.sessions.split_validation).
 VALID_SPLITS = ("examples", "sessions", "time")
 
@@ -55,6 +61,7 @@ FIT_ON = ("train", "train_and_valid")
 # The config fields with a fixed set of values, by field name (the binaries define them with
 # `flags.DEFINE_enum`, so `--help` lists the values; `model` is `tagnn_tf.model_registry.MODELS`).
 FIELD_CHOICES = {
+    "input_pipeline": INPUT_PIPELINES,
     "variant": VARIANTS, "readout": READOUTS, "global_attention": GLOBAL_ATTENTIONS, "padding": PADDINGS,
     "repeat_mechanism": REPEAT_MECHANISMS, "valid_split": VALID_SPLITS, "lr_schedule": LR_SCHEDULES,
     "loss": LOSSES, "selection_metric": METRIC_NAMES, "train_candidates": TRAIN_CANDIDATES,

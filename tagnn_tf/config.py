@@ -11,9 +11,9 @@ import json
 from typing import Optional
 
 from tagnn_tf import model_registry
-from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, LOSSES, LR_SCHEDULES, METRIC_NAMES,
-                                NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES,
-                                TRAIN_CANDIDATES, VALID_SPLITS, VARIANTS, check_choice, check_positive)
+from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, INPUT_PIPELINES, LOSSES,
+                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_MECHANISMS,
+                                RULE_WEIGHTINGS, STRATEGIES, TRAIN_CANDIDATES, VALID_SPLITS, VARIANTS, check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
 # The default parent folder of the dataset folders (`DataConfig.data_dir`): the benchmark data beside the repo.
@@ -168,6 +168,15 @@ class DataConfig:
         home of this fact. 0 = derive from the data (its largest id); a value
         below the largest id in the data is an error. The trainer writes the
         resolved size into the run's `config.json`.
+      input_pipeline: `memory` (every example in memory; any dataset) or
+        `stream` (the session shards read shard by shard, prefixes cut on
+        the fly: memory independent of the data size;
+        `tagnn_tf.data.session_stream`). Streamed, the `examples` and
+        `sessions` validation splits draw by a seeded hash of each example
+        or session instead of a permutation (the same share, another draw);
+        `time` holds out the same sessions as in memory.
+      stream_block_shards: `stream`: shards read, shuffled and batched
+        together (the shuffle window; memory grows with it).
       synthetic_*: parameters of the built-in generator
         (`tagnn_tf.data.synthetic`); `synthetic_repeat_share` is the share of
         next clicks that repeat an item already in the session (0 = the
@@ -180,6 +189,8 @@ class DataConfig:
     valid_split: str = "examples"
     split_seed: int = 2020
     num_items: int = 0
+    input_pipeline: str = "memory"
+    stream_block_shards: int = 4
     synthetic_num_items: int = 1000
     synthetic_num_sessions: int = 12000
     synthetic_seed: int = 7
@@ -192,6 +203,8 @@ class DataConfig:
             raise InputError(
                 f"`valid_portion` must be in (0, 1). Received: valid_portion={self.valid_portion!r}")
         check_choice("valid_split", self.valid_split, VALID_SPLITS)
+        check_choice("input_pipeline", self.input_pipeline, INPUT_PIPELINES)
+        check_positive("stream_block_shards", self.stream_block_shards)
         check_positive("num_items", self.num_items, allow_zero=True)
         check_positive("synthetic_num_items", self.synthetic_num_items)
         check_positive("synthetic_num_sessions", self.synthetic_num_sessions)

@@ -26,7 +26,10 @@ from typing import Optional
 import numpy as np
 
 from tagnn_tf import item_ids
-from tagnn_tf.data.dataset_folder import check_output_dir
+from tagnn_tf.arguments import DATASET_OUTPUTS, check_choice
+from tagnn_tf.data.dataset_folder import check_output_dir, convert_srgnn_folder
+from tagnn_tf.data.session_shards import DEFAULT_SHARD_SESSIONS
+from tagnn_tf.errors import InputError
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import DataFileError
 
@@ -155,23 +158,38 @@ def add_profile_to_report(folder: str, log: Optional = print) -> dict:
 
 
 def preprocess_and_profile(fmt: str, path: str, output_dir: str, dataset: str = "clicks", click_config=None,
-                           skip_malformed: bool = False, log: Optional = print, overwrite: bool = False) -> list:
+                           skip_malformed: bool = False, log: Optional = print, overwrite: bool = False,
+                           output_format: str = "shards", shard_sessions: int = DEFAULT_SHARD_SESSIONS) -> list:
     """`trainers.preprocess`: a raw log into dataset folder(s) (`--format=clicks`: `click_log.run_clicks`;
-    `diginetica` / `yoochoose`: `raw_preprocess.run_preprocess`), each profiled into its report.
-    A folder holding another dataset is refused unless `overwrite` (`data.dataset_folder`).
+    `diginetica` / `yoochoose`: `raw_preprocess.run_preprocess`; `srgnn`: the session shards of a folder
+    of SR-GNN pickles, `dataset_folder.convert_srgnn_folder`), each profiled into its report.
+    `output_format`: session shards (`data.session_shards`, `shard_sessions` sessions each) or the SR-GNN
+    pickles. A folder holding another dataset is refused unless `overwrite` (`data.dataset_folder`).
     Returns the profiles."""
     check_output_dir(output_dir)
+    check_choice("output_format", output_format, DATASET_OUTPUTS)
     if fmt == "clicks":
         from tagnn_tf.data.click_log import run_clicks
 
         run_clicks(path, click_config, output_dir, dataset, skip_malformed=skip_malformed, log=log,
-                   overwrite=overwrite)
+                   overwrite=overwrite, output_format=output_format, shard_sessions=shard_sessions)
         folders = [os.path.join(output_dir, dataset)]
+    elif fmt == "srgnn":
+        if output_format != "shards":
+            raise InputError("--format=srgnn converts SR-GNN pickles into session shards; it takes "
+                             f"--output_format=shards only. Received: output_format={output_format!r}")
+        folder = os.path.join(output_dir, dataset)
+        counts = convert_srgnn_folder(path, folder, shard_sessions, overwrite)
+        if log:
+            log(f"{counts['train_sessions']} training sessions, {counts['test_sessions']} test sessions, "
+                f"{counts['num_items']} items; wrote {folder}")
+        folders = [folder]
     else:
         from tagnn_tf.data.raw_preprocess import run_preprocess
 
         folders = run_preprocess(path, fmt, output_dir, skip_malformed=skip_malformed, log=log,
-                                 overwrite=overwrite).folders
+                                 overwrite=overwrite, output_format=output_format,
+                                 shard_sessions=shard_sessions).folders
     profiles = []
     for folder in folders:
         try:

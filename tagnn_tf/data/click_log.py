@@ -22,8 +22,9 @@ The reference (SR-GNN) protocol with named columns and rules
    item i); drop test clicks on items unseen in training, then test sessions
    shorter than `min_session_length`.
 
-Writes `all_train_seq.txt` (training sessions; the trainer augments them) and
-`test.txt` (augmented test examples) as plain-data pickles, `items.txt`, and
+Writes the training and test sessions as session shards
+(`tagnn_tf.data.session_shards`; or, with `output_format="pickles"`, the
+SR-GNN files `all_train_seq.txt` and `test.txt`), `items.txt`, and
 `preprocess_report.json` (what each rule dropped, and the configuration).
 """
 
@@ -36,8 +37,8 @@ import os
 from typing import Dict, List, Optional
 
 from tagnn_tf.config import ClickLogConfig
-from tagnn_tf.data.dataset_folder import items_text, pickled, write_dataset_files
-from tagnn_tf.data.sessions import augment_lists
+from tagnn_tf.data import session_shards
+from tagnn_tf.data.dataset_folder import items_text, session_files, write_dataset_files
 from tagnn_tf.errors import DataFileError, InputError
 
 REPORT_FILE = "preprocess_report.json"
@@ -344,23 +345,26 @@ def _utc(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
 
 
-def write_dataset(result: ClickLogResult, folder: str, overwrite: bool = False) -> None:
-    """`all_train_seq.txt`, `test.txt`, `items.txt`, `preprocess_report.json` in `folder`, each atomically
+def write_dataset(result: ClickLogResult, folder: str, overwrite: bool = False, output_format: str = "shards",
+                  shard_sessions: int = session_shards.DEFAULT_SHARD_SESSIONS) -> None:
+    """The sessions (`output_format`: session shards, or the SR-GNN pickles `all_train_seq.txt` and
+    `test.txt`), `items.txt` and `preprocess_report.json` in `folder`, each atomically
     (`dataset_folder.write_dataset_files`: another dataset there is refused unless `overwrite`)."""
     from tagnn_tf import run_directory
 
-    write_dataset_files(folder, {"all_train_seq.txt": pickled(result.train_sessions),
-                                 "test.txt": pickled(augment_lists(result.test_sessions)),
-                                 "items.txt": items_text(result.items)}, overwrite)
+    files = session_files(folder, result.train_sessions, result.test_sessions, output_format, shard_sessions,
+                          num_items=len(result.items))
+    write_dataset_files(folder, {**files, "items.txt": items_text(result.items)}, overwrite)
     run_directory.write_json_atomic(os.path.join(folder, REPORT_FILE), result.report)
 
 
 def run_clicks(path: str, config: ClickLogConfig, output_dir: str, dataset: str, skip_malformed: bool = False,
-               log: Optional = print, overwrite: bool = False) -> ClickLogResult:
+               log: Optional = print, overwrite: bool = False, output_format: str = "shards",
+               shard_sessions: int = session_shards.DEFAULT_SHARD_SESSIONS) -> ClickLogResult:
     """Preprocesses `path` into `<output_dir>/<dataset>/` (`write_dataset`)."""
     result = preprocess_clicks(path, config, skip_malformed)
     folder = os.path.join(output_dir, dataset)
-    write_dataset(result, folder, overwrite)
+    write_dataset(result, folder, overwrite, output_format, shard_sessions)
     if log:
         r = result.report
         log(f"{r['clicks_read']} clicks read; {r['train_sessions']} training sessions, {r['test_sessions']} test "

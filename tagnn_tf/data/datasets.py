@@ -35,14 +35,26 @@ def dataset_dir(config: DataConfig) -> str:
     return os.path.join(config.data_dir, config.dataset)
 
 
-def load_splits(config: DataConfig) -> DatasetSplits:
-    """Loads and validates the data named by `config`.
+def load_splits(config: DataConfig):
+    """Loads and validates the data named by `config`: `DatasetSplits` in memory, or with
+    `config.input_pipeline="stream"` the `session_stream.StreamedSplits` of its session shards.
 
     Raises:
       DataFileError: missing or invalid data files.
       InputError: `config.num_items` below an id present in the data.
     """
     items = None
+    if config.input_pipeline == "stream":
+        if config.dataset == SYNTHETIC:
+            raise InputError("input_pipeline='stream' reads a dataset folder's session shards; dataset='synthetic' "
+                             "is generated in memory (use input_pipeline='memory', or write it out first)")
+        from tagnn_tf.data.session_stream import open_streamed_splits
+
+        folder = dataset_dir(config)
+        if not os.path.isdir(folder):
+            raise DataFileError(
+                f"{folder}: data directory not found (dataset={config.dataset!r}, data_dir={config.data_dir!r})")
+        return open_streamed_splits(config, folder)
     if config.dataset == SYNTHETIC:
         train_all, test, _ = synthetic_dataset(config.synthetic_num_items, config.synthetic_num_sessions,
                                                config.synthetic_seed,

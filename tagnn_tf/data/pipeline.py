@@ -29,7 +29,7 @@ INPUT_THREADS = 2
 PREFETCH_BATCHES = 2
 
 
-def _finish(ds: tf.data.Dataset, autotune: bool = False) -> tf.data.Dataset:
+def finish(ds: tf.data.Dataset, autotune: bool = False) -> tf.data.Dataset:
     if autotune:  # tf.data's defaults, for benchmarks/eval_throughput.py's comparison
         return ds.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
@@ -42,12 +42,18 @@ def _ragged_constant(examples: SessionExamples) -> tf.RaggedTensor:
         tf.constant(examples.values, tf.int32), tf.constant(examples.row_splits, tf.int64), validate=False)
 
 
+def model_batch(preprocessor: SessionPreprocessor, sessions: tf.RaggedTensor, labels: tf.Tensor,
+                padded_length: int = 0):
+    """`(features, labels)` of a batch of sessions `[batch, (clicks)]` (`padded_length`: as in `train_dataset`)."""
+    features = preprocessor(sessions)
+    if padded_length:  # ModelConfig.padding="official"
+        features["padded_length"] = tf.fill(tf.shape(labels), tf.constant(padded_length, tf.int32))
+    return features, labels
+
+
 def _to_model_batch(preprocessor: SessionPreprocessor, sessions: tf.RaggedTensor, indices: tf.Tensor,
                     labels: tf.Tensor, padded_length: int = 0):
-    features = preprocessor(tf.gather(sessions, indices))
-    if padded_length:  # ModelConfig.padding="official"
-        features["padded_length"] = tf.fill(tf.shape(indices), tf.constant(padded_length, tf.int32))
-    return features, tf.gather(labels, indices)
+    return model_batch(preprocessor, tf.gather(sessions, indices), tf.gather(labels, indices), padded_length)
 
 
 def plan_global_batches(lengths: np.ndarray, global_batch_size: int, seed: int,
@@ -75,7 +81,33 @@ def _ragged_batches(batches) -> tf.RaggedTensor:
         tf.constant([len(b) for b in batches], tf.int64))
 
 
-def _local_slices(global_batches: list, input_context: Optional[tf.distribute.InputContext]) -> list:
+def plan_eval_batches(lengths: np.ndarray, batch_size: int, max_clicks: int = 0, replicas: int = 1) -> list:
+    """Example indices of each global evaluation batch, in length order (`eval_dataset`'s batches).
+
+    Each batch holds at least one example per replica, at most `batch_size`
+    examples and (with `max_clicks` > 0) about `max_clicks` clicks; no tail
+    smaller than one example per replica is left.
+    """
+    n = len(lengths)
+    order = np.argsort(lengths, kind="stable")
+    lengths = lengths[order]
+    sizes = []
+    start = 0
+    while start < n:
+        size = batch_size
+        if max_clicks:
+            # Lengths grow along `order`, so the last row is the longest.
+            fit = np.searchsorted(np.cumsum(lengths[start:start + batch_size]), max_clicks, side="right")
+            size = max(replicas, int(fit))
+        size = min(size, n - start)
+        if n - start - size < replicas:  # no tail smaller than one example per replica
+            size = n - start
+        sizes.append(size)
+        start += size
+    return np.split(order, np.cumsum(sizes)[:-1]) if sizes else []
+
+
+def local_slices(global_batches: list, input_context: Optional[tf.distribute.InputContext]) -> list:
     """This input pipeline's per-replica slices of every global batch, in replica order.
 
     Every pipeline gets the same number of batches (one per local replica per
@@ -114,14 +146,14 @@ def train_dataset(examples: SessionExamples, global_batch_size: int, seed: int,
       preprocessor: builds each batch's session graphs (default: a plain
         `SessionPreprocessor()`).
     """
-    batches = _local_slices(
+    batches = local_slices(
         plan_global_batches(examples.lengths, global_batch_size, seed, window_batches)[skip_batches:],
         input_context)
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     preprocessor = preprocessor or SessionPreprocessor()
-    return _finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
+    return finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
                           num_parallel_calls=INPUT_THREADS, deterministic=True))
 
 
@@ -150,27 +182,12 @@ def eval_dataset(examples: SessionExamples, batch_size: int, max_examples: int =
         raise InputError(f"Cannot evaluate {n} examples on {replicas} replicas")
     # Global batches first (each at least one example per replica), then every
     # pipeline keeps its replicas' slices: the same step count everywhere.
-    order = np.argsort(examples.lengths[:n], kind="stable")
-    lengths = examples.lengths[order]
-    sizes = []
-    start = 0
-    while start < n:
-        size = batch_size
-        if max_clicks:
-            # Lengths grow along `order`, so the last row is the longest.
-            fit = np.searchsorted(np.cumsum(lengths[start:start + batch_size]), max_clicks, side="right")
-            size = max(replicas, int(fit))
-        size = min(size, n - start)
-        if n - start - size < replicas:  # no tail smaller than one example per replica
-            size = n - start
-        sizes.append(size)
-        start += size
-    batches = _local_slices(np.split(order, np.cumsum(sizes)[:-1]), input_context)
+    batches = local_slices(plan_eval_batches(examples.lengths[:n], batch_size, max_clicks, replicas), input_context)
     sessions = _ragged_constant(examples)
     labels = tf.constant(examples.labels, tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(_ragged_batches(batches))
     threads = tf.data.AUTOTUNE if autotune else INPUT_THREADS
     preprocessor = preprocessor or SessionPreprocessor()
-    return _finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
+    return finish(ds.map(lambda idx: _to_model_batch(preprocessor, sessions, idx, labels, padded_length),
                           num_parallel_calls=threads), autotune)
 

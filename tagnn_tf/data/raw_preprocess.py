@@ -24,7 +24,9 @@ import datetime
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
-from tagnn_tf.data.dataset_folder import pickled, write_dataset_files
+from tagnn_tf.arguments import DATASET_OUTPUTS, check_choice
+from tagnn_tf.data.dataset_folder import pickled, session_files, write_dataset_files
+from tagnn_tf.data.session_shards import DEFAULT_SHARD_SESSIONS
 from tagnn_tf.data.sessions import augment_lists
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -39,6 +41,7 @@ class PreprocessResult:
     """Output of the reference preprocessing (plain lists of ints)."""
 
     train_sessions: List[List[int]]
+    test_sessions: List[List[int]]
     train_examples: Tuple[List[List[int]], List[int]]
     test_examples: Tuple[List[List[int]], List[int]]
     num_items: int
@@ -177,6 +180,7 @@ def preprocess(path: str, fmt: str, skip_malformed: bool = False) -> PreprocessR
     train_examples = augment_lists(train_seqs)
     result = PreprocessResult(
         train_sessions=train_seqs,
+        test_sessions=test_seqs,
         train_examples=train_examples,
         test_examples=augment_lists(test_seqs),
         num_items=len(item_ids),
@@ -211,26 +215,38 @@ def write_srgnn(out_dir: str, sessions, train_examples, test_examples, overwrite
                                   "test.txt": pickled(test_examples)}, overwrite)
 
 
-def write_result(result: PreprocessResult, out_dir: str, fmt: str, overwrite: bool = False) -> List[str]:
-    """Writes the dataset folder(s) under `out_dir`; returns the folders written."""
-    written = []
+def write_result(result: PreprocessResult, out_dir: str, fmt: str, overwrite: bool = False,
+                 output_format: str = "shards", shard_sessions: int = DEFAULT_SHARD_SESSIONS) -> List[str]:
+    """Writes the dataset folder(s) under `out_dir`; returns the folders written.
+
+    `output_format="pickles"`: the SR-GNN files (`write_srgnn`); `shards`:
+    the session shards of the training and test sessions (a Yoochoose
+    fraction's shards hold its first session whole, where the reference's
+    `train.txt` starts inside it).
+    """
+    check_choice("output_format", output_format, DATASET_OUTPUTS)
     if fmt == "diginetica":
-        folder = os.path.join(out_dir, "diginetica")
-        write_srgnn(folder, result.train_sessions, result.train_examples, result.test_examples, overwrite)
-        written.append(folder)
+        parts = {"diginetica": (result.train_sessions, result.train_examples)}
     else:
-        for name, (seqs, examples) in sorted(result.fractions.items()):
-            folder = os.path.join(out_dir, name)
+        parts = dict(result.fractions)
+    written = []
+    for name, (seqs, examples) in sorted(parts.items()):
+        folder = os.path.join(out_dir, name)
+        if output_format == "pickles":
             write_srgnn(folder, seqs, examples, result.test_examples, overwrite)
-            written.append(folder)
+        else:
+            write_dataset_files(folder, session_files(folder, seqs, result.test_sessions, output_format,
+                                                      shard_sessions, num_items=result.num_items), overwrite)
+        written.append(folder)
     return written
 
 
 def run_preprocess(path: str, fmt: str, out_dir: str, skip_malformed: bool = False,
-                   log: Optional[Callable[[str], None]] = print, overwrite: bool = False) -> PreprocessResult:
-    """Preprocesses `path` and writes the SR-GNN files under `out_dir`."""
+                   log: Optional[Callable[[str], None]] = print, overwrite: bool = False,
+                   output_format: str = "shards", shard_sessions: int = DEFAULT_SHARD_SESSIONS) -> PreprocessResult:
+    """Preprocesses `path` and writes the dataset folder(s) under `out_dir` (`write_result`)."""
     result = preprocess(path, fmt, skip_malformed=skip_malformed)
-    folders = write_result(result, out_dir, fmt, overwrite)
+    folders = write_result(result, out_dir, fmt, overwrite, output_format, shard_sessions)
     result.folders = folders
     if log:
         if result.skipped_lines:

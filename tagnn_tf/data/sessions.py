@@ -15,6 +15,7 @@ import numpy as np
 
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import VALID_SPLITS, check_choice
+from tagnn_tf.data import session_shards
 from tagnn_tf.data.safe_pickle import load_restricted_pickle
 from tagnn_tf.errors import DataFileError, InputError
 
@@ -37,6 +38,11 @@ class SessionExamples:
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.row_splits)
+
+    @property
+    def max_prefix_length(self) -> int:
+        """The longest prefix (0 when there is none)."""
+        return int(self.lengths.max()) if len(self) else 0
 
     def prefix(self, i: int) -> list:
         return self.values[self.row_splits[i]:self.row_splits[i + 1]].tolist()
@@ -156,6 +162,44 @@ def augment_lists(sessions: Sequence[Sequence[int]]):
     return prefixes, labels
 
 
+def example_positions(row_splits: np.ndarray):
+    """Which session and prefix length each example of `expand_sessions` has.
+
+    Returns `(session, prefix_length)`, int64 `[num_examples]`: example e is
+    `(s[:prefix_length[e]], s[prefix_length[e]])` of session `session[e]`
+    (the row of `row_splits`), in the reference order (per session, the
+    longest prefix first).
+    """
+    lengths = np.diff(row_splits)
+    per_session = np.maximum(lengths - 1, 0)  # examples of each session
+    session = np.repeat(np.arange(len(lengths), dtype=np.int64), per_session)
+    # Example e of session s (0 = longest): prefix length lengths[s] - 1 - e.
+    e = np.arange(int(per_session.sum()), dtype=np.int64) - np.repeat(np.cumsum(per_session) - per_session,
+                                                                       per_session)
+    return session, lengths[session] - 1 - e
+
+
+def expand_sessions(values: np.ndarray, row_splits: np.ndarray, keep: Optional[np.ndarray] = None
+                    ) -> SessionExamples:
+    """Every prefix of every session as an example, vectorised: `augment` on arrays.
+
+    Args:
+      values, row_splits: session j is `values[row_splits[j]:row_splits[j + 1]]`.
+      keep: optional bool `[num_examples]` over `example_positions`' order;
+        only those examples are built (a validation split), so the prefixes
+        of the others are never materialised.
+    """
+    session, prefix_lengths = example_positions(row_splits)
+    if keep is not None:
+        session, prefix_lengths = session[keep], prefix_lengths[keep]
+    labels = values[row_splits[:-1][session] + prefix_lengths]
+    splits = np.zeros(len(labels) + 1, np.int64)
+    np.cumsum(prefix_lengths, out=splits[1:])
+    offsets = np.arange(int(splits[-1]), dtype=np.int64) - np.repeat(splits[:-1], prefix_lengths)
+    prefix_values = values[np.repeat(row_splits[:-1][session], prefix_lengths) + offsets]
+    return SessionExamples(prefix_values.astype(np.int32), splits, labels.astype(np.int32))
+
+
 def augment(sessions: Sequence[Sequence[int]]) -> SessionExamples:
     """`augment_lists` as `SessionExamples`."""
     return SessionExamples.from_lists(*augment_lists(sessions))
@@ -248,14 +292,18 @@ def split_validation(examples: SessionExamples, portion: float, seed: int, how: 
 
 
 def load_train_examples(dataset_dir: str) -> SessionExamples:
-    """Training examples from `all_train_seq.txt` (augmented), else `train.txt`.
+    """Training examples: the session shards' training sessions (augmented) when the folder has
+    `shards.json`, else `all_train_seq.txt` (augmented), else `train.txt`.
 
-    When both exist, `train.txt` must equal the augmentation of the sessions.
+    When both pickles exist, `train.txt` must equal the augmentation of the sessions.
     """
     seq_path = os.path.join(dataset_dir, ALL_TRAIN_SEQ)
     train_path = os.path.join(dataset_dir, TRAIN)
     if not os.path.isdir(dataset_dir):
         raise DataFileError(f"{dataset_dir}: data directory not found")
+    manifest = session_shards.read_manifest(dataset_dir)
+    if manifest is not None:
+        return expand_sessions(*session_shards.read_part(manifest, "train"))
     if os.path.isfile(seq_path):
         sessions = load_restricted_pickle(seq_path)
         validate_sessions(sessions, seq_path, min_length=2)
@@ -275,6 +323,10 @@ def load_train_examples(dataset_dir: str) -> SessionExamples:
 
 
 def load_test_examples(dataset_dir: str) -> SessionExamples:
+    """Test examples: the session shards' test sessions (augmented), else `test.txt`."""
+    manifest = session_shards.read_manifest(dataset_dir)
+    if manifest is not None:
+        return expand_sessions(*session_shards.read_part(manifest, "test"))
     path = os.path.join(dataset_dir, TEST)
     return SessionExamples.from_lists(*validate_examples(load_restricted_pickle(path), path))
 

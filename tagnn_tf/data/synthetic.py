@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from tagnn_tf import item_ids
-from tagnn_tf.data.sessions import SessionExamples
+from tagnn_tf.data.sessions import SessionExamples, expand_sessions
 from tagnn_tf.errors import InputError
 
 MAX_SESSION_LENGTH = 40
@@ -111,23 +111,6 @@ def generate_sessions(num_items: int, num_sessions: int, seed: int, **kwargs):
     return [values[a:b].tolist() for a, b in zip(row_splits[:-1], row_splits[1:])]
 
 
-def augment_arrays(values: np.ndarray, row_splits: np.ndarray) -> SessionExamples:
-    """Every prefix of every session as an example, vectorised; the order of
-    `tagnn_tf.data.sessions.augment` (per session, the longest prefix first)."""
-    lengths = np.diff(row_splits)
-    per_session = lengths - 1  # examples of each session
-    session = np.repeat(np.arange(len(lengths)), per_session)
-    # Example e of session s (0 = longest): prefix length lengths[s] - 1 - e.
-    e = np.arange(int(per_session.sum())) - np.repeat(np.cumsum(per_session) - per_session, per_session)
-    prefix_lengths = lengths[session] - 1 - e
-    labels = values[row_splits[session] + prefix_lengths]
-    splits = np.zeros(len(labels) + 1, np.int64)
-    np.cumsum(prefix_lengths, out=splits[1:])
-    offsets = np.arange(int(splits[-1])) - np.repeat(splits[:-1], prefix_lengths)
-    prefix_values = values[np.repeat(row_splits[session], prefix_lengths) + offsets]
-    return SessionExamples(prefix_values.astype(np.int32), splits, labels.astype(np.int32))
-
-
 def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: float = TEST_SHARE,
                       repeat_share: float = 0.0):
     """(train_examples, test_examples, num_train_sessions) from generated sessions (the first
@@ -135,8 +118,8 @@ def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: 
     values, row_splits = generate_session_arrays(num_items, num_sessions, seed, repeat_share=repeat_share)
     n_test = int(num_sessions * test_share)
     cut = int(row_splits[n_test])
-    test = augment_arrays(values[:cut], row_splits[:n_test + 1])
-    train = augment_arrays(values[cut:], row_splits[n_test:] - cut)
+    test = expand_sessions(values[:cut], row_splits[:n_test + 1])
+    train = expand_sessions(values[cut:], row_splits[n_test:] - cut)
     return train, test, num_sessions - n_test
 
 

@@ -239,7 +239,7 @@ def export_savedmodel(model_dir: str, export_dir: str, max_session_length: int =
         splits = load_splits(config.data)
         run_directory.check_run_items(model_dir, splits.items, "export it with this data's sessions")
         if max_session_length == 0:
-            max_session_length = int(splits.train.lengths.max())
+            max_session_length = splits.train.max_prefix_length
         if warmup_sessions is None:
             warmup_sessions = [splits.test.prefix(i) for i in range(4)]
     items = run_directory.read_items(model_dir, model.num_items)

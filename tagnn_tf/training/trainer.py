@@ -29,8 +29,9 @@ import tensorflow as tf
 
 from tagnn_tf import item_ids, run_directory, run_lock
 from tagnn_tf.config import ExperimentConfig, TrainConfig
-from tagnn_tf.data import pipeline
+from tagnn_tf.data import pipeline, session_stream
 from tagnn_tf.data.datasets import DatasetSplits, load_splits
+from tagnn_tf.data.session_stream import SessionStream
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
@@ -217,10 +218,10 @@ def slice_batch(features: dict, start, stop) -> dict:
     return {k: v[start:stop] for k, v in features.items()}
 
 
-def padded_length(model, examples: SessionExamples) -> int:
-    """The length the official code pads `examples` to (their longest session)
-    when the model copies its padding (`padding="official"`); 0 otherwise."""
-    return int(examples.lengths.max()) if model.padding == "official" else 0
+def padded_length(model, examples) -> int:
+    """The length the official code pads `examples` to (their longest session; streamed: the part's longest
+    session - 1) when the model copies its padding (`padding="official"`); 0 otherwise."""
+    return examples.max_prefix_length if model.padding == "official" else 0
 
 
 def model_preprocessor(model) -> SessionPreprocessor:
@@ -228,15 +229,22 @@ def model_preprocessor(model) -> SessionPreprocessor:
     return SessionPreprocessor(with_click_alias=needs_click_alias(model))
 
 
-def eval_batches(model, examples: SessionExamples, config: TrainConfig, input_context=None) -> tf.data.Dataset:
-    """The evaluation batches of `examples` for `model` (in session-length order)."""
+def eval_batches(model, examples, config: TrainConfig, input_context=None) -> tf.data.Dataset:
+    """The evaluation batches of `examples` (`SessionExamples` or a `SessionStream`) for `model` (in
+    session-length order)."""
+    if isinstance(examples, SessionStream):
+        return session_stream.eval_dataset(
+            examples, config.eval_batch_size, config.max_eval_examples, input_context=input_context,
+            max_clicks=config.eval_max_clicks, padded_length=padded_length(model, examples),
+            preprocessor=model_preprocessor(model))
     return pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
                                  input_context=input_context, max_clicks=config.eval_max_clicks,
                                  padded_length=padded_length(model, examples), preprocessor=model_preprocessor(model))
 
 
-def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.ndarray:
-    """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order."""
+def target_ranks(model, examples, config: TrainConfig) -> np.ndarray:
+    """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order
+    (a `SessionStream`: shard order)."""
     dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0))
 
     # Traced once for any batch shape (a first batch of one-node sessions would otherwise
@@ -247,12 +255,14 @@ def target_ranks(model, examples: SessionExamples, config: TrainConfig) -> np.nd
 
     in_eval_order = np.concatenate([ranks(features, labels).numpy() for features, labels in dataset])
     out = np.empty_like(in_eval_order)
-    out[np.argsort(examples.lengths, kind="stable")] = in_eval_order  # eval_dataset's order
+    if isinstance(examples, SessionStream):
+        out[session_stream.eval_order(examples, config.eval_batch_size, config.eval_max_clicks)] = in_eval_order
+    else:
+        out[np.argsort(examples.lengths, kind="stable")] = in_eval_order  # eval_dataset's order
     return out
 
 
-def evaluate_examples(steps: DistributedSteps, examples: SessionExamples, config: TrainConfig,
-                      boosts: bool = False):
+def evaluate_examples(steps: DistributedSteps, examples, config: TrainConfig, boosts: bool = False):
     """HR@K / MRR@K (%) of the model on `examples`, overall and on the repeat / new labels.
 
     `boosts=True` (`repeat_mechanism="boost"`): a list, the metrics for each
@@ -335,9 +345,12 @@ class Trainer:
         run_directory.check_run_items(model_dir, self.items)
         if config.train.warm_start_from and not checkpoint_paths(os.path.join(model_dir, run_directory.CHECKPOINTS)):
             check_warm_start_source(config.train.warm_start_from)  # before anything is written
+        self.streamed = isinstance(self.splits.train, SessionStream)
         log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
-            f"examples, {self.splits.num_items} items; popularity baseline test HR@20 "
-            f"{popularity_baseline(self.splits.train, self.splits.test):.2f}")
+            f"examples, {self.splits.num_items} items; " + (
+                f"streamed from {len(self.splits.train.shards)} training shards, {self.splits.train.block_shards} at a time"
+                if self.streamed else
+                f"popularity baseline test HR@20 {popularity_baseline(self.splits.train, self.splits.test):.2f}"))
 
         os.makedirs(model_dir, exist_ok=True)
         self._holds_lock = False
@@ -381,7 +394,9 @@ class Trainer:
         sampler = None
         if tc.train_candidates == "sampled":
             per_replica_batch = max(tc.batch_size // self.strategy.num_replicas_in_sync, 1)
-            sampler = CandidateSampler(label_counts(self.splits.train.labels, self.config.data.num_items),
+            counts = (self.splits.train.label_counts(self.config.data.num_items) if self.streamed
+                      else label_counts(self.splits.train.labels, self.config.data.num_items))
+            sampler = CandidateSampler(counts,
                                        tc.num_negatives, tc.negative_sampling, per_replica_batch)
         self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss,
                                       sampler, sparse_gradients=(tc.embedding_updates == "lazy"))
@@ -390,7 +405,15 @@ class Trainer:
                                     if r["epoch"] <= done]
         self.writer = (tf.summary.create_file_writer(self._path(run_directory.TENSORBOARD)) if self.chief
                        else None)
-        self.num_batches = math.ceil(len(self.splits.train) / tc.batch_size)
+        if self.streamed:
+            resolver = getattr(self.strategy, "cluster_resolver", None)
+            workers = 1
+            if resolver is not None and getattr(resolver, "task_type", None):
+                workers = sum(len(v) for k, v in resolver.cluster_spec().as_dict().items() if k in ("chief", "worker"))
+            self.num_batches = session_stream.steps_per_epoch(self.splits.train, tc.batch_size, workers,
+                                                              self.strategy.num_replicas_in_sync)
+        else:
+            self.num_batches = math.ceil(len(self.splits.train) / tc.batch_size)
         if tc.steps_per_epoch:
             self.num_batches = min(self.num_batches, tc.steps_per_epoch)
 
@@ -466,10 +489,16 @@ class Trainer:
         train = self.splits.train
         official_length = padded_length(self.model, train)
         preprocessor = model_preprocessor(self.model)
-        dist = self.strategy.distribute_datasets_from_function(
-            lambda ctx: pipeline.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
-                                               input_context=ctx, skip_batches=skip, padded_length=official_length,
-                                               preprocessor=preprocessor))
+        if self.streamed:
+            def dataset_fn(ctx):
+                return session_stream.train_dataset(
+                    train, tc.batch_size, epoch_seed, tc.shuffle_window_batches, input_context=ctx, skip_batches=skip, padded_length=official_length, preprocessor=preprocessor)
+        else:
+            def dataset_fn(ctx):
+                return pipeline.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
+                                              input_context=ctx, skip_batches=skip, padded_length=official_length,
+                                              preprocessor=preprocessor)
+        dist = self.strategy.distribute_datasets_from_function(dataset_fn)
         self.log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
         bar = keras.utils.Progbar(self.num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)

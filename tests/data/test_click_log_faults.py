@@ -181,8 +181,11 @@ def test_another_dataset_in_the_folder_is_refused_unless_overwrite_and_runs_noti
     with pytest.raises(InputError, match="trained with another item vocabulary.*Cannot export it"):
         export_savedmodel(run, str(tmp_path / "export"))
     assert not (tmp_path / "export").exists()
-    with pytest.raises(InputError, match="already holds another dataset .all_train_seq.txt differs"):
+    shards_before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(InputError, match="already holds another dataset .items.txt differs"):
         write_srgnn(str(folder), [[1, 2]], ([[1]], [2]), ([[1]], [2]))
+    assert sorted(p.name for p in folder.iterdir()) == shards_before
     write_srgnn(str(folder), [[1, 2]], ([[1]], [2]), ([[1]], [2]), overwrite=True)
-    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".txt") == ["all_train_seq.txt", "test.txt",
-                                                                               "train.txt"]
+    # Nothing of the sharded dataset is left: no manifest, no shard folder.
+    assert sorted(p.name for p in folder.iterdir()) == ["all_train_seq.txt", "preprocess_report.json", "test.txt",
+                                                        "train.txt"]

@@ -29,7 +29,7 @@ def test_diginetica_sample_equals_reference_output():
 def test_preprocess_binary_writes_the_same_files(tmp_path):
     seqs, train, test = _expected()
     out = subprocess.run(
-        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica",
+        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica", "--output_format=pickles",
          f"--input={require_data('raw', 'sample_train-item-views.csv')}", f"--output_dir={tmp_path}"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -38,6 +38,30 @@ def test_preprocess_binary_writes_the_same_files(tmp_path):
     assert load_restricted_pickle(str(folder / "all_train_seq.txt")) == seqs
     assert load_restricted_pickle(str(folder / "train.txt")) == (train["sessions"], train["labels"])
     assert load_restricted_pickle(str(folder / "test.txt")) == (test["sessions"], test["labels"])
+
+
+def test_preprocess_binary_writes_session_shards_that_load_as_the_reference_examples(tmp_path):
+    from tagnn_tf.data.sessions import load_test_examples, load_train_examples
+
+    seqs, train, test = _expected()
+    out = subprocess.run(
+        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica", "--shard_sessions=100",
+         f"--input={require_data('raw', 'sample_train-item-views.csv')}", f"--output_dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "diginetica"
+    assert not (folder / "all_train_seq.txt").exists() and (folder / "shards.json").exists()
+    manifest = json.loads((folder / "shards.json").read_text())
+    # 1205 training examples from the sample's sessions, 100 sessions a shard.
+    assert [s["sessions"] for s in manifest["parts"]["train"]][:-1] == [100] * (len(manifest["parts"]["train"]) - 1)
+    assert sum(s["sessions"] for s in manifest["parts"]["train"]) == len(seqs)
+    assert sum(s["examples"] for s in manifest["parts"]["train"]) == 1205
+    examples = load_train_examples(str(folder))
+    assert [examples.prefix(i) for i in range(len(examples))] == train["sessions"]
+    assert examples.labels.tolist() == train["labels"]
+    examples = load_test_examples(str(folder))
+    assert [examples.prefix(i) for i in range(len(examples))] == test["sessions"]
+    assert examples.labels.tolist() == test["labels"]
 
 
 def _yoochoose_file(tmp_path, header=False):
