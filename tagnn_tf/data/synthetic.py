@@ -17,9 +17,14 @@ so a catalogue of millions of items and sessions is built in seconds
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from tagnn_tf import item_ids
+from tagnn_tf.data import session_shards
+from tagnn_tf.data.dataset_folder import write_dataset_files
+from tagnn_tf.data.session_shards import DEFAULT_SHARD_SESSIONS
 from tagnn_tf.data.sessions import SessionExamples, expand_sessions
 from tagnn_tf.errors import InputError
 
@@ -34,8 +39,12 @@ _REPEAT_CONCENTRATION = 2.0
 
 def generate_session_arrays(num_items: int, num_sessions: int, seed: int, successors: int = 4,
                             follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0,
-                            repeat_share: float = 0.0):
+                            repeat_share: float = 0.0, session_seed: Optional[int] = None):
     """Sessions as flat arrays: `(values int32 [clicks], row_splits int64 [num_sessions + 1])`.
+
+    The catalogue (popularity ranks, successors) is drawn from `seed`; the
+    sessions from the same generator, or with `session_seed` from their own
+    (chunks of one large log: the same catalogue, other sessions).
 
     Item ids are in `1..num_items`; lengths are `1 + Geometric(1 / (mean_length - 1))`,
     capped at `MAX_SESSION_LENGTH` (so >= 2). `repeat_share`: the share of
@@ -49,7 +58,7 @@ def generate_session_arrays(num_items: int, num_sessions: int, seed: int, succes
         # The walk returns to a session item on its own at some rate r0; deliberate
         # repeats p then give p + (1 - p) r0 in all.
         values, row_splits = generate_session_arrays(num_items, num_sessions, seed, successors, follow_prob,
-                                                     zipf_a, mean_length)
+                                                     zipf_a, mean_length, session_seed=session_seed)
         r0 = float(repeat_rate(values, row_splits))
         deliberate = max(0.0, (repeat_share - r0) / (1.0 - r0))
     if num_items < successors + 1:
@@ -63,6 +72,8 @@ def generate_session_arrays(num_items: int, num_sessions: int, seed: int, succes
     ids = item_ids.column_to_id(rng.permutation(num_items)).astype(np.int32)
     succ = rng.integers(0, num_items, size=(num_items, successors), dtype=np.int64)  # transitions, not popularity
     succ_cdf = np.cumsum(rng.dirichlet(np.full(successors, 0.7), size=num_items).astype(np.float32), axis=1)
+    if session_seed is not None:
+        rng = np.random.default_rng([seed, session_seed])
 
     def popular(n):
         return np.minimum(np.searchsorted(popularity_cdf, rng.random(n)), num_items - 1)
@@ -121,6 +132,29 @@ def synthetic_dataset(num_items: int, num_sessions: int, seed: int, test_share: 
     test = expand_sessions(values[:cut], row_splits[:n_test + 1])
     train = expand_sessions(values[cut:], row_splits[n_test:] - cut)
     return train, test, num_sessions - n_test
+
+
+def write_synthetic_shards(folder: str, num_items: int, num_sessions: int, seed: int,
+                           shard_sessions: int = DEFAULT_SHARD_SESSIONS, chunk_sessions: int = 500_000,
+                           test_share: float = TEST_SHARE, repeat_share: float = 0.0, overwrite: bool = False) -> dict:
+    """Writes a generated log of `num_sessions` sessions as a sharded dataset folder, chunk by chunk
+    (memory bounded by `chunk_sessions`, whatever the size): the first `test_share` of the sessions are
+    the test part. Returns the manifest's counts."""
+    n_test = int(num_sessions * test_share)
+    stage = session_shards.stage_folder(folder)
+    written = {}
+    for part, total, offset in (("test", n_test, 0), ("train", num_sessions - n_test, n_test)):
+        writer = session_shards.ShardWriter(stage, part, shard_sessions)
+        for start in range(0, total, chunk_sessions):
+            n = min(chunk_sessions, total - start)
+            writer.add(*generate_session_arrays(num_items, n, seed, repeat_share=repeat_share,
+                                                session_seed=(offset + start) // chunk_sessions + 1))
+        written[part] = writer.close()
+    manifest = session_shards.finish_shards(folder, stage, written, num_items)
+    write_dataset_files(folder, {session_shards.MANIFEST: manifest}, overwrite)
+    return {part: {"sessions": sum(s.sessions for s in shards), "clicks": sum(s.clicks for s in shards),
+                   "examples": sum(s.examples for s in shards), "shards": len(shards)}
+            for part, shards in written.items()}
 
 
 def popularity_baseline(train: SessionExamples, test: SessionExamples, k: int = 20) -> float:
