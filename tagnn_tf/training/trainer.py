@@ -491,6 +491,10 @@ class Trainer:
         preprocessor = model_preprocessor(self.model)
         if self.streamed:
             def dataset_fn(ctx):
+                if epoch == progress.epoch + 1:  # the first epoch this process trains: say what it reads
+                    shards = session_stream.pipeline_shards(train, ctx.input_pipeline_id, ctx.num_input_pipelines)
+                    self.log(f"input pipeline {ctx.input_pipeline_id} of {ctx.num_input_pipelines} reads training "
+                             f"shards {shards.tolist()} of {len(train.shards)}")
                 return session_stream.train_dataset(
                     train, tc.batch_size, epoch_seed, tc.shuffle_window_batches, input_context=ctx, skip_batches=skip, padded_length=official_length, preprocessor=preprocessor)
         else:

@@ -23,8 +23,10 @@ from tagnn_tf.config import DataConfig, DistributeConfig, ExperimentConfig, Mode
 from tagnn_tf.training.strategies import make_strategy
 strategy = make_strategy(DistributeConfig(strategy=sys.argv[2]))
 from tagnn_tf.training.trainer import train
-cfg = ExperimentConfig(model=ModelConfig(hidden_size=32),
-                       data=DataConfig(synthetic_num_items=300, synthetic_num_sessions=4000, synthetic_seed=1),
+data = DataConfig(synthetic_num_items=300, synthetic_num_sessions=4000, synthetic_seed=1)
+if sys.argv[4]:  # streamed from the session shards in this folder
+    data = DataConfig(dataset="syn", data_dir=sys.argv[4], input_pipeline="stream", stream_block_shards=2)
+cfg = ExperimentConfig(model=ModelConfig(hidden_size=32), data=data,
                        train=TrainConfig(batch_size=50, epochs=2, patience=5, checkpoint_every_steps=25,
                                          train_candidates=sys.argv[3], num_negatives=100))
 result = train(cfg, sys.argv[1], strategy=strategy, log=lambda m: print(m, flush=True))
@@ -43,26 +45,27 @@ def _free_ports(n):
     return ports
 
 
-def _start(model_dir, strategy, tf_config=None, train_candidates="full"):
+def _start(model_dir, strategy, tf_config=None, train_candidates="full", stream_dir=""):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy, train_candidates], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy, train_candidates, stream_dir],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _start_cluster(model_dir, train_candidates="full"):
+def _start_cluster(model_dir, train_candidates="full", stream_dir=""):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     return [_start(model_dir, "multi_worker", {"cluster": cluster, "task": {"type": "worker", "index": i}},
-                   train_candidates) for i in range(2)]
+                   train_candidates, stream_dir) for i in range(2)]
 
 
-def _result(proc):
+def _result(proc, with_output=False):
     out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0, err[-3000:]
-    return json.loads([x for x in out.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):])
+    result = json.loads([x for x in out.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):])
+    return (result, out) if with_output else result
 
 
 def _kill_all(procs):
@@ -206,3 +209,49 @@ def test_killed_single_process_resumes_and_matches(tmp_path, single_run):
     # One process, same seed: resuming from the checkpoint inside epoch 2
     # finishes it exactly as the uninterrupted run did.
     assert result["test"] == single_run["test"]
+
+
+@pytest.fixture(scope="module")
+def stream_dir(tmp_path_factory):
+    """A synthetic dataset of session shards: 3400 training sessions, 400 a shard (9 shards)."""
+    from tagnn_tf.data.synthetic import write_synthetic_shards
+
+    folder = tmp_path_factory.mktemp("shards")
+    write_synthetic_shards(str(folder / "syn"), num_items=300, num_sessions=4000, seed=1, shard_sessions=400)
+    return str(folder)
+
+
+def test_two_streaming_workers_read_disjoint_shards_and_agree(tmp_path, stream_dir):
+    procs = _start_cluster(str(tmp_path / "run"), stream_dir=stream_dir)
+    try:
+        outputs = [_result(p, with_output=True) for p in procs]
+    finally:
+        _kill_all(procs)
+    assert outputs[0][0]["test"] == outputs[1][0]["test"] and outputs[0][0]["replicas"] == 2
+    # Worker i reads shards i, i + 2, ...: disjoint, and together all 9.
+    read = [re.search(r"input pipeline (\d) of 2 reads training shards (\[[\d, ]*\]) of 9", out).groups()
+            for _, out in outputs]
+    assert sorted((int(p), json.loads(shards)) for p, shards in read) == [(0, [0, 2, 4, 6, 8]), (1, [1, 3, 5, 7])]
+    assert outputs[0][0]["test"]["hr@20"] > 20.0  # it learned (popularity alone is a few per cent here)
+
+
+def test_a_killed_streaming_process_resumes_inside_the_epoch_and_matches(tmp_path, stream_dir):
+    runs = {}
+    for name in ("uninterrupted", "killed"):
+        model_dir = str(tmp_path / name)
+        if name == "killed":
+            proc = _start(model_dir, "default", stream_dir=stream_dir)
+            try:
+                _kill_inside_epoch_2(model_dir, [proc], proc)
+            finally:
+                _kill_all([proc])
+        proc = _start(model_dir, "default", stream_dir=stream_dir)
+        try:
+            runs[name] = _result(proc)
+        finally:
+            _kill_all([proc])
+    info = json.load(open(os.path.join(str(tmp_path / "killed"), "run_info.json")))
+    assert [(s["epochs_done_at_start"], s["batches_done_at_start"] > 0) for s in info["sessions"]] == [
+        (0, False), (1, True)]
+    # The stream skips the batches the checkpoint covers without reading them and goes on with the same ones.
+    assert runs["killed"]["test"] == runs["uninterrupted"]["test"]
