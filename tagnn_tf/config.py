@@ -246,6 +246,12 @@ class TrainConfig:
         sessions and sum them (same gradient, smaller temporaries).
       max_eval_examples: 0 = all; otherwise evaluate only this many examples
         (short runs).
+      stream_eval_examples: `input_pipeline="stream"` with
+        `max_eval_examples=0`: each epoch scores at most this many validation
+        and this many test examples (the first in shard order, the same
+        every epoch; 0 = all), so an epoch's evaluation is bounded whatever
+        the log's size. The selected model's `test_ranks.npz` and
+        `trainers.evaluate` score every example.
       checkpoint_every_steps: also checkpoint inside an epoch every this many
         batches (0 = at epoch ends only); a rerun resumes after the last saved
         batch and trains exactly as an uninterrupted run. Not part of the
@@ -287,6 +293,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     micro_batches: int = 1
     max_eval_examples: int = 0
+    stream_eval_examples: int = 500_000
     checkpoint_every_steps: int = 1000
     warm_start_from: str = ""
     train_candidates: str = "full"
@@ -311,6 +318,7 @@ class TrainConfig:
         check_positive("steps_per_epoch", self.steps_per_epoch, allow_zero=True)
         check_positive("micro_batches", self.micro_batches)
         check_positive("max_eval_examples", self.max_eval_examples, allow_zero=True)
+        check_positive("stream_eval_examples", self.stream_eval_examples, allow_zero=True)
         check_positive("checkpoint_every_steps", self.checkpoint_every_steps, allow_zero=True)
         check_choice("train_candidates", self.train_candidates, TRAIN_CANDIDATES)
         check_positive("num_negatives", self.num_negatives)

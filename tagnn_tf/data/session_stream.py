@@ -193,10 +193,19 @@ class SessionStream:
         return concat_examples([self.examples(self.shards[i]) for i in shard_indices])
 
     def label_counts(self, num_items: int) -> np.ndarray:
-        """int64 `[num_items]`: how often each item (score column) is a label of this split."""
+        """int64 `[num_items]`: how often each item (score column) is a label of this split.
+
+        Reads the items only: the labels of a session are its clicks after the
+        first (click `c` labels the prefix of length `c`), no prefix is built.
+        """
         counts = np.zeros(num_items, np.int64)
         for shard in self.shards:
-            labels = self.examples(shard).labels
+            values, row_splits = session_shards.read_shard(self.manifest, shard)
+            sessions, prefix_lengths = example_positions(row_splits)
+            keep = self._keep(row_splits, shard.first_session)
+            labels = values[row_splits[:-1][sessions] + prefix_lengths]
+            if keep is not None:
+                labels = labels[keep]
             counts += np.bincount(item_ids.id_to_column(labels.astype(np.int64)), minlength=num_items)[:num_items]
         return counts
 

@@ -16,7 +16,8 @@ from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples
 def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> dict:
     """Metrics (%) of `<model_dir>/best.keras` on the run's data.
 
-    `full` evaluates every example even if the run used `max_eval_examples`.
+    `full` evaluates every example even if the run used `max_eval_examples` (or, streamed,
+    `stream_eval_examples`).
     Writes `<model_dir>/evaluation.json`.
 
     Raises:
@@ -26,7 +27,7 @@ def evaluate_run(model_dir: str, splits=("val", "test"), full: bool = True) -> d
     config, model = model_builder.load_run(model_dir)
     data = load_splits(config.data)  # `data.num_items` is the model's: larger ids are refused
     run_directory.check_run_items(model_dir, data.items, "evaluate it")
-    tc = dataclasses.replace(config.train, max_eval_examples=0) if full else config.train
+    tc = dataclasses.replace(config.train, max_eval_examples=0, stream_eval_examples=0) if full else config.train
     strategy = tf.distribute.get_strategy()
     steps = DistributedSteps(model, None, strategy, 0.0)
     examples = {"val": data.valid, "test": data.test, "train": data.train}

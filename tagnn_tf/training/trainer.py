@@ -234,7 +234,8 @@ def eval_batches(model, examples, config: TrainConfig, input_context=None) -> tf
     session-length order)."""
     if isinstance(examples, SessionStream):
         return session_stream.eval_dataset(
-            examples, config.eval_batch_size, config.max_eval_examples, input_context=input_context,
+            examples, config.eval_batch_size, config.max_eval_examples or config.stream_eval_examples,
+            input_context=input_context,
             max_clicks=config.eval_max_clicks, padded_length=padded_length(model, examples),
             preprocessor=model_preprocessor(model))
     return pipeline.eval_dataset(examples, config.eval_batch_size, config.max_eval_examples,
@@ -245,7 +246,7 @@ def eval_batches(model, examples, config: TrainConfig, input_context=None) -> tf
 def target_ranks(model, examples, config: TrainConfig) -> np.ndarray:
     """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order
     (a `SessionStream`: shard order)."""
-    dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0))
+    dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0, stream_eval_examples=0))
 
     # Traced once for any batch shape (a first batch of one-node sessions would otherwise
     # trace with a static size-1 axis, on which Keras warns about the softmax).

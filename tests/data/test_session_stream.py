@@ -197,42 +197,6 @@ def test_streamed_evaluation_scores_like_the_in_memory_pipeline(tmp_path):
                           target_ranks(model, memory.test, train_config))
 
 
-def test_a_streamed_run_resumes_inside_an_epoch_exactly(tmp_path, monkeypatch):
-    from tagnn_tf import run_directory
-    from tagnn_tf.config import ExperimentConfig, TrainConfig
-    from tagnn_tf.training.trainer import DistributedSteps, train
-
-    from tagnn_tf.data.synthetic import write_synthetic_shards
-
-    write_synthetic_shards(str(tmp_path / "syn"), num_items=200, num_sessions=1500, seed=2, shard_sessions=150)
-    config = ExperimentConfig(data=DataConfig(dataset="syn", data_dir=str(tmp_path), input_pipeline="stream",
-                                              stream_block_shards=2),
-                              train=TrainConfig(batch_size=50, epochs=2, checkpoint_every_steps=10))
-    reference = str(tmp_path / "ref")
-    train(config, reference, log=lambda _: None)
-    calls = []
-    original = DistributedSteps.train
-
-    def crashing_train(self, batch, spec):
-        calls.append(1)
-        if len(calls) == steps + 15:  # 15 batches into epoch 2; the last save was after batch 10
-            raise KeyboardInterrupt
-        return original(self, batch, spec)
-
-    steps = session_stream.steps_per_epoch(load_splits(config.data).train, 50)
-    resumed = str(tmp_path / "resumed")
-    monkeypatch.setattr(DistributedSteps, "train", crashing_train)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, resumed, log=lambda _: None)
-    monkeypatch.setattr(DistributedSteps, "train", original)
-    messages = []
-    train(config, resumed, log=messages.append)
-    assert any("resuming after batch 10" in m for m in messages), messages
-    a = run_directory.read_jsonl(os.path.join(reference, "metrics.jsonl"))
-    b = run_directory.read_jsonl(os.path.join(resumed, "metrics.jsonl"))
-    assert [(r["val"], r["test"]) for r in a] == [(r["val"], r["test"]) for r in b]
-
-
 def test_streaming_refuses_generated_data_and_a_folder_without_shards(tmp_path):
     with pytest.raises(InputError, match="dataset='synthetic' is generated in memory"):
         load_splits(DataConfig(input_pipeline="stream"))
