@@ -159,15 +159,30 @@ def add_profile_to_report(folder: str, log: Optional = print) -> dict:
 
 def preprocess_and_profile(fmt: str, path: str, output_dir: str, dataset: str = "clicks", click_config=None,
                            skip_malformed: bool = False, log: Optional = print, overwrite: bool = False,
-                           output_format: str = "shards", shard_sessions: int = DEFAULT_SHARD_SESSIONS) -> list:
+                           output_format: str = "shards", shard_sessions: int = DEFAULT_SHARD_SESSIONS,
+                           out_of_core: bool = False, partitions: int = 0) -> list:
     """`trainers.preprocess`: a raw log into dataset folder(s) (`--format=clicks`: `click_log.run_clicks`;
     `diginetica` / `yoochoose`: `raw_preprocess.run_preprocess`; `srgnn`: the session shards of a folder
     of SR-GNN pickles, `dataset_folder.convert_srgnn_folder`), each profiled into its report.
     `output_format`: session shards (`data.session_shards`, `shard_sessions` sessions each) or the SR-GNN
     pickles. A folder holding another dataset is refused unless `overwrite` (`data.dataset_folder`).
-    Returns the profiles."""
+    `out_of_core` (`--format=clicks`, shards): memory bounded by a partition of the log
+    (`data.click_log_out_of_core`, `partitions` of them, 0 = from the file size); the profile, which
+    holds the examples in memory, is then left to `trainers.profile`. Returns the profiles."""
     check_output_dir(output_dir)
     check_choice("output_format", output_format, DATASET_OUTPUTS)
+    if out_of_core:
+        if fmt != "clicks" or output_format != "shards":
+            raise InputError("--out_of_core preprocesses --format=clicks into session shards. Received: "
+                             f"format={fmt!r}, output_format={output_format!r}")
+        from tagnn_tf.data.click_log_out_of_core import preprocess_clicks_out_of_core
+
+        preprocess_clicks_out_of_core(path, click_config, os.path.join(output_dir, dataset), skip_malformed,
+                                      overwrite, partitions=partitions, shard_sessions=shard_sessions, log=log)
+        if log:
+            log(f"profile not computed (--out_of_core); run: python -m trainers.profile --dataset={dataset} "
+                f"--data_dir={output_dir}")
+        return []
     if fmt == "clicks":
         from tagnn_tf.data.click_log import run_clicks
 

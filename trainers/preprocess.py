@@ -36,6 +36,10 @@ flags.DEFINE_string("dataset", "clicks", "--format=clicks / srgnn: name of the d
 flags.DEFINE_enum("output_format", "shards", DATASET_OUTPUTS,
                   "shards: session shards (Parquet, one row per session; what --input_pipeline=stream reads); "
                   "pickles: the SR-GNN files.")
+flags.DEFINE_boolean("out_of_core", False, "--format=clicks: preprocess in passes over files on disk, memory bounded "
+                     "by a partition of the log, not the log (writes shards; the profile is left to trainers.profile).")
+flags.DEFINE_integer("partitions", 0, "--out_of_core: partitions of the log (0 = about one per 100 MB of input).",
+                     lower_bound=0)
 flags.DEFINE_integer("shard_sessions", DEFAULT_SHARD_SESSIONS, "Sessions per shard (--output_format=shards).",
                      lower_bound=1)
 flags.DEFINE_boolean("skip_malformed", False, "Skip malformed lines (counted and reported) instead of failing.")
@@ -52,7 +56,8 @@ def main(argv):
 
     run_or_exit(preprocess_and_profile, FLAGS.format, FLAGS.input, FLAGS.output_dir, FLAGS.dataset,
                 dataclass_from_flags(ClickLogConfig), skip_malformed=FLAGS.skip_malformed,
-                overwrite=FLAGS.overwrite, output_format=FLAGS.output_format, shard_sessions=FLAGS.shard_sessions)
+                overwrite=FLAGS.overwrite, output_format=FLAGS.output_format, shard_sessions=FLAGS.shard_sessions,
+                out_of_core=FLAGS.out_of_core, partitions=FLAGS.partitions)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ import gzip
 import os
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from tagnn_tf.config import ClickLogConfig
 from tagnn_tf.data import session_shards
 from tagnn_tf.data.dataset_folder import items_text, session_files, write_dataset_files
@@ -53,6 +55,8 @@ class ClickLogResult:
     test_sessions: List[List[int]]
     items: List[str]  # items[i - 1] is the raw id of model item i
     report: Dict[str, object]
+    train_times: Optional[np.ndarray] = None  # float64 seconds of each session (its last row's time)
+    test_times: Optional[np.ndarray] = None
 
 
 def _first_line(path: str) -> str:
@@ -75,6 +79,67 @@ def detect_delimiter(header: str, columns: List[str]) -> str:
                                            len(_header_fields(header, d))))
 
 
+def _click_columns(config: ClickLogConfig) -> List[str]:
+    columns = [config.session_column, config.item_column, config.time_column]
+    return columns + [config.order_column] if config.order_column else columns
+
+
+def _parquet_as_text(frame, path: str, config: ClickLogConfig, columns: List[str]):
+    """A (lazy) Parquet frame's needed columns as text: (frame, time format). A native timestamp or date
+    time column becomes unix seconds (naive timestamps read as UTC)."""
+    import polars as pl
+
+    schema = pl.read_parquet_schema(path)
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise DataFileError(f"{path}: no column {missing[0]!r}; columns: {list(schema)}")
+    frame = frame.select(columns)
+    time_format = config.time_format
+    time_type = schema[config.time_column]
+    if time_type in (pl.Datetime, pl.Date):
+        native = pl.col(config.time_column)
+        seconds = (native.dt.epoch("us").cast(pl.Float64) / 1e6 if time_type == pl.Datetime
+                   else native.cast(pl.Int64).cast(pl.Float64) * 86400.0)
+        frame = frame.with_columns(seconds.alias(config.time_column))
+        time_format = "unix_seconds"
+    return frame.with_columns(pl.all().cast(pl.String)), time_format
+
+
+def _csv_layout(path: str, config: ClickLogConfig, columns: List[str]):
+    """(delimiter, header fields) of a CSV log, its header checked for the needed columns."""
+    header_line = _first_line(path)
+    if not header_line:
+        raise DataFileError(f"{path}: empty file (no header line)")
+    delimiter = config.delimiter or detect_delimiter(header_line, columns)
+    header = _header_fields(header_line, delimiter)
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
+                            f"(delimiter {delimiter!r})")
+    repeated = [c for c in columns if header.count(c) > 1]
+    if repeated:
+        fields = [k + 1 for k, name in enumerate(header) if name == repeated[0]]
+        raise DataFileError(f"{path}:1: the header names column {repeated[0]!r} more than once (fields "
+                            f"{fields}); rename the copies")
+    return delimiter, header
+
+
+def scan_clicks(path: str, config: ClickLogConfig):
+    """The log's needed columns as a lazy polars frame of text with `line` (as `read_clicks`), for reading
+    in batches: (frame, time format). CSV (plain or gzipped) or Parquet."""
+    import polars as pl
+
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: file not found")
+    columns = _click_columns(config)
+    if path.endswith(".parquet"):
+        frame, time_format = _parquet_as_text(pl.scan_parquet(path), path, config, columns)
+        return frame.with_row_index("line", offset=1), time_format
+    delimiter, _ = _csv_layout(path, config, columns)
+    frame = pl.scan_csv(path, separator=delimiter, infer_schema=False, quote_char='"', encoding="utf8-lossy")
+    return frame.select(columns).with_row_index("line", offset=2), config.time_format
+
+
 def read_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False):
     """The log's needed columns as a polars DataFrame of text, with `line` (1-based file line).
 
@@ -90,42 +155,16 @@ def read_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False)
 
     if not os.path.isfile(path):
         raise DataFileError(f"{path}: file not found")
-    columns = [config.session_column, config.item_column, config.time_column]
-    if config.order_column:
-        columns.append(config.order_column)
+    columns = _click_columns(config)
     skipped = 0
     time_format = config.time_format
     try:
         if path.endswith(".parquet"):
-            schema = pl.read_parquet_schema(path)
-            missing = [c for c in columns if c not in schema]
-            if missing:
-                raise DataFileError(f"{path}: no column {missing[0]!r}; columns: {list(schema)}")
-            df = pl.read_parquet(path, columns=columns)
-            time_type = schema[config.time_column]
-            if time_type in (pl.Datetime, pl.Date):
-                native = pl.col(config.time_column)
-                seconds = (native.dt.epoch("us").cast(pl.Float64) / 1e6 if time_type == pl.Datetime
-                           else native.cast(pl.Int64).cast(pl.Float64) * 86400.0)
-                df = df.with_columns(seconds.alias(config.time_column))
-                time_format = "unix_seconds"
-            df = df.with_columns(pl.all().cast(pl.String))
+            df, time_format = _parquet_as_text(pl.scan_parquet(path), path, config, columns)
+            df = df.collect()
             first_line = 1  # no header line: `line` is the row number
         else:
-            header_line = _first_line(path)
-            if not header_line:
-                raise DataFileError(f"{path}: empty file (no header line)")
-            delimiter = config.delimiter or detect_delimiter(header_line, columns)
-            header = _header_fields(header_line, delimiter)
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise DataFileError(f"{path}:1: no column {missing[0]!r}; header columns: {header} "
-                                    f"(delimiter {delimiter!r})")
-            repeated = [c for c in columns if header.count(c) > 1]
-            if repeated:
-                fields = [k + 1 for k, name in enumerate(header) if name == repeated[0]]
-                raise DataFileError(f"{path}:1: the header names column {repeated[0]!r} more than once (fields "
-                                    f"{fields}); rename the copies")
+            delimiter, header = _csv_layout(path, config, columns)
             try:
                 df = pl.read_csv(path, separator=delimiter, columns=columns, infer_schema=False, quote_char='"',
                                  encoding="utf8-lossy")
@@ -219,20 +258,14 @@ def _bad_row(path: str, df, mask, what: str, columns: Dict[str, str]):
     return DataFileError(f"{path}:{first['line']}: {what}: {values}")
 
 
-def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False) -> ClickLogResult:
-    """Runs the protocol above on the click log at `path` (see the module docstring).
+def validated_clicks(df, path: str, config: ClickLogConfig, time_format: str, skip_malformed: bool):
+    """Rows of `read_clicks` as `line, session, item, time (float seconds), order (float)`, checked.
 
-    Raises:
-      DataFileError: a missing file or column, an empty file, an empty id or
-        an unparsable time or order value (naming the file, line and value;
-        with `skip_malformed` such rows are dropped and counted instead), or a
-        log where no session survives the rules.
+    Returns (frame, malformed rows dropped). Raises DataFileError naming the
+    first bad row's line and values (unless `skip_malformed`).
     """
     import polars as pl
 
-    check_time_format(config.time_format)
-    df, malformed, time_format = read_clicks(path, config, skip_malformed)
-    report: Dict[str, object] = {"input": os.path.basename(path), "clicks_read": df.height + malformed}
     s, i, t = config.session_column, config.item_column, config.time_column
     df = df.select(pl.col("line"), pl.col(s).alias("session"), pl.col(i).alias("item"),
                    _seconds(df, t, time_format).alias("time"),
@@ -255,6 +288,7 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     written = {s: "session", i: "item", t: "time_text"}
     if config.order_column:
         written[config.order_column] = "order_text"
+    malformed = 0
     for mask, what in checks:
         bad = df.select(mask.sum()).item()
         if bad and not skip_malformed:
@@ -262,11 +296,30 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
         if bad:
             malformed += bad
             df = df.filter(~mask)
+    return df.drop("time_text", "order_text"), malformed
+
+
+def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = False) -> ClickLogResult:
+    """Runs the protocol above on the click log at `path` (see the module docstring).
+
+    Raises:
+      DataFileError: a missing file or column, an empty file, an empty id or
+        an unparsable time or order value (naming the file, line and value;
+        with `skip_malformed` such rows are dropped and counted instead), or a
+        log where no session survives the rules.
+    """
+    import polars as pl
+
+    check_time_format(config.time_format)
+    df, malformed, time_format = read_clicks(path, config, skip_malformed)
+    report: Dict[str, object] = {"input": os.path.basename(path), "clicks_read": df.height + malformed}
+    df, bad = validated_clicks(df, path, config, time_format, skip_malformed)
+    malformed += bad
     report["malformed_rows_skipped"] = malformed
 
     # 2. Clicks in session order; sessions in order of first appearance.
     within = "order" if config.order_column else "time"
-    df = df.drop("time_text", "order_text").with_columns(
+    df = df.with_columns(
         pl.col("line").min().over("session").alias("first_line"),
         pl.col("time").sort_by("line").last().over("session").alias("session_time"))
     df = df.sort(["first_line", within, "line"])
@@ -316,10 +369,11 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     dropped["test_clicks_on_items_unseen_in_training"] = test.height - test_known.height
     test_kept = drop_short(test_known, "test_sessions_shorter_than_min_session_length_after_that")
 
-    def session_lists(frame) -> List[List[int]]:
-        return frame.group_by("session", maintain_order=True).agg(pl.col("id")).get_column("id").to_list()
+    def session_lists(frame):
+        sessions = frame.group_by("session", maintain_order=True).agg(pl.col("id"), pl.col("session_time").first())
+        return sessions.get_column("id").to_list(), sessions.get_column("session_time").to_numpy()
 
-    train_sessions, test_sessions = session_lists(train), session_lists(test_kept)
+    (train_sessions, train_times), (test_sessions, test_times) = session_lists(train), session_lists(test_kept)
     test_window = test.select(pl.col("session").n_unique()).item()
     if not test_sessions:
         raise DataFileError(
@@ -336,7 +390,7 @@ def preprocess_clicks(path: str, config: ClickLogConfig, skip_malformed: bool = 
     report.update(dropped=dropped, split_time_utc=_utc(split), train_sessions=len(train_sessions),
                   test_sessions=len(test_sessions), items=items.len(), train_clicks=train.height,
                   test_clicks=test_kept.height, warnings=warnings, config=dataclasses.asdict(config))
-    return ClickLogResult(train_sessions, test_sessions, items.to_list(), report)
+    return ClickLogResult(train_sessions, test_sessions, items.to_list(), report, train_times, test_times)
 
 
 def _utc(seconds: float) -> str:
@@ -353,7 +407,7 @@ def write_dataset(result: ClickLogResult, folder: str, overwrite: bool = False, 
     from tagnn_tf import run_directory
 
     files = session_files(folder, result.train_sessions, result.test_sessions, output_format, shard_sessions,
-                          num_items=len(result.items))
+                          num_items=len(result.items), times=(result.train_times, result.test_times))
     write_dataset_files(folder, {**files, "items.txt": items_text(result.items)}, overwrite)
     run_directory.write_json_atomic(os.path.join(folder, REPORT_FILE), result.report)
 

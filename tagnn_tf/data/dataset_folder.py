@@ -84,14 +84,16 @@ def write_dataset_files(folder: str, files: Dict[str, bytes], overwrite: bool = 
 
 def session_files(folder: str, train_sessions: Sequence[Sequence[int]], test_sessions: Sequence[Sequence[int]],
                   output_format: str, shard_sessions: int = session_shards.DEFAULT_SHARD_SESSIONS,
-                  num_items: int = 0, train_examples: Optional[tuple] = None) -> Dict[str, bytes]:
+                  num_items: int = 0, train_examples: Optional[tuple] = None,
+                  times: Optional[tuple] = None) -> Dict[str, bytes]:
     """The files of a dataset of `train_sessions` / `test_sessions` (lists of item numbers) for
     `write_dataset_files`.
 
     `output_format`: `shards` stages the session shards in `folder` and
     returns their manifest (`session_shards`); `pickles` returns the SR-GNN
     files (`all_train_seq.txt`, `test.txt` as augmented examples, and
-    `train.txt` when `train_examples` is given).
+    `train.txt` when `train_examples` is given). `times`: the sessions'
+    `(train, test)` times in seconds for the shards (None: unknown).
     """
     check_choice("output_format", output_format, DATASET_OUTPUTS)
     from tagnn_tf.data.sessions import augment_lists
@@ -104,7 +106,8 @@ def session_files(folder: str, train_sessions: Sequence[Sequence[int]], test_ses
     parts = {"train": session_shards.sessions_to_arrays(train_sessions),
              "test": session_shards.sessions_to_arrays(test_sessions)}
     num_items = num_items or max([int(v.max()) for v, _ in parts.values() if v.size] or [0])
-    return {session_shards.MANIFEST: session_shards.stage_sessions(folder, parts, num_items, shard_sessions)}
+    times = dict(zip(session_shards.PARTS, times)) if times is not None else None
+    return {session_shards.MANIFEST: session_shards.stage_sessions(folder, parts, num_items, shard_sessions, times)}
 
 
 def convert_srgnn_folder(source: str, folder: str, shard_sessions: int = session_shards.DEFAULT_SHARD_SESSIONS,
