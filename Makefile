@@ -25,6 +25,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+# The Beam extra (trainers.preprocess_beam) in its own environment: Apache Beam pins protobuf and pyarrow
+# below TensorFlow's stack, so it does not share the main one.
+BEAM_VENV := .venv-beam
+$(BEAM_VENV)/.installed: requirements-beam.txt
+	$(PYTHON) -m venv $(BEAM_VENV)
+	$(BEAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BEAM_VENV)/bin/python -m pip install --quiet -r requirements-beam.txt
+	touch $@
+
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(PY) -m trainers.train --dataset=synthetic --model_dir=$(DEMO_DIR) --epochs=3
@@ -34,8 +43,8 @@ demo: $(VENV)/.installed
 	$(PY) -m export.export_tflite --saved_model=$(DEMO_EXPORT)/tagnn/1 --output=$(DEMO_EXPORT)/tagnn.tflite
 	$(PY) -m export.predict --saved_model=$(DEMO_EXPORT)/tagnn --session=3,17,3,42
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(BEAM_VENV)/.installed
 	$(PY) -m pytest -q --durations=15 tests
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(BEAM_VENV) runs .pytest_cache

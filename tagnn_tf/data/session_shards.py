@@ -99,7 +99,10 @@ class ShardWriter:
     folder `stage` (`write_shards` names it and moves it into place).
     """
 
-    def __init__(self, stage: str, part: str, shard_sessions: int = DEFAULT_SHARD_SESSIONS):
+    def __init__(self, stage: str, part: str, shard_sessions: int = DEFAULT_SHARD_SESSIONS,
+                 name_prefix: str = "", first_session: int = 0):
+        """`name_prefix` (default: the part) names the shard files `<prefix>-00000.parquet`, ...;
+        `first_session`: the part's number of the first session added (a writer of one slice of the part)."""
         if part not in PARTS:
             raise InputError(f"`part` must be one of {PARTS}. Received: part={part!r}")
         if shard_sessions < 1:
@@ -110,7 +113,8 @@ class ShardWriter:
         self._lengths: List[np.ndarray] = []
         self._times: List[np.ndarray] = []
         self._buffered = 0
-        self._written_sessions = 0
+        self._written_sessions = first_session
+        self._name_prefix = name_prefix or part
         os.makedirs(stage, exist_ok=True)
 
     def add(self, values: np.ndarray, row_splits: np.ndarray, times: Optional[np.ndarray] = None) -> None:
@@ -149,7 +153,7 @@ class ShardWriter:
             "length": pa.array(lengths),
             "time": pa.array(times, mask=np.isnan(times)),
         })
-        name = f"{self.part}-{len(self.shards):05d}.parquet"
+        name = f"{self._name_prefix}-{len(self.shards):05d}.parquet"
         path = os.path.join(self.stage, name)
         pq.write_table(table, path, compression="zstd", write_statistics=False, store_schema=False)
         with open(path, "rb") as f:
