@@ -107,30 +107,66 @@ def first_time_session(manifest: Manifest, portion: float) -> int:
     The same rule on the same examples: the most recent sessions (with at
     least one example) holding `round(portion * examples)` examples, at least
     one session and never all. Reads the `length` column of the shards from
-    the last back to the one the cut falls in.
+    the last back to the one the cut falls in (the manifest says whether
+    earlier shards hold a session with an example).
     """
     shards = manifest.shards("train")
     total = manifest.count("train", "examples")
     target = max(int(round(total * portion)), 1)
-    with_examples = 0
-    for shard in shards:  # sessions with an example (the in-memory split counts only those)
-        with_examples += int(np.count_nonzero(session_shards.read_lengths(manifest, shard) > 1))
-    if with_examples < 2:
-        raise InputError(f"valid_split='time' needs at least 2 sessions; the data holds {with_examples}")
-    taken_max = with_examples - 1
     seen_examples, seen_sessions = 0, 0
-    for shard in reversed(shards):
-        lengths = session_shards.read_lengths(manifest, shard)
-        numbers = shard.first_session + np.flatnonzero(lengths > 1)[::-1]
-        sizes = (lengths[lengths > 1] - 1)[::-1]
-        reach = seen_examples + np.cumsum(sizes)
+    for k in range(len(shards) - 1, -1, -1):
+        lengths = session_shards.read_lengths(manifest, shards[k])
+        numbers = (shards[k].first_session + np.flatnonzero(lengths > 1))[::-1]  # sessions with an example
+        reach = seen_examples + np.cumsum((lengths[lengths > 1] - 1)[::-1])
+        earlier = any(s.examples for s in shards[:k])  # another session with an example before this shard
         # The in-memory rule: searchsorted(cumsum, target) + 1 sessions, clipped to [1, all - 1].
         hit = int(np.searchsorted(reach, target))
-        if hit < len(sizes) or seen_sessions + len(sizes) >= taken_max:
-            taken = min(seen_sessions + hit + 1, taken_max)
-            return int(numbers[taken - seen_sessions - 1])
-        seen_examples, seen_sessions = int(reach[-1]) if len(reach) else seen_examples, seen_sessions + len(sizes)
+        if hit < len(numbers) and (earlier or hit < len(numbers) - 1):
+            return int(numbers[hit])
+        if not earlier:  # the cut would take every session: keep the oldest one for training
+            if seen_sessions + len(numbers) < 2:
+                raise InputError(f"valid_split='time' needs at least 2 sessions; the data holds "
+                                 f"{seen_sessions + len(numbers)}")
+            return int(numbers[-2]) if len(numbers) >= 2 else int(_first_with_example(manifest, k + 1))
+        seen_examples = int(reach[-1]) if len(reach) else seen_examples
+        seen_sessions += len(numbers)
     raise AssertionError("unreachable: the cut is inside the training part")
+
+
+def _first_with_example(manifest: Manifest, start: int) -> int:
+    """The first session with an example in the training shards from `start` on."""
+    for shard in manifest.shards("train")[start:]:
+        lengths = session_shards.read_lengths(manifest, shard)
+        if (lengths > 1).any():
+            return shard.first_session + int(np.flatnonzero(lengths > 1)[0])
+    raise AssertionError("no session with an example")
+
+
+def split_counts(manifest: Manifest, held_out: HeldOut) -> Tuple[np.ndarray, np.ndarray]:
+    """(training, validation) examples of each training shard under `held_out`.
+
+    `time`: from the manifest, but for the shard the cut falls in;
+    `sessions`: a hash per session; `examples`: a hash per example. Only the
+    `length` columns are read.
+    """
+    shards = manifest.shards("train")
+    valid = np.zeros(len(shards), np.int64)
+    for k, shard in enumerate(shards):
+        if held_out.how == "time" and shard.first_session >= held_out.first_time_session:
+            valid[k] = shard.examples
+        elif held_out.how == "time" and shard.first_session + shard.sessions <= held_out.first_time_session:
+            continue
+        else:
+            lengths = session_shards.read_lengths(manifest, shard)
+            numbers = shard.first_session + np.arange(len(lengths), dtype=np.int64)
+            if held_out.how == "examples":
+                sessions, prefix_lengths = example_positions(_splits_of(lengths))
+                valid[k] = np.count_nonzero(held_out.is_valid(sessions + shard.first_session, prefix_lengths))
+            else:  # every example of a session is held out or none is
+                held = held_out.is_valid(numbers, np.zeros_like(numbers))
+                valid[k] = int((lengths[held] - 1).clip(0).sum())
+    examples = np.array([s.examples for s in shards], np.int64)
+    return examples - valid, valid
 
 
 class SessionStream:
@@ -145,14 +181,17 @@ class SessionStream:
     """
 
     def __init__(self, manifest: Manifest, part: str, held_out: Optional[HeldOut] = None, valid: bool = False,
-                 block_shards: int = 4):
+                 block_shards: int = 4, counts: Optional[np.ndarray] = None):
+        """`counts`: this split's examples per shard, when the caller has them (`split_counts`)."""
         if block_shards < 1:
             raise InputError(f"`block_shards` must be >= 1. Received: block_shards={block_shards}")
         self.manifest, self.part, self.held_out, self.valid = manifest, part, held_out, valid
         self.block_shards = block_shards
         self.shards: Tuple[ShardInfo, ...] = manifest.shards(part)
-        self.counts = np.array([len(self.positions(s)[0]) if held_out else s.examples for s in self.shards],
-                               np.int64)
+        if counts is None:
+            counts = ([s.examples for s in self.shards] if held_out is None
+                      else split_counts(manifest, held_out)[1 if valid else 0])
+        self.counts = np.asarray(counts, np.int64)
 
     def __len__(self) -> int:
         return int(self.counts.sum())
@@ -257,8 +296,11 @@ def open_streamed_splits(config: DataConfig, folder: str) -> StreamedSplits:
     first = first_time_session(manifest, config.valid_portion) if config.valid_split == "time" else 0
     held_out = HeldOut(config.valid_split, config.valid_portion, config.split_seed, first)
     block = config.stream_block_shards
-    return StreamedSplits(train=SessionStream(manifest, "train", held_out, valid=False, block_shards=block),
-                          valid=SessionStream(manifest, "train", held_out, valid=True, block_shards=block),
+    train_counts, valid_counts = split_counts(manifest, held_out)
+    return StreamedSplits(train=SessionStream(manifest, "train", held_out, valid=False, block_shards=block,
+                                              counts=train_counts),
+                          valid=SessionStream(manifest, "train", held_out, valid=True, block_shards=block,
+                                              counts=valid_counts),
                           test=SessionStream(manifest, "test", block_shards=block), num_items=num_items,
                           items=items or run_directory.identity_items(num_items))
 

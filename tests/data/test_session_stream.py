@@ -97,7 +97,7 @@ def test_a_damaged_or_missing_shard_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("shard_sessions", [1, 7, 1000])
-@pytest.mark.parametrize("portion", [0.05, 0.3])
+@pytest.mark.parametrize("portion", [0.05, 0.3, 0.999])
 def test_the_streamed_time_split_holds_out_what_the_in_memory_split_holds_out(tmp_path, shard_sessions, portion):
     rng = np.random.default_rng(shard_sessions)
     sessions = _random_sessions(rng, 120)  # some of one click: sessions without examples
