@@ -250,8 +250,8 @@ class TrainConfig:
         `max_eval_examples=0`: each epoch scores at most this many validation
         and this many test examples (the first in shard order, the same
         every epoch; 0 = all), so an epoch's evaluation is bounded whatever
-        the log's size. The selected model's `test_ranks.npz` and
-        `trainers.evaluate` score every example.
+        the log's size. The selected model's `test_ranks.npz` covers the
+        same test examples; `trainers.evaluate` scores every example.
       checkpoint_every_steps: also checkpoint inside an epoch every this many
         batches (0 = at epoch ends only); a rerun resumes after the last saved
         batch and trains exactly as an uninterrupted run. Not part of the

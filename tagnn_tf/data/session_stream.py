@@ -436,10 +436,11 @@ def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
     return _dataset(batches, preprocessor, padded_length)
 
 
-def eval_order(stream: SessionStream, batch_size: int, max_clicks: int = 0) -> np.ndarray:
-    """int64 `[len(stream)]`: the stream position (shard order) of each example in `eval_dataset`'s order."""
+def eval_order(stream: SessionStream, batch_size: int, max_clicks: int = 0, max_examples: int = 0) -> np.ndarray:
+    """int64 `[len(stream)]` (or `[max_examples]`): the stream position (shard order) of each example in
+    `eval_dataset`'s order."""
     out, offset = [], 0
-    for _, kept, plan in eval_plan(stream, batch_size, max_clicks, 1):
+    for _, kept, plan in eval_plan(stream, batch_size, max_clicks, 1, max_examples):
         out.append(offset + np.concatenate(plan))
         offset += kept
     return np.concatenate(out) if out else np.zeros([0], np.int64)

@@ -243,10 +243,11 @@ def eval_batches(model, examples, config: TrainConfig, input_context=None) -> tf
                                  padded_length=padded_length(model, examples), preprocessor=model_preprocessor(model))
 
 
-def target_ranks(model, examples, config: TrainConfig) -> np.ndarray:
+def target_ranks(model, examples, config: TrainConfig, limit: int = 0) -> np.ndarray:
     """int32 `[len(examples)]`: the 1-based rank of each target under `model`, in `examples`' order
-    (a `SessionStream`: shard order)."""
-    dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=0, stream_eval_examples=0))
+    (a `SessionStream`: shard order); `limit` > 0: of the first `limit` examples of a `SessionStream`."""
+    dataset = eval_batches(model, examples, dataclasses.replace(config, max_eval_examples=limit,
+                                                                stream_eval_examples=0))
 
     # Traced once for any batch shape (a first batch of one-node sessions would otherwise
     # trace with a static size-1 axis, on which Keras warns about the softmax).
@@ -257,7 +258,8 @@ def target_ranks(model, examples, config: TrainConfig) -> np.ndarray:
     in_eval_order = np.concatenate([ranks(features, labels).numpy() for features, labels in dataset])
     out = np.empty_like(in_eval_order)
     if isinstance(examples, SessionStream):
-        out[session_stream.eval_order(examples, config.eval_batch_size, config.eval_max_clicks)] = in_eval_order
+        out[session_stream.eval_order(examples, config.eval_batch_size, config.eval_max_clicks,
+                                      limit)] = in_eval_order
     else:
         out[np.argsort(examples.lengths, kind="stable")] = in_eval_order  # eval_dataset's order
     return out
@@ -596,7 +598,9 @@ class Trainer:
             result["peak_rss_gb_this_process"] = run_directory.peak_rss_gb()
             # The selected model's test ranks, for paired comparisons between runs.
             best = keras.saving.load_model(self._path(run_directory.BEST_MODEL))
-            run_directory.write_test_ranks(self.model_dir, target_ranks(best, self.splits.test, tc))
+            # Streamed: the examples each epoch scores (a log's whole test part can take hours).
+            limit = (tc.max_eval_examples or tc.stream_eval_examples) if self.streamed else 0
+            run_directory.write_test_ranks(self.model_dir, target_ranks(best, self.splits.test, tc, limit))
             run_directory.write_json_atomic(self._path(run_directory.RESULT), result)
         self.log(f"selected epoch {result['selected_epoch']} on validation {tc.selection_metric}: "
                  f"test {_fmt(result['test'])}")
