@@ -235,17 +235,28 @@ class SessionStream:
         """int64 `[num_items]`: how often each item (score column) is a label of this split.
 
         Reads the items only: the labels of a session are its clicks after the
-        first (click `c` labels the prefix of length `c`), no prefix is built.
+        first (click `c` labels the prefix of length `c`), no prefix is built;
+        a shard whose examples all belong to this split needs no example
+        positions at all. Two shards are read at a time.
         """
-        counts = np.zeros(num_items, np.int64)
-        for shard in self.shards:
+        def count(k):
+            shard = self.shards[k]
+            if self.counts[k] == 0:
+                return None
             values, row_splits = session_shards.read_shard(self.manifest, shard)
-            sessions, prefix_lengths = example_positions(row_splits)
-            keep = self._keep(row_splits, shard.first_session)
-            labels = values[row_splits[:-1][sessions] + prefix_lengths]
-            if keep is not None:
-                labels = labels[keep]
-            counts += np.bincount(item_ids.id_to_column(labels.astype(np.int64)), minlength=num_items)[:num_items]
+            if self.counts[k] == shard.examples:  # the whole shard: every click but each session's first
+                labels = np.delete(values, row_splits[:-1][np.diff(row_splits) > 0])
+            else:
+                sessions, prefix_lengths = example_positions(row_splits)
+                keep = self._keep(row_splits, shard.first_session)
+                labels = values[row_splits[:-1][sessions] + prefix_lengths][keep]
+            return np.bincount(item_ids.id_to_column(labels.astype(np.int64)), minlength=num_items)[:num_items]
+
+        counts = np.zeros(num_items, np.int64)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for part in pool.map(count, range(len(self.shards))):
+                if part is not None:
+                    counts += part
         return counts
 
 

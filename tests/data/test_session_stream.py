@@ -232,3 +232,14 @@ def test_srgnn_pickles_convert_into_shards_that_load_the_same_examples(tmp_path)
                           f"--output_dir={tmp_path / 'out2'}", "--dataset=shop"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "are not every prefix of whole sessions" in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("how", ["time", "examples", "sessions"])
+def test_streamed_label_counts_are_the_training_labels_counts(tmp_path, how):
+    from tagnn_tf.training.sampled_softmax import label_counts
+
+    rng = np.random.default_rng(12)
+    _write(tmp_path / "d", _random_sessions(rng, 300, min_length=1), [[1, 2]], 40)
+    splits = load_splits(DataConfig(dataset="d", data_dir=str(tmp_path), valid_split=how, input_pipeline="stream"))
+    examples = session_stream.concat_examples([splits.train.examples(s) for s in splits.train.shards])
+    assert np.array_equal(splits.train.label_counts(splits.num_items), label_counts(examples.labels, splits.num_items))
