@@ -487,6 +487,10 @@ class ExperimentConfig:
         if self.model.repeat_mechanism == "repeat_explore" and self.train.loss != "cross_entropy":
             raise InputError("`--repeat_mechanism=repeat_explore` is trained with the softmax; it needs "
                              f"loss='cross_entropy'. Received: loss={self.train.loss!r}")
+        if self.data.input_pipeline == "stream" and not model_registry.is_neural(self.model.name):
+            raise InputError(f"`--input_pipeline=stream` trains the neural models; --model={self.model.name} is "
+                             "fitted on every example in memory: use --input_pipeline=memory (it reads the shards "
+                             "too)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -243,3 +243,10 @@ def test_streamed_label_counts_are_the_training_labels_counts(tmp_path, how):
     splits = load_splits(DataConfig(dataset="d", data_dir=str(tmp_path), valid_split=how, input_pipeline="stream"))
     examples = session_stream.concat_examples([splits.train.examples(s) for s in splits.train.shards])
     assert np.array_equal(splits.train.label_counts(splits.num_items), label_counts(examples.labels, splits.num_items))
+
+
+def test_a_fitted_baseline_is_refused_with_the_stream():
+    from tagnn_tf.config import ExperimentConfig, ModelConfig
+
+    with pytest.raises(InputError, match="--model=stan is fitted on every example in memory"):
+        ExperimentConfig(model=ModelConfig(name="stan"), data=DataConfig(input_pipeline="stream"))
