@@ -170,7 +170,8 @@ def render(figures: dict) -> str:
               f"reports are {'equal' if r['beam_output_equal'] else 'DIFFERENT'}."
               for r in figures["rows"] if "beam_output_equal" in r]
     if "peak_rss_ratio_largest_to_smallest" in figures:
-        notes.append(f"Out-of-core peak RSS, largest log over smallest: {figures['peak_rss_ratio_largest_to_smallest']}.")
+        ratio = figures["peak_rss_ratio_largest_to_smallest"]
+        notes.append(f"Out-of-core peak RSS, largest log over smallest: {ratio}.")
     return "\n".join(lines + [""] + notes)
 
 

@@ -60,6 +60,7 @@ MAX_SECONDS = 7258118400.0
 RANGE_BYTES = 32 * 2**20  # CSV bytes per read task
 DAY = 86400.0
 MALFORMED = "malformed_rows_skipped"
+AFTER_ITEM_FILTER = "sessions_shorter_than_min_session_length_after_item_filter"
 
 
 def _parse_time(text: str, time_format: str) -> Optional[float]:
@@ -251,8 +252,7 @@ def build_pipeline(pipeline, path: str, config: ClickLogConfig, stage: str, shar
             kept = [i for i in items if i not in rare_items]
             if len(kept) < config.min_session_length:
                 if kept:  # as the one-machine count: a session left with no click is not counted
-                    yield beam.pvalue.TaggedOutput("stat", ("sessions_shorter_than_min_session_length_after_item_filter",
-                                                            1))
+                    yield beam.pvalue.TaggedOutput("stat", (AFTER_ITEM_FILTER, 1))
                 return
             if config.max_session_length and len(kept) > config.max_session_length:
                 yield beam.pvalue.TaggedOutput("stat", ("clicks_beyond_max_session_length",
@@ -364,7 +364,8 @@ def run_beam(path: str, config: ClickLogConfig, output_dir: str, dataset: str, s
         out = build_pipeline(pipeline, path, config, stage, shard_sessions, skip_malformed)
         tagged = ([s | f"TagStat{k}" >> beam.Map(lambda kv: ["stat", kv]) for k, s in enumerate(out["stats"])]
                   + [out["items"] | "TagItems" >> beam.Map(lambda items: ["items", items])]
-                  + [s | f"TagShards{k}" >> beam.Map(lambda x: ["shard", list(x)]) for k, s in enumerate(out["shards"])])
+                  + [s | f"TagShards{k}" >> beam.Map(lambda x: ["shard", list(x)])
+                     for k, s in enumerate(out["shards"])])
         _ = tagged | "All" >> beam.Flatten() | "Collect" >> beam.ParDo(_Collect(collected))
     stats: Dict[str, float] = {}
     items: List[str] = []

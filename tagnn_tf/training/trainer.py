@@ -63,6 +63,14 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
                                               and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+    """The worker processes of `strategy`'s cluster (chief and workers; 1 without a cluster)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return 1
+    return sum(len(v) for k, v in resolver.cluster_spec().as_dict().items() if k in ("chief", "worker"))
+
+
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     # epsilon 1e-8 as PyTorch's Adam; L2 is coupled and added to the gradients.
     # LazyAdam: Keras' Adam for dense gradients; sparse embedding rows updated lazily.
@@ -351,7 +359,8 @@ class Trainer:
         self.streamed = isinstance(self.splits.train, SessionStream)
         log(f"data: {len(self.splits.train)} train / {len(self.splits.valid)} valid / {len(self.splits.test)} test "
             f"examples, {self.splits.num_items} items; " + (
-                f"streamed from {len(self.splits.train.shards)} training shards, {self.splits.train.block_shards} at a time"
+                f"streamed from {len(self.splits.train.shards)} training shards, "
+                f"{self.splits.train.block_shards} at a time"
                 if self.streamed else
                 f"popularity baseline test HR@20 {popularity_baseline(self.splits.train, self.splits.test):.2f}"))
 
@@ -399,8 +408,7 @@ class Trainer:
             per_replica_batch = max(tc.batch_size // self.strategy.num_replicas_in_sync, 1)
             counts = (self.splits.train.label_counts(self.config.data.num_items) if self.streamed
                       else label_counts(self.splits.train.labels, self.config.data.num_items))
-            sampler = CandidateSampler(counts,
-                                       tc.num_negatives, tc.negative_sampling, per_replica_batch)
+            sampler = CandidateSampler(counts, tc.num_negatives, tc.negative_sampling, per_replica_batch)
         self.steps = DistributedSteps(self.model, self.optimizer, self.strategy, tc.l2, tc.micro_batches, tc.loss,
                                       sampler, sparse_gradients=(tc.embedding_updates == "lazy"))
         done = self.progress.values().epoch
@@ -408,13 +416,9 @@ class Trainer:
                                     if r["epoch"] <= done]
         self.writer = (tf.summary.create_file_writer(self._path(run_directory.TENSORBOARD)) if self.chief
                        else None)
-        if self.streamed:
-            resolver = getattr(self.strategy, "cluster_resolver", None)
-            workers = 1
-            if resolver is not None and getattr(resolver, "task_type", None):
-                workers = sum(len(v) for k, v in resolver.cluster_spec().as_dict().items() if k in ("chief", "worker"))
-            self.num_batches = session_stream.steps_per_epoch(self.splits.train, tc.batch_size, workers,
-                                                              self.strategy.num_replicas_in_sync)
+        if self.streamed:  # every worker is one input pipeline reading its own shards
+            self.num_batches = session_stream.steps_per_epoch(self.splits.train, tc.batch_size, num_workers(
+                self.strategy), self.strategy.num_replicas_in_sync)
         else:
             self.num_batches = math.ceil(len(self.splits.train) / tc.batch_size)
         if tc.steps_per_epoch:
@@ -498,8 +502,9 @@ class Trainer:
                     shards = session_stream.pipeline_shards(train, ctx.input_pipeline_id, ctx.num_input_pipelines)
                     self.log(f"input pipeline {ctx.input_pipeline_id} of {ctx.num_input_pipelines} reads training "
                              f"shards {shards.tolist()} of {len(train.shards)}")
-                return session_stream.train_dataset(
-                    train, tc.batch_size, epoch_seed, tc.shuffle_window_batches, input_context=ctx, skip_batches=skip, padded_length=official_length, preprocessor=preprocessor)
+                return session_stream.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
+                                                    input_context=ctx, skip_batches=skip,
+                                                    padded_length=official_length, preprocessor=preprocessor)
         else:
             def dataset_fn(ctx):
                 return pipeline.train_dataset(train, tc.batch_size, epoch_seed, tc.shuffle_window_batches,
