@@ -100,7 +100,9 @@ def _run(path: str, out: str, mode: str) -> dict:
                             timeout=4 * 3600)
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
-    return json.loads([x for x in result.stdout.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):])
+    from benchmarks.measure import child_result
+
+    return child_result(result.stdout)
 
 
 def main(argv):

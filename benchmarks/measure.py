@@ -44,6 +44,11 @@ def real_nodes(features) -> int:
     return int(np.count_nonzero(features["node_counts"].numpy()))
 
 
+def child_result(stdout: str) -> dict:
+    """The JSON object a benchmark's child process printed last on a line starting `RESULT`."""
+    return json.loads([x for x in stdout.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):])
+
+
 def write_json(path: str, obj) -> None:
     """Writes `obj` to `path` ("" = not at all), with the machine and commit that measured it when it is
     a dict without them (every figure carries its own machine record)."""

@@ -74,7 +74,9 @@ def _child(data_dir: str, dataset: str, pipeline: str, steps: int, model_dir: st
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     shutil.rmtree(model_dir, ignore_errors=True)
-    return json.loads([x for x in out.stdout.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):])
+    from benchmarks.measure import child_result
+
+    return child_result(out.stdout)
 
 
 def main(argv):

@@ -26,13 +26,19 @@ def test_diginetica_sample_equals_reference_output():
     assert (len(train["labels"]), len(test["labels"]), r.num_items) == (1205, 99, 309)
 
 
-def test_preprocess_binary_writes_the_same_files(tmp_path):
-    seqs, train, test = _expected()
+def _preprocess_sample(tmp_path, *flags):
+    """`trainers.preprocess --format=diginetica` on the raw sample into `tmp_path`, successful."""
     out = subprocess.run(
-        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica", "--output_format=pickles",
+        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica", *flags,
          f"--input={require_data('raw', 'sample_train-item-views.csv')}", f"--output_dir={tmp_path}"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_preprocess_binary_writes_the_same_files(tmp_path):
+    seqs, train, test = _expected()
+    out = _preprocess_sample(tmp_path, "--output_format=pickles")
     assert "1205 training examples, 99 test examples, 309 items" in out.stdout
     folder = tmp_path / "diginetica"
     assert load_restricted_pickle(str(folder / "all_train_seq.txt")) == seqs
@@ -44,11 +50,7 @@ def test_preprocess_binary_writes_session_shards_that_load_as_the_reference_exam
     from tagnn_tf.data.sessions import load_test_examples, load_train_examples
 
     seqs, train, test = _expected()
-    out = subprocess.run(
-        [sys.executable, "-m", "trainers.preprocess", "--format=diginetica", "--shard_sessions=100",
-         f"--input={require_data('raw', 'sample_train-item-views.csv')}", f"--output_dir={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    _preprocess_sample(tmp_path, "--shard_sessions=100")
     folder = tmp_path / "diginetica"
     assert not (folder / "all_train_seq.txt").exists() and (folder / "shards.json").exists()
     manifest = json.loads((folder / "shards.json").read_text())
