@@ -357,10 +357,11 @@ def _read_ahead(blocks, read) -> Iterator:
             yield current
 
 
-def train_batches(stream: SessionStream, per_replica_batch: int, seed: int, window_batches: int = 20,
-                  pipeline_id: int = 0, num_pipelines: int = 1, skip_batches: int = 0) -> Iterator[SessionExamples]:
-    """The per-replica training batches one input pipeline yields in the epoch seeded `seed` (module docstring),
-    after skipping its first `skip_batches`."""
+def train_blocks(stream: SessionStream, per_replica_batch: int, seed: int, window_batches: int = 20,
+                 pipeline_id: int = 0, num_pipelines: int = 1,
+                 skip_batches: int = 0) -> Iterator[Tuple[SessionExamples, List[np.ndarray]]]:
+    """`(examples, example indices of each per-replica batch)` of every block one input pipeline reads in the
+    epoch seeded `seed` (module docstring), after skipping its first `skip_batches` batches."""
     blocks = _epoch_blocks(stream, seed, pipeline_id, num_pipelines)
     sizes = [math.ceil(int(stream.counts[b].sum()) / per_replica_batch) for b in blocks]
     first = 0
@@ -371,28 +372,51 @@ def train_batches(stream: SessionStream, per_replica_batch: int, seed: int, wind
     def read(k):
         examples = stream.block_examples(blocks[k])
         plan = pipeline.plan_global_batches(examples.lengths, per_replica_batch, seed * 100_003 + k, window_batches)
-        return examples, plan
+        return examples, plan[skip_batches if k == first else 0:]
 
-    for k, (examples, plan) in zip(range(first, len(blocks)), _read_ahead(list(range(first, len(blocks))), read)):
-        for indices in plan[skip_batches if k == first else 0:]:
+    yield from _read_ahead(list(range(first, len(blocks))), read)
+
+
+def train_batches(stream: SessionStream, per_replica_batch: int, seed: int, window_batches: int = 20,
+                  pipeline_id: int = 0, num_pipelines: int = 1, skip_batches: int = 0) -> Iterator[SessionExamples]:
+    """The per-replica training batches `train_dataset` yields (`train_blocks`' arguments), in NumPy."""
+    for examples, plan in train_blocks(stream, per_replica_batch, seed, window_batches, pipeline_id, num_pipelines,
+                                       skip_batches):
+        for indices in plan:
             yield examples.take(indices)
 
 
-def _dataset(batches_fn, preprocessor: Optional[SessionPreprocessor], padded_length: int, take: int = -1,
-             deterministic: bool = True) -> tf.data.Dataset:
+def _dataset(blocks_fn, preprocessor: Optional[SessionPreprocessor], padded_length: int,
+             take: int = -1) -> tf.data.Dataset:
+    """Model batches from `blocks_fn()`'s `(examples, plan)` blocks: Python hands over one block at a time
+    (its examples and the example indices of its batches), and each batch is gathered in the graph on
+    `pipeline.INPUT_THREADS` threads, as the in-memory pipeline does."""
     def generate():
-        for b in batches_fn():
-            yield b.values, b.lengths, b.labels
+        for examples, plan in blocks_fn():
+            if plan:
+                yield (examples.values, examples.row_splits, examples.labels, np.concatenate(plan),
+                       np.array([len(b) for b in plan], np.int64))
 
-    ds = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int32)))
+    blocks = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64)))
+
+    def block_batches(values, row_splits, labels, plan_values, plan_lengths):
+        indices = tf.RaggedTensor.from_row_lengths(plan_values, plan_lengths, validate=False)
+        return tf.data.Dataset.from_tensor_slices(indices).map(
+            lambda i: (i, values, row_splits, labels))
+
+    ds = blocks.flat_map(block_batches)
     if take >= 0:
         ds = ds.take(take)
     preprocessor = preprocessor or SessionPreprocessor()
-    return pipeline.finish(ds.map(
-        lambda v, n, y: pipeline.model_batch(preprocessor, tf.RaggedTensor.from_row_lengths(v, n, validate=False),
-                                             y, padded_length),
-        num_parallel_calls=pipeline.INPUT_THREADS, deterministic=deterministic))
+
+    def batch(indices, values, row_splits, labels):
+        sessions = tf.RaggedTensor.from_row_splits(values, row_splits, validate=False)
+        return pipeline.model_batch(preprocessor, tf.gather(sessions, indices), tf.gather(labels, indices),
+                                    padded_length)
+
+    return pipeline.finish(ds.map(batch, num_parallel_calls=pipeline.INPUT_THREADS, deterministic=True))
 
 
 def train_dataset(stream: SessionStream, global_batch_size: int, seed: int, window_batches: int = 20,
@@ -406,7 +430,7 @@ def train_dataset(stream: SessionStream, global_batch_size: int, seed: int, wind
     per_replica = max(global_batch_size // replicas, 1)
     steps = steps_per_epoch(stream, global_batch_size, pipelines, replicas)
     skip = min(skip_batches, steps) * local
-    return _dataset(lambda: train_batches(stream, per_replica, seed, window_batches, pipeline_id, pipelines, skip),
+    return _dataset(lambda: train_blocks(stream, per_replica, seed, window_batches, pipeline_id, pipelines, skip),
                     preprocessor, padded_length, take=(steps * local - skip))
 
 
@@ -433,18 +457,16 @@ def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
     if min(len(stream), max_examples or len(stream)) < replicas:
         raise InputError(f"Cannot evaluate {len(stream)} examples on {replicas} replicas")
 
-    def batches():
+    def blocks():
         plans = list(eval_plan(stream, batch_size, max_clicks, replicas, max_examples))
 
         def read(k):
-            block, kept, _ = plans[k]
-            return stream.block_examples(block).take(np.arange(kept))
+            block, kept, plan = plans[k]
+            return stream.block_examples(block).take(np.arange(kept)), pipeline.local_slices(plan, input_context)
 
-        for (_, _, plan), examples in zip(plans, _read_ahead(list(range(len(plans))), read)):
-            for indices in pipeline.local_slices(plan, input_context):
-                yield examples.take(indices)
+        yield from _read_ahead(list(range(len(plans))), read)
 
-    return _dataset(batches, preprocessor, padded_length)
+    return _dataset(blocks, preprocessor, padded_length)
 
 
 def eval_order(stream: SessionStream, batch_size: int, max_clicks: int = 0, max_examples: int = 0) -> np.ndarray:

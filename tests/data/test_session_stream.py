@@ -172,6 +172,34 @@ def test_skipping_batches_reads_only_the_block_the_run_stopped_in(tmp_path, monk
     assert session_stream.steps_per_epoch(splits.train, 10) == len(splits.train) // 10 <= len(whole)
 
 
+def test_the_dataset_yields_the_planned_batches_gathered_in_graph(tmp_path):
+    # train_dataset hands each block to the graph and gathers its batches there; they must be
+    # train_batches' NumPy batches, in order, after a skip and for each of 2 pipelines too.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    _write(tmp_path / "d", _random_sessions(rng, 240, min_length=2), [[1, 2]], 30)  # 8 shards
+    splits = load_splits(DataConfig(dataset="d", data_dir=str(tmp_path), input_pipeline="stream",
+                                    stream_block_shards=3))
+
+    def as_examples(ds):
+        return [(f["values"].numpy().tolist(), f["lengths"].numpy().tolist(), y.numpy().tolist()) for f, y in ds]
+
+    def expected(batches):
+        return [(b.values.tolist(), b.lengths.tolist(), b.labels.tolist()) for b in batches]
+
+    identity = lambda s: {"values": s.values, "lengths": s.row_lengths()}  # noqa: E731
+    steps = session_stream.steps_per_epoch(splits.train, 10)
+    got = as_examples(session_stream.train_dataset(splits.train, 10, seed=3, skip_batches=4, preprocessor=identity))
+    assert got == expected(session_stream.train_batches(splits.train, 10, seed=3, skip_batches=4))[:steps - 4]
+    for p in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=p, num_replicas_in_sync=2)
+        got = as_examples(session_stream.train_dataset(splits.train, 20, seed=3, input_context=context,
+                                                       preprocessor=identity))
+        want = expected(session_stream.train_batches(splits.train, 10, seed=3, pipeline_id=p, num_pipelines=2))
+        assert got == want[:session_stream.steps_per_epoch(splits.train, 20, 2, 2)]
+
+
 def test_streamed_evaluation_scores_like_the_in_memory_pipeline(tmp_path):
     import tensorflow as tf
 
