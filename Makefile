@@ -34,6 +34,14 @@ $(BEAM_VENV)/.installed: requirements-beam.txt
 	$(BEAM_VENV)/bin/python -m pip install --quiet -r requirements-beam.txt
 	touch $@
 
+# Benchmark only: PySpark for the engine comparison in benchmarks/click_log_out_of_core.py (--spark_up_to).
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed: requirements-spark.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/python -m pip install --quiet -r requirements-spark.txt
+	touch $@
+
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(PY) -m trainers.train --dataset=synthetic --model_dir=$(DEMO_DIR) --epochs=3
@@ -47,4 +55,4 @@ test: $(VENV)/.installed $(BEAM_VENV)/.installed
 	$(PY) -m pytest -q --durations=15 tests
 
 clean:
-	rm -rf $(VENV) $(BEAM_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(BEAM_VENV) $(SPARK_VENV) runs .pytest_cache

@@ -72,3 +72,47 @@ def replace_block(path: str, name: str, body: str) -> None:
     text = text[:text.index(begin) + len(begin)] + "\n" + body + "\n" + text[text.index(end):]
     with open(path, "w") as f:
         f.write(text)
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """RSS summed over process `root` and its descendants (Linux /proc)."""
+    children: dict = {}
+    rss: dict = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        rss[int(name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_with_tree_peak(args, interval: float = 0.25, **kwargs):
+    """`subprocess.run(args, **kwargs)` that also samples the RSS of the process and all its descendants
+    (a JVM, worker processes) every `interval` seconds: (CompletedProcess, peak GB of the sum)."""
+    import subprocess
+    import threading
+
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(interval):
+            peak[0] = max(peak[0], _tree_rss_bytes(process.pid))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    stdout, stderr = process.communicate()
+    done.set()
+    thread.join()
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr), round(peak[0] / 2**30, 2)

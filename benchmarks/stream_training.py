@@ -17,8 +17,7 @@ training with the in-memory pipeline and with the stream, alternated
 (medians). By default each process trains one whole epoch, so both pipelines
 train on the same examples (in different batches): over a few hundred steps
 the two orders draw batches of different lengths, and the cost of a step
-follows its batch's longest session (a 400-step window once put the stream's
-batches 13% above the in-memory ones in padded clicks).
+follows its batch's longest session.
 """
 
 import json

@@ -434,19 +434,44 @@ def train_dataset(stream: SessionStream, global_batch_size: int, seed: int, wind
                     preprocessor, padded_length, take=(steps * local - skip))
 
 
+def eval_blocks(stream: SessionStream, replicas: int = 1, max_examples: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """`(shard indices, examples kept from each)` of each evaluation block, in shard order, from the counts
+    only (the first `max_examples` examples when > 0).
+
+    Shards without an example of this split are never read (a `time` validation split lives in the last
+    shards). A block holds `block_shards` shards and at least `replicas` examples, so that every global
+    batch has one example per replica: a shorter tail joins the block before it.
+    """
+    counts = stream.counts
+    if max_examples:
+        before = np.cumsum(counts) - counts
+        counts = np.clip(max_examples - before, 0, counts)
+    blocks, current = [], []
+    for i in np.flatnonzero(counts):
+        current.append(i)
+        if len(current) >= stream.block_shards and counts[current].sum() >= replicas:
+            blocks.append(current)
+            current = []
+    if current:
+        if blocks and counts[current].sum() < replicas:
+            blocks[-1] += current
+        else:
+            blocks.append(current)
+    return [(np.asarray(b, np.int64), counts[b]) for b in blocks]
+
+
 def eval_plan(stream: SessionStream, batch_size: int, max_clicks: int = 0, replicas: int = 1,
               max_examples: int = 0):
-    """`(shard indices, number of examples kept, global batches)` of each evaluation block, in shard order,
-    planned from the lengths only (the first `max_examples` examples when > 0)."""
-    left = max_examples or len(stream)
-    for start in range(0, len(stream.shards), stream.block_shards):
-        if left <= 0:
-            return
-        block = np.arange(start, min(start + stream.block_shards, len(stream.shards)))
-        lengths = np.concatenate([stream.positions(stream.shards[i])[1] for i in block])[:left]
-        left -= len(lengths)
-        if len(lengths):
-            yield block, len(lengths), pipeline.plan_eval_batches(lengths, batch_size, max_clicks, replicas)
+    """`(shard indices, examples kept from each, global batches)` of each evaluation block (`eval_blocks`),
+    planned from the lengths only."""
+    for block, kept in eval_blocks(stream, replicas, max_examples):
+        lengths = np.concatenate([stream.positions(stream.shards[i])[1][:k] for i, k in zip(block, kept)])
+        yield block, kept, pipeline.plan_eval_batches(lengths, batch_size, max_clicks, replicas)
+
+
+def _block_take(stream: SessionStream, block: np.ndarray, kept: np.ndarray) -> SessionExamples:
+    """The first `kept[j]` examples of each shard `block[j]`, one shard after the other."""
+    return concat_examples([stream.examples(stream.shards[i]).take(np.arange(k)) for i, k in zip(block, kept)])
 
 
 def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
@@ -462,7 +487,7 @@ def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
 
         def read(k):
             block, kept, plan = plans[k]
-            return stream.block_examples(block).take(np.arange(kept)), pipeline.local_slices(plan, input_context)
+            return _block_take(stream, block, kept), pipeline.local_slices(plan, input_context)
 
         yield from _read_ahead(list(range(len(plans))), read)
 
@@ -475,6 +500,6 @@ def eval_order(stream: SessionStream, batch_size: int, max_clicks: int = 0, max_
     out, offset = [], 0
     for _, kept, plan in eval_plan(stream, batch_size, max_clicks, 1, max_examples):
         out.append(offset + np.concatenate(plan))
-        offset += kept
+        offset += int(kept.sum())
     return np.concatenate(out) if out else np.zeros([0], np.int64)
 

@@ -200,6 +200,43 @@ def test_the_dataset_yields_the_planned_batches_gathered_in_graph(tmp_path):
         assert got == want[:session_stream.steps_per_epoch(splits.train, 20, 2, 2)]
 
 
+def test_evaluation_blocks_skip_empty_shards_and_give_every_replica_an_example(tmp_path):
+    # One session a shard: examples per shard (clicks - 1) are 0, 1, 0, 3, 1.
+    folder = _write(tmp_path / "d", [[1], [1, 2], [3], [1, 2, 3, 4], [5, 6]], [[1, 2]], 1)
+    stream = session_stream.SessionStream(session_shards.read_manifest(folder), "train", block_shards=2)
+    assert stream.counts.tolist() == [0, 1, 0, 3, 1]
+    blocks = [(b.tolist(), k.tolist()) for b, k in session_stream.eval_blocks(stream)]
+    assert blocks == [([1, 3], [1, 3]), ([4], [1])]  # shards 0 and 2 are never read
+    # With 2 replicas the last block (1 example) joins the one before; max_examples cuts shard 3 to 2.
+    assert [(b.tolist(), k.tolist()) for b, k in session_stream.eval_blocks(stream, replicas=2)] == [
+        ([1, 3, 4], [1, 3, 1])]
+    assert [(b.tolist(), k.tolist()) for b, k in session_stream.eval_blocks(stream, 2, max_examples=3)] == [
+        ([1, 3], [1, 2])]
+
+
+def test_streamed_evaluation_on_two_replicas_scores_every_example_once(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    # 1-session shards, many with a single example: blocks of 2 shards hold 1 to 2 examples.
+    _write(tmp_path / "d", [[1, 2]] + _random_sessions(rng, 9, max_length=3, min_length=2), [[1, 2]], 1)
+    splits = load_splits(DataConfig(dataset="d", data_dir=str(tmp_path), input_pipeline="stream",
+                                    stream_block_shards=2, valid_split="sessions"))
+    stream = splits.train
+    identity = lambda s: {"values": s.values, "lengths": s.row_lengths()}  # noqa: E731
+    seen = []
+    for p in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=p, num_replicas_in_sync=2)
+        batches = list(session_stream.eval_dataset(stream, 4, input_context=context, preprocessor=identity))
+        assert all(len(y) >= 1 for _, y in batches)  # no replica gets an empty batch
+        for f, y in batches:
+            values, lengths = f["values"].numpy(), f["lengths"].numpy()
+            prefixes = np.split(values, np.cumsum(lengths)[:-1])
+            seen += [(tuple(x.tolist()), int(label)) for x, label in zip(prefixes, y.numpy())]
+    expected = session_stream.concat_examples([stream.examples(s) for s in stream.shards])
+    assert sorted(seen) == _example_set(expected)
+
+
 def test_streamed_evaluation_scores_like_the_in_memory_pipeline(tmp_path):
     import tensorflow as tf
 
