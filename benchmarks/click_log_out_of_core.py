@@ -17,7 +17,7 @@ per day, so their hashes differ).
 The engine comparison (Beam against Spark, on the same logs, checked against
 the one-machine output; `make .venv-spark/.installed` first):
 
-  python -m benchmarks.click_log_out_of_core --clicks=3000000,30000000 --beam_up_to=3000000 \
+  python -m benchmarks.click_log_out_of_core --clicks=3000000,30000000 --beam_up_to=30000000 \
       --spark_up_to=30000000 --json_out=benchmarks/results/preprocess_engines.json \
       --readme=benchmarks/README.md --readme_block=PREPROCESS_ENGINES
 

@@ -40,7 +40,10 @@ flags.DEFINE_integer("diginetica_steps", 0, "Diginetica: steps a process trains 
 flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Where diginetica/ is (SR-GNN files).")
 flags.DEFINE_string("work_dir", "/tmp/tagnn_stream_benchmark", "Where the shards are written (removed after).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
-flags.DEFINE_string("readme", None, "Markdown file whose STREAM_TRAINING block gets the table.")
+flags.DEFINE_list("valid_splits", ["time"], "Validation splits timed at every size (`time` planned from the "
+                  "shards' order; `sessions` and `examples` hash every session or example at start-up).")
+flags.DEFINE_string("readme", None, "Markdown file whose `--readme_block` block gets the table.")
+flags.DEFINE_string("readme_block", "STREAM_TRAINING", "Name of that block.")
 FLAGS = flags.FLAGS
 
 NUM_ITEMS = 43097  # Diginetica's catalogue
@@ -52,6 +55,7 @@ start = time.time()
 from tagnn_tf.config import DataConfig, ExperimentConfig, TrainConfig
 from tagnn_tf.training import trainer
 data_dir, dataset, pipeline, steps, model_dir = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+valid_split = sys.argv[6]
 stamps, sizes = [], []
 original = trainer.DistributedSteps.train
 def timed(self, batch, spec):
@@ -61,7 +65,7 @@ def timed(self, batch, spec):
     return out
 trainer.DistributedSteps.train = timed
 config = ExperimentConfig(data=DataConfig(dataset=dataset, data_dir=data_dir, input_pipeline=pipeline,
-                                          valid_split="time"),
+                                          valid_split=valid_split),
                           train=TrainConfig(epochs=1, steps_per_epoch=steps, train_candidates="sampled",
                                             max_eval_examples=2000))
 trainer.train(config, model_dir, log=lambda m: None)
@@ -73,9 +77,10 @@ print("RESULT" + json.dumps({"first_step_seconds": round(stamps[0] - start, 1), 
 """
 
 
-def _child(data_dir: str, dataset: str, pipeline: str, steps: int, model_dir: str) -> dict:
+def _child(data_dir: str, dataset: str, pipeline: str, steps: int, model_dir: str, valid_split: str = "time") -> dict:
     shutil.rmtree(model_dir, ignore_errors=True)
-    out = subprocess.run([sys.executable, "-c", CHILD, data_dir, dataset, pipeline, str(steps), model_dir],
+    out = subprocess.run([sys.executable, "-c", CHILD, data_dir, dataset, pipeline, str(steps), model_dir,
+                          valid_split],
                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
@@ -100,39 +105,46 @@ def main(argv):
         counts = write_synthetic_shards(folder, NUM_ITEMS, int(clicks / CLICKS_PER_SESSION), seed=1,
                                         overwrite=True)
         written = time.perf_counter() - start
-        row = {"clicks": counts["train"]["clicks"] + counts["test"]["clicks"],
-               "train_examples": counts["train"]["examples"], "train_shards": counts["train"]["shards"],
-               "write_seconds": round(written, 1),
-               **_child(FLAGS.work_dir, "generated", "stream", FLAGS.steps, os.path.join(FLAGS.work_dir, "run"))}
-        print(json.dumps(row), flush=True)
-        sizes.append(row)
+        for valid_split in FLAGS.valid_splits:
+            row = {"clicks": counts["train"]["clicks"] + counts["test"]["clicks"],
+                   "train_examples": counts["train"]["examples"], "train_shards": counts["train"]["shards"],
+                   "write_seconds": round(written, 1), "valid_split": valid_split,
+                   **_child(FLAGS.work_dir, "generated", "stream", FLAGS.steps, os.path.join(FLAGS.work_dir, "run"),
+                            valid_split)}
+            print(json.dumps(row), flush=True)
+            sizes.append(row)
         shutil.rmtree(folder, ignore_errors=True)
 
-    convert_srgnn_folder(os.path.join(FLAGS.data_dir, "diginetica"), os.path.join(FLAGS.work_dir, "diginetica"),
-                         overwrite=True)
+    if FLAGS.repeats:
+        convert_srgnn_folder(os.path.join(FLAGS.data_dir, "diginetica"), os.path.join(FLAGS.work_dir, "diginetica"),
+                             overwrite=True)
     runs = {"memory": [], "stream": []}
     for _ in range(FLAGS.repeats):
         for pipeline in ("memory", "stream"):
             runs[pipeline].append(_child(FLAGS.work_dir, "diginetica", pipeline, FLAGS.diginetica_steps,
                                          os.path.join(FLAGS.work_dir, "run")))
             print(pipeline, json.dumps(runs[pipeline][-1]), flush=True)
-    rates = {p: statistics.median(r["examples_per_sec"] for r in runs[p]) for p in runs}
     figures = {"steps": FLAGS.steps, "diginetica_steps": FLAGS.diginetica_steps, "num_items": NUM_ITEMS,
-               "sizes": sizes,
-               "diginetica": {"runs": runs, "median_examples_per_sec": rates,
-                              "stream_over_memory": round(rates["stream"] / rates["memory"], 3)}}
+               "sizes": sizes}
+    if FLAGS.repeats:
+        rates = {p: statistics.median(r["examples_per_sec"] for r in runs[p]) for p in runs}
+        figures["diginetica"] = {"runs": runs, "median_examples_per_sec": rates,
+                                 "stream_over_memory": round(rates["stream"] / rates["memory"], 3)}
     measure.write_json(FLAGS.json_out or "", figures)
     if FLAGS.readme:
-        measure.replace_block(FLAGS.readme, "STREAM_TRAINING", render(figures))
+        measure.replace_block(FLAGS.readme, FLAGS.readme_block, render(figures))
     print(render(figures))
 
 
 def render(figures: dict) -> str:
-    lines = ["| clicks | training examples | shards | write (s) | start to first step (s) | trainer peak RSS (GB) "
-             "| examples/s |", "|---|---|---|---|---|---|---|"]
+    lines = ["| clicks | training examples | shards | write (s) | validation split | start to first step (s) | "
+             "trainer peak RSS (GB) | examples/s |", "|---|---|---|---|---|---|---|---|"]
     for r in figures["sizes"]:
         lines.append(f"| {r['clicks']:,} | {r['train_examples']:,} | {r['train_shards']} | {r['write_seconds']} | "
-                     f"{r['first_step_seconds']} | {r['peak_rss_gb']} | {r['examples_per_sec']:,.0f} |")
+                     f"{r.get('valid_split', 'time')} | {r['first_step_seconds']} | {r['peak_rss_gb']} | "
+                     f"{r['examples_per_sec']:,.0f} |")
+    if "diginetica" not in figures:
+        return "\n".join(lines)
     d = figures["diginetica"]
     window = f"{figures['diginetica_steps']} steps" if figures.get("diginetica_steps") else "one epoch"
     lines += ["", f"Diginetica, {window} a process, medians of {len(d['runs']['memory'])} "
