@@ -19,17 +19,21 @@ label)` examples of the whole log:
   epoch it permutes them (seeded by the epoch), reads `block_shards` shards
   at a time, cuts their sessions into examples, shuffles them and sorts them
   by length inside windows (`pipeline.plan_global_batches`, the in-memory
-  pipeline's planner, on the block), and yields per-replica batches; the
-  next block is read ahead on a thread. Every pipeline stops after the same
+  pipeline's planner, on the block); the next block is read ahead on a
+  thread. A block enters the graph once (its examples and the example
+  indices of its batches), and each per-replica batch is gathered there on
+  `pipeline.INPUT_THREADS` threads, as in memory. Every pipeline stops after the same
   number of steps: the smallest `floor(examples_p / batch) // local
   replicas` of all pipelines (the partial batches at block ends are the
   only examples an epoch can leave out).
 * **Exact resume inside an epoch.** The batch counts of the blocks follow
   from the plan, so skipping `k` batches skips whole blocks without reading
   them and regenerates only the block the run stopped in.
-* **Evaluation** reads the split's shards in order, block by block; every
-  pipeline plans the same global batches (`pipeline.plan_eval_batches`) and
-  keeps its replicas' slices, as in memory.
+* **Evaluation** reads the split's shards in order, block by block
+  (`eval_blocks`: shards without an example of the split are not read, and
+  a block holds at least one example per replica); every pipeline plans the
+  same global batches (`pipeline.plan_eval_batches`) and keeps its
+  replicas' slices, as in memory.
 """
 
 from __future__ import annotations
