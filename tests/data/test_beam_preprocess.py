@@ -92,3 +92,23 @@ def test_a_bad_row_fails_the_beam_pipeline_by_name_or_is_counted(tmp_path):
     out = _beam(args + ["--skip_malformed"], tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.load(open(tmp_path / "shop" / "preprocess_report.json"))["malformed_rows_skipped"] == 1
+
+
+def test_a_big_log_on_a_local_runner_gets_the_out_of_core_advice(tmp_path):
+    # 65 MB of log: above the 64 MB threshold; 1 MB below it; a cluster runner never.
+    big, small = tmp_path / "big.csv", tmp_path / "small.csv"
+    with open(big, "wb") as f:
+        f.truncate(65 * 2**20)
+    with open(small, "wb") as f:
+        f.truncate(2**20)
+    check = ("from tagnn_tf.data.beam_preprocess import local_runner_advice as a; import sys; "
+             "print([a(sys.argv[1], None) is not None, a(sys.argv[1], 'PrismRunner') is not None, "
+             "a(sys.argv[1], 'FlinkRunner') is not None, a(sys.argv[2], None) is not None]); "
+             "print(a(sys.argv[1], None))")
+    assert os.path.exists(BEAM_PYTHON), "the Beam extra is not installed: make .venv-beam/.installed"
+    out = subprocess.run([BEAM_PYTHON, "-c", check, str(big), str(small)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    flags, message = out.stdout.splitlines()[:2]
+    assert flags == "[True, True, False, False]"
+    assert "65 MB" in message and "--out_of_core" in message
