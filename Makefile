@@ -25,21 +25,17 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
-# The Beam extra (trainers.preprocess_beam) in its own environment: Apache Beam pins protobuf and pyarrow
-# below TensorFlow's stack, so it does not share the main one.
+# Side environments, one per requirements-NAME.txt, in .venv-NAME:
+# - beam: the Beam extra (trainers.preprocess_beam). Apache Beam pins protobuf and pyarrow below TensorFlow's
+#   stack, so it does not share the main one.
+# - spark: benchmark only, PySpark for the engine comparison in benchmarks/click_log_out_of_core.py
+#   (--spark_up_to; needs Java 17 or newer).
 BEAM_VENV := .venv-beam
-$(BEAM_VENV)/.installed: requirements-beam.txt
-	$(PYTHON) -m venv $(BEAM_VENV)
-	$(BEAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BEAM_VENV)/bin/python -m pip install --quiet -r requirements-beam.txt
-	touch $@
-
-# Benchmark only: PySpark for the engine comparison in benchmarks/click_log_out_of_core.py (--spark_up_to).
 SPARK_VENV := .venv-spark
-$(SPARK_VENV)/.installed: requirements-spark.txt
-	$(PYTHON) -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SPARK_VENV)/bin/python -m pip install --quiet -r requirements-spark.txt
+.venv-%/.installed: requirements-%.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r $<
 	touch $@
 
 demo: $(VENV)/.installed

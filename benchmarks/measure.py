@@ -78,6 +78,7 @@ def _tree_rss_bytes(root: int) -> int:
     """RSS summed over process `root` and its descendants (Linux /proc)."""
     children: dict = {}
     rss: dict = {}
+    page = os.sysconf("SC_PAGE_SIZE")
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -87,7 +88,7 @@ def _tree_rss_bytes(root: int) -> int:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
-        rss[int(name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        rss[int(name)] = int(fields[21]) * page
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()

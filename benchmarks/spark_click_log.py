@@ -37,7 +37,7 @@ import time
 
 
 def run(path: str, out: str, config: dict) -> dict:
-    from pyspark.sql import SparkSession, Window  # noqa: F401  (Window: kept for readers extending this)
+    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
     spark = (SparkSession.builder.master("local[*]").appName("tagnn-click-log")

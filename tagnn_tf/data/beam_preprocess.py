@@ -343,9 +343,10 @@ class _Collect(beam.DoFn):
 def local_runner_advice(path: str, runner: Optional[str]) -> Optional[str]:
     """A warning when a log of more than `LOCAL_RUNNER_WARN_BYTES` goes to a local runner (`runner` None is
     Beam's default, the DirectRunner), else None: those runners hold every shuffle in memory."""
-    if runner not in LOCAL_RUNNERS or os.path.getsize(path) <= LOCAL_RUNNER_WARN_BYTES:
+    size = os.path.getsize(path)
+    if runner not in LOCAL_RUNNERS or size <= LOCAL_RUNNER_WARN_BYTES:
         return None
-    return (f"{path} is {os.path.getsize(path) / 2**20:.0f} MB and runs on Beam's local runner "
+    return (f"{path} is {size / 2**20:.0f} MB and runs on Beam's local runner "
             f"({runner or 'DirectRunner'}), which holds every shuffle in memory: a 252 MB Parquet log of 30M "
             "clicks peaked at 8.6 GB over its processes (benchmarks/README.md, PREPROCESS_ENGINES), 6x slower than "
             "`python -m trainers.preprocess --format=clicks --out_of_core`, which gives the same output in bounded "

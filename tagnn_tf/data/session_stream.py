@@ -232,8 +232,13 @@ class SessionStream:
         values, row_splits = session_shards.read_shard(self.manifest, shard)
         return expand_sessions(values, row_splits, self._keep(row_splits, shard.first_session))
 
-    def block_examples(self, shard_indices) -> SessionExamples:
-        return concat_examples([self.examples(self.shards[i]) for i in shard_indices])
+    def block_examples(self, shard_indices, kept: Optional[np.ndarray] = None) -> SessionExamples:
+        """The examples of the shards `shard_indices`, one shard after the other (with `kept`: only the
+        first `kept[j]` examples of shard `shard_indices[j]`)."""
+        parts = [self.examples(self.shards[i]) for i in shard_indices]
+        if kept is not None:
+            parts = [p if k == len(p) else p.take(np.arange(k)) for p, k in zip(parts, kept)]
+        return concat_examples(parts)
 
     def label_counts(self, num_items: int) -> np.ndarray:
         """int64 `[num_items]`: how often each item (score column) is a label of this split.
@@ -473,11 +478,6 @@ def eval_plan(stream: SessionStream, batch_size: int, max_clicks: int = 0, repli
         yield block, kept, pipeline.plan_eval_batches(lengths, batch_size, max_clicks, replicas)
 
 
-def _block_take(stream: SessionStream, block: np.ndarray, kept: np.ndarray) -> SessionExamples:
-    """The first `kept[j]` examples of each shard `block[j]`, one shard after the other."""
-    return concat_examples([stream.examples(stream.shards[i]).take(np.arange(k)) for i, k in zip(block, kept)])
-
-
 def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
                  input_context: Optional[tf.distribute.InputContext] = None, max_clicks: int = 0,
                  padded_length: int = 0, preprocessor: Optional[SessionPreprocessor] = None) -> tf.data.Dataset:
@@ -491,7 +491,7 @@ def eval_dataset(stream: SessionStream, batch_size: int, max_examples: int = 0,
 
         def read(k):
             block, kept, plan = plans[k]
-            return _block_take(stream, block, kept), pipeline.local_slices(plan, input_context)
+            return stream.block_examples(block, kept), pipeline.local_slices(plan, input_context)
 
         yield from _read_ahead(list(range(len(plans))), read)
 
