@@ -16,7 +16,7 @@ vector, `z_{u}` the explore score of node u's item (TAGNN: with its own
 target attention), `α` a learned scale (1 at first) and `u(i)` the node of
 item i (the repeat term is 0 for items outside the session; padding nodes take
 no part in the softmax over nodes). The layer reads `x`, `s` and `z` without
-passing gradients back, so the explore part trains exactly as the plain model.
+passing gradients back: the encoder learns from the explore loss alone.
 With `α z_{u}` the repeat part starts from the explore part's own order of the
 session's items and nests a learned per-session boost: `ρ_u = z_{u} + w_φ^T φ_u`
 makes every session item's probability `exp(z_i + w_φ^T φ_u)` times one
@@ -36,8 +36,9 @@ items (`sigmoid(g) P_repeat + sigmoid(-g) softmax(z)`) lost MRR@20 on
 Yoochoose (docs/repeat_heavy_logs.md).
 
 Training (`training.sampled_softmax.repeat_explore_loss`) gives each part its
-own loss: the explore scores the plain model's (full or sampled) softmax
-cross-entropy, the gate the binary cross-entropy of "the label is a session
+own loss: the explore scores RepeatNet's explore loss (the full or sampled
+softmax cross-entropy over the items outside the session, on the labels
+outside it), the gate the binary cross-entropy of "the label is a session
 item" (so `sigmoid(g)` estimates that probability), the repeat logits the
 cross-entropy over the session's nodes on repeat labels.
 
@@ -181,8 +182,7 @@ def mixture_log_scores(explore, items, gate, node_logits):
     """
     real = ops.cast(items, "int32") > 0
     num_items = ops.shape(explore)[1]
-    outside = ops.logsumexp(explore + scatter_to_columns(ops.where(real, PADDING_LOGIT, 0.0), items, num_items),
-                            axis=1)  # [b]: the session's columns drop out
+    outside = ops.logsumexp(outside_session_scores(explore, items), axis=1)  # [b]
     log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
     log_explore = explore + ops.expand_dims(log_explore_weight - outside, 1)  # [b, N]
     at_nodes = tf.gather(log_explore, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1)  # [b, U]
@@ -205,6 +205,25 @@ def mixture_log_scores_at(explore, columns, items, gate, node_logits, log_normal
     log_explore = ops.maximum(explore + ops.expand_dims(log_explore_weight - outside, 1), PADDING_LOGIT)
     in_session = node_values_at(columns, items, ops.ones_like(log_repeat), 0.0) > 0
     return ops.where(in_session, node_values_at(columns, items, log_repeat, PADDING_LOGIT), log_explore)
+
+
+def outside_session_scores(explore, items):
+    """`explore [batch, N]` with `PADDING_LOGIT` at the columns of the session's items (explore mode's support).
+
+    Args:
+      explore: `[batch, N]` scores of the whole catalogue.
+      items: int `[batch, U]` the session's node items (0 = padding).
+    """
+    real = ops.cast(items, "int32") > 0
+    return explore + scatter_to_columns(ops.where(real, PADDING_LOGIT, 0.0), items, ops.shape(explore)[1])
+
+
+def outside_session_scores_at(explore, columns, items):
+    """`explore [batch, C]` of shared candidates `columns` int `[C]`, `PADDING_LOGIT` where a candidate
+    is one of the row's session items (`outside_session_scores` for a candidate subset)."""
+    shared = ops.broadcast_to(ops.expand_dims(ops.cast(columns, "int32"), 0), ops.shape(explore))
+    inside = node_values_at(shared, items, ops.ones_like(items, dtype="float32"), 0.0) > 0
+    return ops.where(inside, PADDING_LOGIT, explore)
 
 
 def node_values_at(columns, items, values, fill):

@@ -145,22 +145,45 @@ def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(
     def loss(sampler):
         return repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False).numpy()
 
-    # By hand: the explore cross-entropy + the gate's binary cross-entropy of "label in the session"
-    # + the cross-entropy over the session's nodes for a repeat label.
+    # By hand: a new label's explore cross-entropy over the items outside the session (session [1, 2, 1, 3]:
+    # columns 0, 1, 2 leave the softmax) + the gate's binary cross-entropy of "label in the session"
+    # + for a repeat label (no explore term) the cross-entropy over the session's nodes.
     explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
-    expected = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
+    explore = explore.numpy()
     p = tf.sigmoid(gate).numpy()
     log_nodes = tf.nn.log_softmax(node_logits).numpy()
     items = features["items"].numpy()
+    expected = np.zeros(len(labels))
     for b, label in enumerate(label_ids.numpy()):
         node = np.flatnonzero(items[b] == label)
-        expected[b] += -np.log(p[b]) - log_nodes[b, node[0]] if node.size else -np.log(1 - p[b])
+        if node.size:
+            expected[b] = -np.log(p[b]) - log_nodes[b, node[0]]
+        else:
+            outside = np.setdiff1d(np.arange(NUM_ITEMS), item_ids.id_to_column(items[b][items[b] > 0]))
+            z = explore[b, outside]
+            expected[b] = np.log(np.exp(z - z.max()).sum()) + z.max() - explore[b, columns[b]] - np.log(1 - p[b])
     np.testing.assert_allclose(loss(None), expected, rtol=1e-5)
     np.testing.assert_allclose(loss(sampler), expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("with_sampler", [False, True])
+def test_only_the_labels_outside_the_session_train_the_encoder(with_sampler):
+    # RepeatNet's explore decoder: a repeat label (1 in [1, 2, 1, 3]) trains the gate and the repeat
+    # part only; a new label (4) trains the encoder too, and its loss ignores the session items' scores.
+    model = build_model(ModelConfig(repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", 1) if with_sampler else None
+    shared = [v for v in model.trainable_variables if "repeat_explore" not in v.path]
+    for label, encoder_learns in ((1, False), (4, True)):
+        features, label_ids = _features(model, SESSIONS[:1], [label])
+        with tf.GradientTape() as tape:
+            loss = repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False)
+        grads = tape.gradient(loss, shared)
+        learns = any(g is not None and np.abs(tf.convert_to_tensor(g).numpy()).sum() > 0 for g in grads)
+        assert learns == encoder_learns, label
+
+
 def test_the_repeat_layer_passes_no_gradient_to_the_encoder():
-    # The explore part trains as the plain model: the repeat logits and gate have zero gradient with
+    # The encoder learns from the explore loss alone: the repeat logits and gate have zero gradient with
     # respect to the embeddings and the gated graph.
     model = build_model(ModelConfig(repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
     features, _ = _features(model, SESSIONS, [4, 4, 4])
