@@ -219,11 +219,26 @@ def outside_session_scores(explore, items):
 
 
 def outside_session_scores_at(explore, columns, items):
-    """`explore [batch, C]` of shared candidates `columns` int `[C]`, `PADDING_LOGIT` where a candidate
-    is one of the row's session items (`outside_session_scores` for a candidate subset)."""
-    shared = ops.broadcast_to(ops.expand_dims(ops.cast(columns, "int32"), 0), ops.shape(explore))
-    inside = node_values_at(shared, items, ops.ones_like(items, dtype="float32"), 0.0) > 0
-    return ops.where(inside, PADDING_LOGIT, explore)
+    """`explore [batch, C]` of shared candidates `columns` int `[C]` (repeats allowed), `PADDING_LOGIT`
+    where a candidate is one of the row's session items (`outside_session_scores` for a candidate subset).
+
+    The candidates are sorted once; each session node finds its item's first slot in that order
+    (`searchsorted`) and each candidate reads its own first slot: O(batch (C + U log C)) work, where
+    comparing every candidate with every node (`node_values_at`) is O(batch C U) and measured 6x slower
+    at batch 100, C 2,100, U 40.
+    """
+    columns = ops.cast(columns, "int32")
+    ordered = ops.sort(columns)  # [C]
+    first = tf.searchsorted(ordered, columns, side="left")  # [C] each candidate's first slot
+    nodes = ops.reshape(item_columns(items), [-1])  # [batch * U], -1 for padding
+    at = ops.minimum(tf.searchsorted(ordered, nodes, side="left"), ops.shape(ordered)[0] - 1)
+    found = ops.cast(ops.equal(ops.take(ordered, at), nodes), "float32")  # padding (-1) is never found
+    batch, width = ops.shape(items)[0], ops.shape(items)[1]
+    rows = ops.repeat(ops.arange(batch, dtype="int32"), width)
+    # A session's nodes are distinct items, so each (row, slot) receives at most one 1.
+    inside = tf.scatter_nd(ops.stack([rows, ops.cast(at, "int32")], axis=1), found,
+                           ops.stack([batch, ops.shape(ordered)[0]]))
+    return ops.where(ops.take(inside, first, axis=1) > 0, PADDING_LOGIT, explore)
 
 
 def node_values_at(columns, items, values, fill):

@@ -12,7 +12,7 @@ from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
-                                           scatter_to_columns)
+                                           outside_session_scores, outside_session_scores_at, scatter_to_columns)
 from tagnn_tf.models import build_model
 from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
 from tagnn_tf.training.trainer import model_preprocessor
@@ -122,6 +122,27 @@ def test_node_features_and_scatter_by_hand():
     expected[0, [4, 6, 8]] = [1, 2, 3]  # items 5, 7, 9 -> columns 4, 6, 8
     expected[1, 2] = 4  # item 3
     np.testing.assert_array_equal(scattered, expected)
+
+
+def test_the_explore_support_drops_exactly_the_session_items_among_shared_candidates():
+    # Session 0 holds items 5, 7, 9 (columns 4, 6, 8), session 1 item 3 (column 2). Candidates with a
+    # repeat (column 4 twice) and columns no session holds: row 0 loses slots 0, 2, 4, row 1 slot 3.
+    items = tf.constant([[5, 7, 9], [3, 0, 0]])
+    columns = tf.constant([4, 1, 4, 2, 6, 0])
+    explore = tf.reshape(tf.range(12, dtype=tf.float32), (2, 6))
+    got = outside_session_scores_at(explore, columns, items).numpy()
+    expected = explore.numpy().copy()
+    expected[0, [0, 2, 4]] = PADDING_LOGIT
+    expected[1, 3] = PADDING_LOGIT
+    np.testing.assert_array_equal(got, expected)
+    # Random candidates: the same as the whole catalogue's support read at the candidates.
+    rng = np.random.default_rng(0)
+    items = np.array([np.where(np.arange(6) < rng.integers(1, 7), rng.permutation(np.arange(1, 41))[:6], 0)
+                      for _ in range(8)], np.int32)  # distinct items per row, then padding
+    columns = rng.integers(0, 40, 70).astype(np.int32)
+    full = outside_session_scores(tf.constant(rng.normal(size=(8, 40)), tf.float32), tf.constant(items)).numpy()
+    at = outside_session_scores_at(tf.constant(full[:, columns]), tf.constant(columns), tf.constant(items))
+    np.testing.assert_array_equal(at.numpy(), np.where(full[:, columns] < -1e8, PADDING_LOGIT, full[:, columns]))
 
 
 class WholeCatalogue(CandidateSampler):
