@@ -25,12 +25,13 @@ per-session factor, the post-hoc boost with a learned, gated weight.
 As in RepeatNet, explore mode scores the items outside the session S and repeat
 mode the session's own (a distribution over all items, summing to 1). The
 model outputs `log P` `[batch, N]` (`mixture_log_scores`): for an item outside
-the session a per-session shift of its explore score, so the explore part ranks
-them exactly as the plain model; only the session's items move. The plain
-model is one member of the family: with `sigmoid(g)` its own probability of
-the session's items and `ρ_u = z_{u}`, `log P` is its log-softmax (tested).
-Measured on Diginetica and Yoochoose 1/64 with the same trained weights, this
-form beat the plain model on HR@20 and MRR@20 on both, where adding the
+the session a per-session shift of its explore score, so those items keep the
+explore scores' order; only the session's items move. The plain model is one
+member of the family: with `sigmoid(g)` its own probability of the session's
+items and `ρ_u = z_{u}`, `log P` is its log-softmax (tested). Measured on
+Diginetica and Yoochoose 1/64 with the same trained weights (an earlier
+training, whose explore part trained as the plain model), this form beat the
+plain model on HR@20 and MRR@20 on both, where adding the
 repeat probability to the explore part's own probability of the session's
 items (`sigmoid(g) P_repeat + sigmoid(-g) softmax(z)`) lost MRR@20 on
 Yoochoose (docs/repeat_heavy_logs.md).
