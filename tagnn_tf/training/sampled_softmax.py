@@ -147,7 +147,8 @@ def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSamp
     The explore part is trained only for what the mixture asks of it, ranking the items outside the
     session; the plain model's loss also spends it on lifting the session's items, the gate's and the
     repeat part's work. Measured on a synthetic log with 45% repeats, this raised the new labels'
-    HR@20 by 1.9 points over training the explore part as the plain model (docs/repeat_heavy_logs.md).
+    HR@20 of the validation-selected try from 84.34 to 86.41 over training the explore part as the plain
+    model (docs/repeat_heavy_logs.md).
     The repeat layer reads the node and session vectors without passing gradients back
     (`CatalogueScorer.repeat_scores`): the encoder learns from the explore loss alone. Trained on
     the mixture's likelihood instead, the gate is calibrated against the explore part's probability of
