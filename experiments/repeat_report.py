@@ -61,6 +61,10 @@ def synthetic_lines(results_dir: str) -> List[str]:
         else:
             tries = f"weight {entry.get('boost_weight')} picked on validation"
         lines.append(f"| {name} | {tries} | {_pair(test)} | {_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
+    ceiling = study.get("bayes_optimal")
+    if ceiling:  # the generator's own probabilities: no model can do better on average
+        lines.append(f"| Bayes-optimal (the generator's probabilities) | none | {_pair(ceiling)} | "
+                     f"{_pair(ceiling, 'repeat/')} | {_pair(ceiling, 'new/')} |")
     margins = study.get("margins_of_tagnn_repeat", {})
     if margins:
         lines += ["", "TAGNN + repeat-explore minus " + "; ".join(

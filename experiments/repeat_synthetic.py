@@ -63,6 +63,7 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
                          "repeat_share": repeat_share},
            "profile": profile_dataset(DATASET, data_dir), "methods": {},
            "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit()}
+    out["bayes_optimal"] = bayes_optimal_metrics(num_items, num_sessions, seed, repeat_share)
     tuning_dir = os.path.join(work_dir, "tuning")
     for method in methods:
         budget = (repeat_tries if method == "tagnn_repeat" and repeat_tries else neural_tries)
@@ -80,6 +81,62 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
         out["methods"]["tagnn_boost"] = {"boost_weight": result["boost_weight"], "val": result["val"],
                                          "test": result["test"]}
     return out
+
+
+def bayes_optimal_metrics(num_items: int, num_sessions: int, seed: int, repeat_share: float,
+                          grid_size: int = 400) -> dict:
+    """Test HR@K / MRR@K (%, overall and on the repeat / new labels) of the generator's own probabilities.
+
+    The ceiling of any model on the log `write_synthetic_dataset` writes: each test prefix is scored
+    with `P(next | prefix)` from the generator's hidden parameters (`synthetic.synthetic_catalogue`),
+    the session's unknown repeat propensity integrated out under its Beta prior and the prefix's
+    likelihood (on a grid of `grid_size` values):
+
+        P(i) = E[p | prefix] P_repeat(i) + (1 - E[p | prefix]) P_walk(i | last click)
+
+    with `P_repeat` the recency-weighted choice of an earlier click (`REPEAT_RECENCY ** age`) and
+    `P_walk` the walk's transition row. Ties count against the label (`numpy_target_ranks`).
+    """
+    import numpy as np
+
+    from tagnn_tf import item_ids
+    from tagnn_tf.data import synthetic
+    from tagnn_tf.metrics.ranking_metrics import finalize, numpy_rank_sums, numpy_target_ranks
+
+    catalogue = synthetic.synthetic_catalogue(num_items, seed)
+    walk = catalogue.transition_matrix(follow_prob=0.85)  # generate_session_arrays' default
+    deliberate = synthetic.deliberate_repeat_share(num_items, num_sessions, seed, repeat_share)
+    values, row_splits = synthetic.generate_session_arrays(num_items, num_sessions, seed, repeat_share=repeat_share)
+    rank_of = np.zeros(int(catalogue.ids.max()) + 1, np.int64)
+    rank_of[catalogue.ids] = np.arange(num_items)
+    column_of_rank = item_ids.id_to_column(catalogue.ids.astype(np.int64))
+    grid = np.linspace(0.5, grid_size - 0.5, grid_size) / grid_size  # propensity values
+    a, b = synthetic.REPEAT_CONCENTRATION * deliberate, synthetic.REPEAT_CONCENTRATION * (1.0 - deliberate)
+    prior = (a - 1.0) * np.log(grid) + (b - 1.0) * np.log1p(-grid) if deliberate > 0 else None
+    rows, labels, repeats = [], [], []
+    for s in range(int(num_sessions * synthetic.TEST_SHARE)):  # the test sessions come first
+        session = rank_of[values[row_splits[s]:row_splits[s + 1]]]
+        log_posterior = None if prior is None else prior.copy()
+        for j in range(1, len(session)):
+            recency = synthetic.REPEAT_RECENCY ** np.arange(j)
+            repeat = np.zeros(num_items)
+            np.add.at(repeat, session[:j][::-1], recency / recency.sum())  # age 0 = the last click
+            step = walk[session[j - 1]]
+            if log_posterior is None:
+                probs = step
+            else:
+                w = np.exp(log_posterior - log_posterior.max())
+                p = float((w * grid).sum() / w.sum())
+                probs = p * repeat + (1.0 - p) * step
+                log_posterior += np.log(grid * repeat[session[j]] + (1.0 - grid) * step[session[j]])
+            scores = np.empty(num_items)
+            scores[column_of_rank] = probs
+            rows.append(scores)
+            labels.append(catalogue.ids[session[j]])
+            repeats.append(session[j] in session[:j])
+    ranks = np.concatenate([numpy_target_ranks(np.stack(rows[i:i + 4096]), np.array(labels[i:i + 4096]))
+                            for i in range(0, len(rows), 4096)])
+    return finalize(numpy_rank_sums(ranks, repeats=np.array(repeats)))
 
 
 def margins(out: dict, method: str = "tagnn_repeat", against=("spop", "stan")) -> dict:

@@ -17,6 +17,7 @@ so a catalogue of millions of items and sessions is built in seconds
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -34,7 +35,64 @@ TEST_SHARE = 0.15
 # Weight of a repeat of the click `age` clicks back (`repeat_share` > 0).
 REPEAT_RECENCY = 0.6
 # Concentration of the per-session repeat propensity's Beta distribution.
-_REPEAT_CONCENTRATION = 2.0
+REPEAT_CONCENTRATION = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticCatalogue:
+    """The generator's hidden parameters, what a Bayes-optimal scorer knows (all indexed by popularity rank).
+
+    Attributes:
+      ids: int32 `[num_items]` the item id of each rank.
+      popularity: float64 `[num_items]` the probability of each rank on a jump (Zipf-like).
+      successors: int64 `[num_items, k]` each rank's preferred successors (ranks).
+      successor_cdf: float32 `[num_items, k]` cumulative probabilities of picking each of them.
+    """
+
+    ids: np.ndarray
+    popularity: np.ndarray
+    successors: np.ndarray
+    successor_cdf: np.ndarray
+
+    def transition_matrix(self, follow_prob: float) -> np.ndarray:
+        """float64 `[num_items, num_items]`: the walk's next-rank distribution from each rank (repeats aside).
+
+        A successor with probability `follow_prob` (the successor draw's last pick also takes the
+        cumulative probabilities' rounding, as the generator's clipped count does), a jump otherwise.
+        """
+        n, k = self.successors.shape
+        cdf = self.successor_cdf.astype(np.float64)
+        weights = np.diff(np.concatenate([np.zeros((n, 1)), cdf[:, :-1], np.ones((n, 1))], axis=1), axis=1)
+        matrix = np.tile((1.0 - follow_prob) * self.popularity, (n, 1))
+        for j in range(k):
+            np.add.at(matrix, (np.arange(n), self.successors[:, j]), follow_prob * weights[:, j])
+        return matrix
+
+
+def _draw_catalogue(rng: np.random.Generator, num_items: int, successors: int, zipf_a: float) -> SyntheticCatalogue:
+    popularity = 1.0 / np.arange(1, num_items + 1) ** zipf_a
+    # Item ids are a random permutation of popularity ranks.
+    ids = item_ids.column_to_id(rng.permutation(num_items)).astype(np.int32)
+    succ = rng.integers(0, num_items, size=(num_items, successors), dtype=np.int64)  # transitions, not popularity
+    succ_cdf = np.cumsum(rng.dirichlet(np.full(successors, 0.7), size=num_items).astype(np.float32), axis=1)
+    return SyntheticCatalogue(ids, popularity / popularity.sum(), succ, succ_cdf)
+
+
+def synthetic_catalogue(num_items: int, seed: int, successors: int = 4, zipf_a: float = 1.1) -> SyntheticCatalogue:
+    """The catalogue `generate_session_arrays` draws from `seed` (the same arguments)."""
+    return _draw_catalogue(np.random.default_rng(seed), num_items, successors, zipf_a)
+
+
+def deliberate_repeat_share(num_items: int, num_sessions: int, seed: int, repeat_share: float,
+                            session_seed: Optional[int] = None, **kwargs) -> float:
+    """The mean per-session probability p of a deliberate repeat that `generate_session_arrays` uses for
+    `repeat_share` (the walk returns to a session item on its own at some rate r0; deliberate repeats p
+    then give p + (1 - p) r0 in all). `kwargs`: the generator's other arguments."""
+    if repeat_share <= 0:
+        return 0.0
+    values, row_splits = generate_session_arrays(num_items, num_sessions, seed, session_seed=session_seed, **kwargs)
+    r0 = float(repeat_rate(values, row_splits))
+    return max(0.0, (repeat_share - r0) / (1.0 - r0))
 
 
 def generate_session_arrays(num_items: int, num_sessions: int, seed: int, successors: int = 4,
@@ -53,25 +111,17 @@ def generate_session_arrays(num_items: int, num_sessions: int, seed: int, succes
     """
     if not 0.0 <= repeat_share < 1.0:
         raise InputError(f"`repeat_share` must be in [0, 1). Received: repeat_share={repeat_share!r}")
-    deliberate = 0.0
-    if repeat_share > 0:
-        # The walk returns to a session item on its own at some rate r0; deliberate
-        # repeats p then give p + (1 - p) r0 in all.
-        values, row_splits = generate_session_arrays(num_items, num_sessions, seed, successors, follow_prob,
-                                                     zipf_a, mean_length, session_seed=session_seed)
-        r0 = float(repeat_rate(values, row_splits))
-        deliberate = max(0.0, (repeat_share - r0) / (1.0 - r0))
+    deliberate = deliberate_repeat_share(num_items, num_sessions, seed, repeat_share, session_seed,
+                                         successors=successors, follow_prob=follow_prob, zipf_a=zipf_a,
+                                         mean_length=mean_length)
     if num_items < successors + 1:
         raise InputError(f"`num_items` must be > successors={successors}. Received: num_items={num_items}")
     if num_sessions < 1:
         raise InputError(f"`num_sessions` must be >= 1. Received: num_sessions={num_sessions}")
     rng = np.random.default_rng(seed)
-    popularity = 1.0 / np.arange(1, num_items + 1) ** zipf_a
-    popularity_cdf = np.cumsum(popularity / popularity.sum())
-    # Item ids are a random permutation of popularity ranks.
-    ids = item_ids.column_to_id(rng.permutation(num_items)).astype(np.int32)
-    succ = rng.integers(0, num_items, size=(num_items, successors), dtype=np.int64)  # transitions, not popularity
-    succ_cdf = np.cumsum(rng.dirichlet(np.full(successors, 0.7), size=num_items).astype(np.float32), axis=1)
+    catalogue = _draw_catalogue(rng, num_items, successors, zipf_a)
+    ids, succ, succ_cdf = catalogue.ids, catalogue.successors, catalogue.successor_cdf
+    popularity_cdf = np.cumsum(catalogue.popularity)
     if session_seed is not None:
         rng = np.random.default_rng([seed, session_seed])
 
@@ -82,7 +132,7 @@ def generate_session_arrays(num_items: int, num_sessions: int, seed: int, succes
     walk = np.zeros((num_sessions, MAX_SESSION_LENGTH), np.int64)  # popularity ranks; row i's first lengths[i]
     walk[:, 0] = popular(num_sessions)
     if deliberate:
-        propensity = rng.beta(_REPEAT_CONCENTRATION * deliberate, _REPEAT_CONCENTRATION * (1.0 - deliberate),
+        propensity = rng.beta(REPEAT_CONCENTRATION * deliberate, REPEAT_CONCENTRATION * (1.0 - deliberate),
                               size=num_sessions)
     for j in range(1, int(lengths.max())):
         rows = np.flatnonzero(lengths > j)  # sessions still going (mean length 5: most stop early)

@@ -24,6 +24,7 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
                                     "test": _subsets((54.17, 38.4), (100, 82.37), (17.1, 2.82))},
                            "tagnn_boost": {"boost_weight": 8.0,
                                            "test": _subsets((89.31, 50.64), (99.93, 85.51), (80.72, 22.43))}},
+               "bayes_optimal": _subsets((95.85, 62.41), (99.97, 78.22), (92.52, 49.62)),
                "margins_of_tagnn_repeat": {"spop": {"hr@20": 37.16, "mrr@20": 19.86}}},
               open(tmp_path / "repeat_synthetic" / "repeat_synthetic.json", "w"))
     os.makedirs(tmp_path / "repeat_mixture_forms")
@@ -35,6 +36,7 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
     assert "2,000 items, 40,000 sessions, 45% of next clicks" in text and "Commit abcdef0123" in text
     assert "| S-POP | 1 (1), best 0 | 54.17 / 38.40 | 100.00 / 82.37 | 17.10 / 2.82 |" in text
     assert "| TAGNN try 0 + boost | weight 8.0 picked on validation | 89.31 / 50.64 |" in text
+    assert "| Bayes-optimal (the generator's probabilities) | none | 95.85 / 62.41 | 99.97 / 78.22 | 92.52 / 49.62 |" in text
     assert "TAGNN + repeat-explore minus S-POP: +37.16 HR@20 / +19.86 MRR@20." in text
     assert "| `runs/x` (f1abc2f) | exclusive | 51.18 / 18.29 | 94.56 / 54.35 | 39.98 / 8.98 |" in text
 

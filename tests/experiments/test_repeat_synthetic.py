@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from experiments.repeat_synthetic import DATASET, margins, run_study
 from tagnn_tf.config import TrainConfig
 from tagnn_tf.data.sessions import load_test_examples
@@ -21,5 +23,10 @@ def test_on_a_repeat_heavy_log_the_mechanism_beats_s_pop_and_the_plain_model(tmp
     assert test["tagnn_repeat"]["mrr@20"] > test["tagnn"]["mrr@20"]
     assert test["tagnn_repeat"]["repeat/mrr@20"] > test["tagnn"]["repeat/mrr@20"] + 5
     assert out["methods"]["tagnn_boost"]["boost_weight"] > 0
+    # The generator's own probabilities score the same test examples and no method passes them.
+    ceiling = out["bayes_optimal"]
+    assert ceiling["repeat_share"] == pytest.approx(out["profile"]["test_repeat_share"], abs=0.01)
+    for method, metrics in test.items():
+        assert ceiling["hr@20"] >= metrics["hr@20"] and ceiling["mrr@20"] >= metrics["mrr@20"], method
     # The log was written as a dataset folder the trainer reads.
     assert len(load_test_examples(os.path.join(str(tmp_path), "data", DATASET))) == out["profile"]["test_examples"]
