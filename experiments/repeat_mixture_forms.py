@@ -3,20 +3,14 @@
   python -m experiments.repeat_mixture_forms --run=results/baselines/diginetica/tagnn_repeat/try-0 \
       --json_out=results/repeat_mixture_forms/diginetica.json
 
-One trained `repeat_explore` run scores the test set three ways:
+The mechanism's training (`training.sampled_softmax.repeat_explore_loss`) does not depend on how the
+two parts are mixed at scoring time, so one trained `repeat_explore` run scores the test set three ways:
 
 - `exclusive` (the library's, RepeatNet's): repeat mode `sigmoid(g) softmax_u(ρ)` on the session's
   items, explore mode `sigmoid(-g) softmax(z)` restricted to the other items;
 - `additive`: `sigmoid(g) softmax_u(ρ) + sigmoid(-g) softmax(z)` everywhere (the explore part keeps
   its own probability of the session's items);
-- `explore`: the explore scores `z` alone.
-
-The committed records (`results/repeat_mixture_forms/`, commit f1abc2f) scored runs whose explore part
-trained as the plain model (its loss then covered every label and item), so that the three forms
-shared one training and `explore` was the plain model; the exclusive form was kept from them. Since
-then the explore part trains for the exclusive form only (RepeatNet's explore loss: the items outside
-the session, on the labels outside it), so on a run of today's training `explore` and `additive` read
-scores of the session's items that no loss trained.
+- `explore`: the explore scores `z` alone, i.e. the plain model (its training is the plain model's).
 
 Writes test HR@20 / MRR@20 (%) overall and on the repeat / new labels of each form.
 """

@@ -80,16 +80,13 @@ def forms_lines(results_dir: str) -> List[str]:
     lines = ["## The repeat-explore mixture's forms (`python -m experiments.repeat_mixture_forms`)", "",
              "One trained `repeat_explore` run (TAGNN + repeat-explore, tuning try 0) scored three ways with the "
              "same weights: `exclusive` (the library's, RepeatNet's), `additive` (`sigmoid(g) P_repeat + "
-             "sigmoid(-g) softmax(z)`) and `explore` (the explore scores alone). The runs were trained at the "
-             "commit given, when the explore part still trained as the plain model (so `explore` is the plain "
-             "model); they chose the exclusive form, for which the explore part has trained since "
-             "(docs/repeat_heavy_logs.md). Test HR@20 / MRR@20:", "",
-             "| run (commit) | form | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
+             "sigmoid(-g) softmax(z)`) and `explore` (the explore scores alone: the plain model). Test HR@20 / "
+             "MRR@20:", "", "| run | form | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
     for path in paths:
         record = run_directory.read_json(path)
         for form, test in record["forms"].items():
-            lines.append(f"| `{record['run']}` ({record['git_commit'][:7]}) | {form} | {_pair(test)} | "
-                         f"{_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
+            lines.append(f"| `{record['run']}` | {form} | {_pair(test)} | {_pair(test, 'repeat/')} | "
+                         f"{_pair(test, 'new/')} |")
     return lines + [""]
 
 

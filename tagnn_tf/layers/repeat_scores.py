@@ -16,7 +16,7 @@ vector, `z_{u}` the explore score of node u's item (TAGNN: with its own
 target attention), `α` a learned scale (1 at first) and `u(i)` the node of
 item i (the repeat term is 0 for items outside the session; padding nodes take
 no part in the softmax over nodes). The layer reads `x`, `s` and `z` without
-passing gradients back: the encoder learns from the explore loss alone.
+passing gradients back, so the explore part trains exactly as the plain model.
 With `α z_{u}` the repeat part starts from the explore part's own order of the
 session's items and nests a learned per-session boost: `ρ_u = z_{u} + w_φ^T φ_u`
 makes every session item's probability `exp(z_i + w_φ^T φ_u)` times one
@@ -25,21 +25,19 @@ per-session factor, the post-hoc boost with a learned, gated weight.
 As in RepeatNet, explore mode scores the items outside the session S and repeat
 mode the session's own (a distribution over all items, summing to 1). The
 model outputs `log P` `[batch, N]` (`mixture_log_scores`): for an item outside
-the session a per-session shift of its explore score, so those items keep the
-explore scores' order; only the session's items move. The plain model is one
-member of the family: with `sigmoid(g)` its own probability of the session's
-items and `ρ_u = z_{u}`, `log P` is its log-softmax (tested). Measured on
-Diginetica and Yoochoose 1/64 with the same trained weights (an earlier
-training, whose explore part trained as the plain model), this form beat the
-plain model on HR@20 and MRR@20 on both, where adding the
+the session a per-session shift of its explore score, so the explore part ranks
+them exactly as the plain model; only the session's items move. The plain
+model is one member of the family: with `sigmoid(g)` its own probability of
+the session's items and `ρ_u = z_{u}`, `log P` is its log-softmax (tested).
+Measured on Diginetica and Yoochoose 1/64 with the same trained weights, this
+form beat the plain model on HR@20 and MRR@20 on both, where adding the
 repeat probability to the explore part's own probability of the session's
 items (`sigmoid(g) P_repeat + sigmoid(-g) softmax(z)`) lost MRR@20 on
 Yoochoose (docs/repeat_heavy_logs.md).
 
 Training (`training.sampled_softmax.repeat_explore_loss`) gives each part its
-own loss: the explore scores RepeatNet's explore loss (the full or sampled
-softmax cross-entropy over the items outside the session, on the labels
-outside it), the gate the binary cross-entropy of "the label is a session
+own loss: the explore scores the plain model's (full or sampled) softmax
+cross-entropy, the gate the binary cross-entropy of "the label is a session
 item" (so `sigmoid(g)` estimates that probability), the repeat logits the
 cross-entropy over the session's nodes on repeat labels.
 
@@ -183,7 +181,8 @@ def mixture_log_scores(explore, items, gate, node_logits):
     """
     real = ops.cast(items, "int32") > 0
     num_items = ops.shape(explore)[1]
-    outside = ops.logsumexp(outside_session_scores(explore, items), axis=1)  # [b]
+    outside = ops.logsumexp(explore + scatter_to_columns(ops.where(real, PADDING_LOGIT, 0.0), items, num_items),
+                            axis=1)  # [b]: the session's columns drop out
     log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
     log_explore = explore + ops.expand_dims(log_explore_weight - outside, 1)  # [b, N]
     at_nodes = tf.gather(log_explore, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1)  # [b, U]
@@ -206,40 +205,6 @@ def mixture_log_scores_at(explore, columns, items, gate, node_logits, log_normal
     log_explore = ops.maximum(explore + ops.expand_dims(log_explore_weight - outside, 1), PADDING_LOGIT)
     in_session = node_values_at(columns, items, ops.ones_like(log_repeat), 0.0) > 0
     return ops.where(in_session, node_values_at(columns, items, log_repeat, PADDING_LOGIT), log_explore)
-
-
-def outside_session_scores(explore, items):
-    """`explore [batch, N]` with `PADDING_LOGIT` at the columns of the session's items (explore mode's support).
-
-    Args:
-      explore: `[batch, N]` scores of the whole catalogue.
-      items: int `[batch, U]` the session's node items (0 = padding).
-    """
-    real = ops.cast(items, "int32") > 0
-    return explore + scatter_to_columns(ops.where(real, PADDING_LOGIT, 0.0), items, ops.shape(explore)[1])
-
-
-def outside_session_scores_at(explore, columns, items):
-    """`explore [batch, C]` of shared candidates `columns` int `[C]` (repeats allowed), `PADDING_LOGIT`
-    where a candidate is one of the row's session items (`outside_session_scores` for a candidate subset).
-
-    The candidates are sorted once; each session node finds its item's first slot in that order
-    (`searchsorted`) and each candidate reads its own first slot: O(batch (C + U log C)) work, where
-    comparing every candidate with every node (`node_values_at`) is O(batch C U) and measured 6x slower
-    at batch 100, C 2,100, U 40.
-    """
-    columns = ops.cast(columns, "int32")
-    ordered = ops.sort(columns)  # [C]
-    first = tf.searchsorted(ordered, columns, side="left")  # [C] each candidate's first slot
-    nodes = ops.reshape(item_columns(items), [-1])  # [batch * U], -1 for padding
-    at = ops.minimum(tf.searchsorted(ordered, nodes, side="left"), ops.shape(ordered)[0] - 1)
-    found = ops.cast(ops.equal(ops.take(ordered, at), nodes), "float32")  # padding (-1) is never found
-    batch, width = ops.shape(items)[0], ops.shape(items)[1]
-    rows = ops.repeat(ops.arange(batch, dtype="int32"), width)
-    # A session's nodes are distinct items, so each (row, slot) receives at most one 1.
-    inside = tf.scatter_nd(ops.stack([rows, ops.cast(at, "int32")], axis=1), found,
-                           ops.stack([batch, ops.shape(ordered)[0]]))
-    return ops.where(ops.take(inside, first, axis=1) > 0, PADDING_LOGIT, explore)
 
 
 def node_values_at(columns, items, values, fill):

@@ -109,7 +109,7 @@ class CatalogueScorer(keras.Model):
         own = None
         if self.repeat_mechanism == "repeat_explore":  # `own_scores`: already computed by the caller
             own = self.own_item_scores(inputs, nodes, session) if own_scores is None else own_scores
-        # No gradient flows from the repeat layer into the encoder: it learns from the explore loss alone.
+        # No gradient flows from the repeat layer into the encoder: the explore part trains as the plain model.
         return self.repeat(ops.stop_gradient(nodes), ops.stop_gradient(session), inputs["node_counts"],
                            inputs["node_recency"], inputs["last_node"], own)
 

@@ -16,8 +16,7 @@ Two corrections keep the softmax close to the full one:
   (a repeated label, or a negative that drew it) gets logit -1e9.
 
 With the learned repeat mechanism (`repeat_explore_loss`) the explore part
-of the mixture is this sampled softmax less the session's items, and the
-repeat part is exact. keras-rs'
+of the mixture is this sampled softmax and the repeat part is exact. keras-rs'
   `RemoveAccidentalHits` (0.4.0) is not used: it adds ~1e-40 to those logits,
   a no-op in float32 (keras-rs pull request #206);
   `tests/training/test_sampled_softmax.py` checks that and fails once a
@@ -35,8 +34,7 @@ from keras import ops
 
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import NEGATIVE_SAMPLING, check_choice, check_positive
-from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, node_values_at, outside_session_scores,
-                                           outside_session_scores_at)
+from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, node_values_at
 from tagnn_tf.layers.tensor_ops import gather_rows
 
 ACCIDENTAL_HIT_LOGIT = -1e9
@@ -132,46 +130,36 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
 def repeat_explore_loss(model, features, labels, sampler: Optional[CandidateSampler], seed, training=True):
     """`[b]` training loss of the repeat-explore mixture (`repeat_mechanism="repeat_explore"`).
 
-    Each part of the mixture (`tagnn_tf.layers.repeat_scores`: repeat mode scores the session's
-    items, explore mode the others) learns from its own loss, summed:
+    Each part of `P(i) = sigmoid(g) P_repeat(i) + sigmoid(-g) P_explore(i)` (`tagnn_tf.layers.repeat_scores`)
+    learns from its own loss, summed:
 
-    - the explore scores: RepeatNet's explore decoder, the cross-entropy of a softmax over the items
-      outside the session, on the labels outside the session (0 for a repeat label); over the whole
-      catalogue (`sampler` None) or over the sampled softmax's candidates and corrections
-      (`sampled_logits`') less the session's items;
+    - the explore scores: the plain model's cross-entropy, over the whole catalogue (`sampler` None) or
+      the sampled softmax's (`sampled_logits`' candidates and corrections);
     - the gate: binary cross-entropy of `sigmoid(g)` against "the label is one of the session's items",
       so `sigmoid(g)` estimates that probability;
     - the repeat distribution: cross-entropy of the softmax over the session's nodes, on the labels that
       are session items (0 for the others).
 
-    The explore part is trained only for what the mixture asks of it, ranking the items outside the
-    session; the plain model's loss also spends it on lifting the session's items, the gate's and the
-    repeat part's work. Measured on a synthetic log with 45% repeats, this raised the new labels'
-    HR@20 of the validation-selected try from 84.34 to 86.41 over training the explore part as the plain
-    model (docs/repeat_heavy_logs.md).
     The repeat layer reads the node and session vectors without passing gradients back
-    (`CatalogueScorer.repeat_scores`): the encoder learns from the explore loss alone. Trained on
+    (`RepeatAware.repeat_scores`), so the explore part trains exactly as the plain model. Trained on
     the mixture's likelihood instead, the gate is calibrated against the explore part's probability of
     the label, which the sampled softmax over-estimates: measured on Diginetica (sampled training), the
-    gate closed to sigmoid(g) ~ 1e-5 and the mechanism did nothing.
+    gate closed to sigmoid(g) ~ 1e-5 and the mechanism did nothing (docs/repeat_heavy_logs.md).
 
     Args: as `sampled_logits`, `sampler` None for the full softmax; `model` has `explore_and_repeat`.
     """
     label_columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
-    items = features["items"]
     if sampler is None:
         explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t(), training=training)
-        explore = outside_session_scores(explore, items)
         positives = label_columns
     else:
         columns, candidates, candidates_t = _shared_candidates(model, labels, sampler, seed)
         shared, (gate, node_logits) = model.explore_and_repeat(features, candidates_t, training=training)
-        explore = outside_session_scores_at(_corrected(shared, columns, candidates, sampler), candidates, items)
+        explore = _corrected(shared, columns, candidates, sampler)
         positives = ops.arange(ops.shape(labels)[0], dtype="int32")
+    explore_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(positives, explore)
     label_at = ops.expand_dims(label_columns, 1)
-    repeats = node_values_at(label_at, items, ops.ones_like(node_logits), 0.0)[:, 0]  # [b] 1 / 0
-    # A repeat label's own column is masked out of its row; its explore loss is 0, not that row's.
-    explore_loss = ops.where(repeats > 0, 0.0, tf.nn.sparse_softmax_cross_entropy_with_logits(positives, explore))
+    repeats = node_values_at(label_at, features["items"], ops.ones_like(node_logits), 0.0)[:, 0]  # [b] 1 / 0
     gate_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=repeats, logits=gate)
-    log_repeat = node_values_at(label_at, items, ops.log_softmax(node_logits, axis=1), PADDING_LOGIT)[:, 0]
+    log_repeat = node_values_at(label_at, features["items"], ops.log_softmax(node_logits, axis=1), PADDING_LOGIT)[:, 0]
     return explore_loss + gate_loss - ops.where(repeats > 0, log_repeat, 0.0)

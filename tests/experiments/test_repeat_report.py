@@ -28,7 +28,7 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
                "margins_of_tagnn_repeat": {"spop": {"hr@20": 37.16, "mrr@20": 19.86}}},
               open(tmp_path / "repeat_synthetic" / "repeat_synthetic.json", "w"))
     os.makedirs(tmp_path / "repeat_mixture_forms")
-    json.dump({"run": "runs/x", "git_commit": "f1abc2f2d9dd", "forms": {"exclusive": _subsets((51.18, 18.29), (94.56, 54.35), (39.98, 8.98))}},
+    json.dump({"run": "runs/x", "forms": {"exclusive": _subsets((51.18, 18.29), (94.56, 54.35), (39.98, 8.98))}},
               open(tmp_path / "repeat_mixture_forms" / "d.json", "w"))
     text = "\n".join(repeat_report.render(str(tmp_path)))
     # 20.512 -> 20.51; p50 / p90 as integers; the floors as HR@20 / MRR@20.
@@ -38,7 +38,7 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
     assert "| TAGNN try 0 + boost | weight 8.0 picked on validation | 89.31 / 50.64 |" in text
     assert "| Bayes-optimal (the generator's probabilities) | none | 95.85 / 62.41 | 99.97 / 78.22 | 92.52 / 49.62 |" in text
     assert "TAGNN + repeat-explore minus S-POP: +37.16 HR@20 / +19.86 MRR@20." in text
-    assert "| `runs/x` (f1abc2f) | exclusive | 51.18 / 18.29 | 94.56 / 54.35 | 39.98 / 8.98 |" in text
+    assert "| `runs/x` | exclusive | 51.18 / 18.29 | 94.56 / 54.35 | 39.98 / 8.98 |" in text
 
 
 def test_nothing_measured_renders_nothing(tmp_path):

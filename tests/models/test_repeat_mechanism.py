@@ -12,7 +12,7 @@ from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
-                                           outside_session_scores, outside_session_scores_at, scatter_to_columns)
+                                           scatter_to_columns)
 from tagnn_tf.models import build_model
 from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
 from tagnn_tf.training.trainer import model_preprocessor
@@ -124,27 +124,6 @@ def test_node_features_and_scatter_by_hand():
     np.testing.assert_array_equal(scattered, expected)
 
 
-def test_the_explore_support_drops_exactly_the_session_items_among_shared_candidates():
-    # Session 0 holds items 5, 7, 9 (columns 4, 6, 8), session 1 item 3 (column 2). Candidates with a
-    # repeat (column 4 twice) and columns no session holds: row 0 loses slots 0, 2, 4, row 1 slot 3.
-    items = tf.constant([[5, 7, 9], [3, 0, 0]])
-    columns = tf.constant([4, 1, 4, 2, 6, 0])
-    explore = tf.reshape(tf.range(12, dtype=tf.float32), (2, 6))
-    got = outside_session_scores_at(explore, columns, items).numpy()
-    expected = explore.numpy().copy()
-    expected[0, [0, 2, 4]] = PADDING_LOGIT
-    expected[1, 3] = PADDING_LOGIT
-    np.testing.assert_array_equal(got, expected)
-    # Random candidates: the same as the whole catalogue's support read at the candidates.
-    rng = np.random.default_rng(0)
-    items = np.array([np.where(np.arange(6) < rng.integers(1, 7), rng.permutation(np.arange(1, 41))[:6], 0)
-                      for _ in range(8)], np.int32)  # distinct items per row, then padding
-    columns = rng.integers(0, 40, 70).astype(np.int32)
-    full = outside_session_scores(tf.constant(rng.normal(size=(8, 40)), tf.float32), tf.constant(items)).numpy()
-    at = outside_session_scores_at(tf.constant(full[:, columns]), tf.constant(columns), tf.constant(items))
-    np.testing.assert_array_equal(at.numpy(), np.where(full[:, columns] < -1e8, PADDING_LOGIT, full[:, columns]))
-
-
 class WholeCatalogue(CandidateSampler):
     """Negatives = every item, in column order (the sampled softmax's exact limit)."""
 
@@ -166,45 +145,22 @@ def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(
     def loss(sampler):
         return repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False).numpy()
 
-    # By hand: a new label's explore cross-entropy over the items outside the session (session [1, 2, 1, 3]:
-    # columns 0, 1, 2 leave the softmax) + the gate's binary cross-entropy of "label in the session"
-    # + for a repeat label (no explore term) the cross-entropy over the session's nodes.
+    # By hand: the explore cross-entropy + the gate's binary cross-entropy of "label in the session"
+    # + the cross-entropy over the session's nodes for a repeat label.
     explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t(), training=False)
-    explore = explore.numpy()
+    expected = tf.nn.sparse_softmax_cross_entropy_with_logits(columns, explore).numpy()
     p = tf.sigmoid(gate).numpy()
     log_nodes = tf.nn.log_softmax(node_logits).numpy()
     items = features["items"].numpy()
-    expected = np.zeros(len(labels))
     for b, label in enumerate(label_ids.numpy()):
         node = np.flatnonzero(items[b] == label)
-        if node.size:
-            expected[b] = -np.log(p[b]) - log_nodes[b, node[0]]
-        else:
-            outside = np.setdiff1d(np.arange(NUM_ITEMS), item_ids.id_to_column(items[b][items[b] > 0]))
-            z = explore[b, outside]
-            expected[b] = np.log(np.exp(z - z.max()).sum()) + z.max() - explore[b, columns[b]] - np.log(1 - p[b])
+        expected[b] += -np.log(p[b]) - log_nodes[b, node[0]] if node.size else -np.log(1 - p[b])
     np.testing.assert_allclose(loss(None), expected, rtol=1e-5)
     np.testing.assert_allclose(loss(sampler), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("with_sampler", [False, True])
-def test_only_the_labels_outside_the_session_train_the_encoder(with_sampler):
-    # RepeatNet's explore decoder: a repeat label (1 in [1, 2, 1, 3]) trains the gate and the repeat
-    # part only; a new label (4) trains the encoder too, and its loss ignores the session items' scores.
-    model = build_model(ModelConfig(repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
-    sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", 1) if with_sampler else None
-    shared = [v for v in model.trainable_variables if "repeat_explore" not in v.path]
-    for label, encoder_learns in ((1, False), (4, True)):
-        features, label_ids = _features(model, SESSIONS[:1], [label])
-        with tf.GradientTape() as tape:
-            loss = repeat_explore_loss(model, features, label_ids, sampler, tf.constant([0, 0]), training=False)
-        grads = tape.gradient(loss, shared)
-        learns = any(g is not None and np.abs(tf.convert_to_tensor(g).numpy()).sum() > 0 for g in grads)
-        assert learns == encoder_learns, label
-
-
 def test_the_repeat_layer_passes_no_gradient_to_the_encoder():
-    # The encoder learns from the explore loss alone: the repeat logits and gate have zero gradient with
+    # The explore part trains as the plain model: the repeat logits and gate have zero gradient with
     # respect to the embeddings and the gated graph.
     model = build_model(ModelConfig(repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
     features, _ = _features(model, SESSIONS, [4, 4, 4])

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tagnn_tf import run_directory
+from tagnn_tf.models import model_builder
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS
 from tagnn_tf.data.datasets import load_splits
@@ -104,3 +105,21 @@ def test_sequence_models_train_with_the_mechanism(tmp_path, name):
     result = train(_config("repeat_explore", name=name, epochs=1, steps_per_epoch=10, train_candidates="sampled",
                            num_negatives=100), str(tmp_path / name), log=_quiet)
     assert np.isfinite(result["test"]["hr@20"]) and result["test"]["repeat_share"] > 40
+
+
+@pytest.mark.parametrize("candidates", ["full", "sampled"])
+def test_the_explore_part_trains_exactly_as_the_plain_model(tmp_path, candidates):
+    # Same seed, same batches: the repeat layer's losses pass no gradient into the encoder and the
+    # explore part's loss is the plain model's, so after training its scores are the plain model's.
+    kwargs = dict(epochs=1, steps_per_epoch=15, train_candidates=candidates, num_negatives=100)
+    train(_config("none", **kwargs), str(tmp_path / "plain"), log=_quiet)
+    train(_config("repeat_explore", **kwargs), str(tmp_path / "repeat"), log=_quiet)
+    _, plain = model_builder.load_run(str(tmp_path / "plain"))
+    _, repeat = model_builder.load_run(str(tmp_path / "repeat"))
+    splits = load_splits(DataConfig(**SMALL))
+    from tagnn_tf.data import pipeline
+    from tagnn_tf.training.trainer import model_preprocessor
+
+    features, _ = next(iter(pipeline.eval_dataset(splits.test, 64, preprocessor=model_preprocessor(plain))))
+    explore, _ = repeat.explore_and_repeat(features, repeat.candidate_table_t(), training=False)
+    np.testing.assert_allclose(explore.numpy(), plain(features, training=False).numpy(), atol=1e-4)
