@@ -104,7 +104,7 @@ def bayes_optimal_metrics(num_items: int, num_sessions: int, seed: int, repeat_s
     from tagnn_tf.metrics.ranking_metrics import finalize, numpy_rank_sums, numpy_target_ranks
 
     catalogue = synthetic.synthetic_catalogue(num_items, seed)
-    walk = catalogue.transition_matrix(follow_prob=0.85)  # generate_session_arrays' default
+    walk = catalogue.transition_matrix()  # generate_session_arrays' default follow_prob
     deliberate = synthetic.deliberate_repeat_share(num_items, num_sessions, seed, repeat_share)
     values, row_splits = synthetic.generate_session_arrays(num_items, num_sessions, seed, repeat_share=repeat_share)
     rank_of = np.zeros(int(catalogue.ids.max()) + 1, np.int64)

@@ -36,6 +36,8 @@ TEST_SHARE = 0.15
 REPEAT_RECENCY = 0.6
 # Concentration of the per-session repeat propensity's Beta distribution.
 REPEAT_CONCENTRATION = 2.0
+# Probability that the walk follows a successor edge (else it jumps to a popular item).
+FOLLOW_PROB = 0.85
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +56,7 @@ class SyntheticCatalogue:
     successors: np.ndarray
     successor_cdf: np.ndarray
 
-    def transition_matrix(self, follow_prob: float) -> np.ndarray:
+    def transition_matrix(self, follow_prob: float = FOLLOW_PROB) -> np.ndarray:
         """float64 `[num_items, num_items]`: the walk's next-rank distribution from each rank (repeats aside).
 
         A successor with probability `follow_prob` (the successor draw's last pick also takes the
@@ -96,7 +98,7 @@ def deliberate_repeat_share(num_items: int, num_sessions: int, seed: int, repeat
 
 
 def generate_session_arrays(num_items: int, num_sessions: int, seed: int, successors: int = 4,
-                            follow_prob: float = 0.85, zipf_a: float = 1.1, mean_length: float = 5.0,
+                            follow_prob: float = FOLLOW_PROB, zipf_a: float = 1.1, mean_length: float = 5.0,
                             repeat_share: float = 0.0, session_seed: Optional[int] = None):
     """Sessions as flat arrays: `(values int32 [clicks], row_splits int64 [num_sessions + 1])`.
 
