@@ -11,6 +11,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from experiments.markdown_blocks import replace_block  # noqa: F401 (the benchmarks' README blocks)
+
 
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -61,17 +63,6 @@ def write_json(path: str, obj) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             json.dump(obj, f, indent=2)
-
-
-def replace_block(path: str, name: str, body: str) -> None:
-    """Replaces the text between `<!-- NAME:BEGIN -->` and `<!-- NAME:END -->` in `path`."""
-    text = open(path).read()
-    begin, end = f"<!-- {name}:BEGIN -->", f"<!-- {name}:END -->"
-    if begin not in text or end not in text:
-        raise ValueError(f"{path} has no {begin} ... {end} block")
-    text = text[:text.index(begin) + len(begin)] + "\n" + body + "\n" + text[text.index(end):]
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def _tree_rss_bytes(root: int) -> int:

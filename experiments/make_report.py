@@ -16,6 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_string("results_dir", os.path.join(ROOT, "results"), "Folder of the run folders.")
 flags.DEFINE_string("data_readme", os.path.join(ROOT, DEFAULT_DATA_DIR, "README.md"),
                     "The data README with the published results table.")
+flags.DEFINE_string("readme", os.path.join(ROOT, "README.md"),
+                    "The project README whose block of data profiles is rewritten ('' leaves it).")
 FLAGS = flags.FLAGS
 
 
@@ -25,7 +27,7 @@ def main(argv):
     from experiments.make_report_lib import write_report
     from tagnn_tf.cli import run_or_exit
 
-    print(f"wrote {os.path.relpath(run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme))}")
+    print(f"wrote {os.path.relpath(run_or_exit(write_report, FLAGS.results_dir, FLAGS.data_readme, FLAGS.readme or None))}")
 
 
 if __name__ == "__main__":

@@ -684,8 +684,12 @@ def summary_lines(results_dir: str, runs: Dict[tuple, dict], paper: Dict[str, Di
     return lines + [""]
 
 
-def write_report(results_dir: str, data_readme: str) -> str:
-    """Writes `<results_dir>/README.md` and the PNGs; returns the README path."""
+README_PROFILES_BLOCK = "REPEAT_PROFILES"
+
+
+def write_report(results_dir: str, data_readme: str, readme: Optional[str] = None) -> str:
+    """Writes `<results_dir>/README.md` and the PNGs, and with `readme` (the project's README.md) its
+    block of data profiles (`README_PROFILES_BLOCK`); returns the results README's path."""
     if not os.path.isdir(results_dir):
         raise InputError(f"results folder not found: {results_dir}")
     if not os.path.isfile(data_readme):
@@ -717,4 +721,9 @@ def write_report(results_dir: str, data_readme: str) -> str:
                   baselines_render(results_dir, data_readme), large_catalogue_lines(results_dir),
                   summary_lines(results_dir, runs, paper), repeat_render(results_dir))
     run_directory.write_text_atomic(path, text)
+    if readme is not None:
+        from experiments.markdown_blocks import replace_block
+        from experiments.repeat_report import readme_profile_lines
+
+        replace_block(readme, README_PROFILES_BLOCK, "\n".join(readme_profile_lines(results_dir)))
     return path

@@ -20,6 +20,18 @@ def _pair(metrics: dict, prefix: str = "") -> str:
     return f"{metrics[prefix + 'hr@20']:.2f} / {metrics[prefix + 'mrr@20']:.2f}"
 
 
+def readme_profile_lines(results_dir: str) -> List[str]:
+    """The README's table of the committed profiles: each log's repeat share, S-POP floor and advice."""
+    lines = ["| log | test labels that repeat a session item | that are the last click | S-POP test HR@20 / "
+             "MRR@20 | the profile's advice |", "|---|---|---|---|---|"]
+    for path in sorted(glob.glob(os.path.join(results_dir, PROFILES_DIR, "*.json"))):
+        p = run_directory.read_json(path)
+        lines.append(f"| {os.path.basename(path)[:-5]} | {p['test_repeat_share']:.1f}% | "
+                     f"{p['test_last_click_share']:.1f}% | {_pair(p['floors']['spop'])} | "
+                     f"{p['advice'].split(' (')[0]} |")
+    return lines
+
+
 def profile_lines(results_dir: str) -> List[str]:
     paths = sorted(glob.glob(os.path.join(results_dir, PROFILES_DIR, "*.json")))
     if not paths:

@@ -112,6 +112,27 @@ def test_missing_results_folder_is_a_clear_error(tmp_path):
         write_report(str(tmp_path / "absent"), str(tmp_path / "data.md"))
 
 
+def test_the_project_readme_gets_the_profiles_block(tmp_path):
+    # One profile (20.512% -> 20.5%, advice cut before its parenthesis); the text around the block stays.
+    (tmp_path / "data.md").write_text(DATA_README)
+    results = tmp_path / "results"
+    os.makedirs(results / "profiles")
+    json.dump({"test_repeat_share": 20.512, "test_last_click_share": 9.08, "top1pct_click_share": 13.0,
+               "test_rare_label_share": 7.31, "session_length_percentiles": {"p50": 4.0, "p90": 9.0},
+               "floors": {"spop": {"hr@20": 21.08, "mrr@20": 13.65}, "pop": {"hr@20": 0.93, "mrr@20": 0.21}},
+               "advice": "moderate repeats (20.5% of test labels repeat a session item): keep it"},
+              open(results / "profiles" / "shop.json", "w"))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- REPEAT_PROFILES:BEGIN -->\nold\n<!-- REPEAT_PROFILES:END -->\nafter\n")
+    write_report(str(results), str(tmp_path / "data.md"), str(readme))
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- REPEAT_PROFILES:BEGIN -->\n| log |") and text.endswith("END -->\nafter\n")
+    assert "| shop | 20.5% | 9.1% | 21.08 / 13.65 | moderate repeats |" in text and "old" not in text
+    readme.write_text("no block\n")
+    with pytest.raises(ValueError, match="REPEAT_PROFILES"):
+        write_report(str(results), str(tmp_path / "data.md"), str(readme))
+
+
 def test_missing_tagnn_row_is_an_error(tmp_path):
     (tmp_path / "README.md").write_text("| model | a |\n| SR-GNN | 1.0 |\n")
     with pytest.raises(ValueError, match="no TAGNN row"):
