@@ -28,9 +28,11 @@ BASELINES_DIR = "baselines"
 VALID_SPLIT_DIR = "valid_split"
 DATASETS = ("yoochoose1_64", "diginetica")
 TITLES = {"diginetica": "Diginetica", "yoochoose1_64": "Yoochoose1/64"}
-# Table order: the paper's Table 1 (bottom up), then the methods it does not have.
+# Table order: the paper's Table 1 (bottom up), then the methods it does not have (the other models'
+# repeat-explore variants last).
 METHODS = ("pop", "spop", "item_knn", "bpr_mf", "fpmc", "gru4rec", "narm", "stamp", "srgnn",
-           "sr", "sknn", "vsknn", "stan", "vstan", "tagnn", "tagnn_repeat")
+           "sr", "sknn", "vsknn", "stan", "vstan", "tagnn", "tagnn_repeat",
+           "gru4rec_repeat", "narm_repeat", "stamp_repeat", "srgnn_repeat")
 # The order the neural tunings ran in: TAGNN first (the paired reference), then by cost.
 NEURAL_ORDER = ("tagnn", "stamp", "narm", "gru4rec", "srgnn", "bpr_mf", "fpmc")
 # The first tries run with the full softmax before the neural tuning moved to the sampled one
