@@ -104,7 +104,6 @@ def bayes_optimal_metrics(num_items: int, num_sessions: int, seed: int, repeat_s
     from tagnn_tf.metrics.ranking_metrics import finalize, numpy_rank_sums, numpy_target_ranks
 
     catalogue = synthetic.synthetic_catalogue(num_items, seed)
-    walk = catalogue.transition_matrix()  # generate_session_arrays' default follow_prob
     deliberate = synthetic.deliberate_repeat_share(num_items, num_sessions, seed, repeat_share)
     values, row_splits = synthetic.generate_session_arrays(num_items, num_sessions, seed, repeat_share=repeat_share)
     rank_of = np.zeros(int(catalogue.ids.max()) + 1, np.int64)
@@ -113,15 +112,24 @@ def bayes_optimal_metrics(num_items: int, num_sessions: int, seed: int, repeat_s
     grid = np.linspace(0.5, grid_size - 0.5, grid_size) / grid_size  # propensity values
     a, b = synthetic.REPEAT_CONCENTRATION * deliberate, synthetic.REPEAT_CONCENTRATION * (1.0 - deliberate)
     prior = (a - 1.0) * np.log(grid) + (b - 1.0) * np.log1p(-grid) if deliberate > 0 else None
-    rows, labels, repeats = [], [], []
+    # Scores are ranked a chunk at a time: memory stays [chunk, num_items] whatever the test set's size.
+    chunk, chunk_labels = np.empty((1024, num_items)), []
+    repeats, ranks = [], []
+
+    def flush():
+        if chunk_labels:
+            ranks.append(numpy_target_ranks(chunk[:len(chunk_labels)], np.array(chunk_labels)))
+            chunk_labels.clear()
+
     for s in range(int(num_sessions * synthetic.TEST_SHARE)):  # the test sessions come first
         session = rank_of[values[row_splits[s]:row_splits[s + 1]]]
         log_posterior = None if prior is None else prior.copy()
+        steps = catalogue.transition_rows(session[:-1])  # [len - 1, num_items]: the walk from each click
         for j in range(1, len(session)):
             recency = synthetic.REPEAT_RECENCY ** np.arange(j)
             repeat = np.zeros(num_items)
             np.add.at(repeat, session[:j][::-1], recency / recency.sum())  # age 0 = the last click
-            step = walk[session[j - 1]]
+            step = steps[j - 1]
             if log_posterior is None:
                 probs = step
             else:
@@ -129,14 +137,13 @@ def bayes_optimal_metrics(num_items: int, num_sessions: int, seed: int, repeat_s
                 p = float((w * grid).sum() / w.sum())
                 probs = p * repeat + (1.0 - p) * step
                 log_posterior += np.log(grid * repeat[session[j]] + (1.0 - grid) * step[session[j]])
-            scores = np.empty(num_items)
-            scores[column_of_rank] = probs
-            rows.append(scores)
-            labels.append(catalogue.ids[session[j]])
+            chunk[len(chunk_labels), column_of_rank] = probs
+            chunk_labels.append(catalogue.ids[session[j]])
             repeats.append(session[j] in session[:j])
-    ranks = np.concatenate([numpy_target_ranks(np.stack(rows[i:i + 4096]), np.array(labels[i:i + 4096]))
-                            for i in range(0, len(rows), 4096)])
-    return finalize(numpy_rank_sums(ranks, repeats=np.array(repeats)))
+            if len(chunk_labels) == len(chunk):
+                flush()
+    flush()
+    return finalize(numpy_rank_sums(np.concatenate(ranks), repeats=np.array(repeats)))
 
 
 def margins(out: dict, method: str = "tagnn_repeat", against=("spop", "stan")) -> dict:

@@ -56,19 +56,22 @@ class SyntheticCatalogue:
     successors: np.ndarray
     successor_cdf: np.ndarray
 
-    def transition_matrix(self, follow_prob: float = FOLLOW_PROB) -> np.ndarray:
-        """float64 `[num_items, num_items]`: the walk's next-rank distribution from each rank (repeats aside).
+    def transition_rows(self, ranks, follow_prob: float = FOLLOW_PROB) -> np.ndarray:
+        """float64 `[len(ranks), num_items]`: the walk's next-rank distribution from each of `ranks`
+        (repeats aside); `transition_rows(np.arange(num_items))` is the whole transition matrix.
 
         A successor with probability `follow_prob` (the successor draw's last pick also takes the
         cumulative probabilities' rounding, as the generator's clipped count does), a jump otherwise.
         """
-        n, k = self.successors.shape
-        cdf = self.successor_cdf.astype(np.float64)
-        weights = np.diff(np.concatenate([np.zeros((n, 1)), cdf[:, :-1], np.ones((n, 1))], axis=1), axis=1)
-        matrix = np.tile((1.0 - follow_prob) * self.popularity, (n, 1))
+        ranks = np.asarray(ranks, np.int64)
+        k = self.successors.shape[1]
+        cdf = self.successor_cdf[ranks].astype(np.float64)
+        weights = np.diff(np.concatenate([np.zeros((len(ranks), 1)), cdf[:, :-1], np.ones((len(ranks), 1))], axis=1),
+                          axis=1)
+        rows = np.tile((1.0 - follow_prob) * self.popularity, (len(ranks), 1))
         for j in range(k):
-            np.add.at(matrix, (np.arange(n), self.successors[:, j]), follow_prob * weights[:, j])
-        return matrix
+            np.add.at(rows, (np.arange(len(ranks)), self.successors[ranks, j]), follow_prob * weights[:, j])
+        return rows
 
 
 def _draw_catalogue(rng: np.random.Generator, num_items: int, successors: int, zipf_a: float) -> SyntheticCatalogue:
