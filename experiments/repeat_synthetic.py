@@ -22,6 +22,7 @@ import dataclasses
 import os
 from typing import Callable, Optional, Sequence
 
+from tagnn_tf.arguments import LR_SCHEDULES
 from tagnn_tf.config import DataConfig, TrainConfig
 
 DATASET = "synthetic_repeat"
@@ -61,7 +62,7 @@ def run_study(work_dir: str, num_items: int, num_sessions: int, seed: int, repea
     data = DataConfig(dataset=DATASET, data_dir=data_dir, valid_split="time")
     out = {"synthetic": {"num_items": num_items, "num_sessions": num_sessions, "seed": seed,
                          "repeat_share": repeat_share},
-           "profile": profile_dataset(DATASET, data_dir), "methods": {},
+           "train": dataclasses.asdict(train), "profile": profile_dataset(DATASET, data_dir), "methods": {},
            "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit()}
     out["bayes_optimal"] = bayes_optimal_metrics(num_items, num_sessions, seed, repeat_share)
     tuning_dir = os.path.join(work_dir, "tuning")
@@ -167,6 +168,9 @@ if __name__ == "__main__":
     flags.DEFINE_float("repeat_share", 0.45, "Share of next clicks that repeat a session item.")
     flags.DEFINE_integer("neural_tries", 1, "Tries of each neural method's budget of 4 run now.")
     flags.DEFINE_integer("repeat_tries", 0, "Tries of tagnn_repeat's budget of 4 run now; 0 = --neural_tries.")
+    flags.DEFINE_enum("lr_schedule", TUNING_TRAIN.lr_schedule, list(LR_SCHEDULES),
+                      "The neural tries' learning-rate schedule: the tuning protocol's (the official code's) or the "
+                      "paper's (decay after epoch 3, not 2). Use another --work_dir for each.")
     FLAGS = flags.FLAGS
 
     def _main(argv):
@@ -178,7 +182,8 @@ if __name__ == "__main__":
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
         out = run_or_exit(run_study, FLAGS.work_dir, FLAGS.num_items, FLAGS.num_sessions, FLAGS.seed,
-                          FLAGS.repeat_share, FLAGS.neural_tries, repeat_tries=FLAGS.repeat_tries)
+                          FLAGS.repeat_share, FLAGS.neural_tries, repeat_tries=FLAGS.repeat_tries,
+                          train=dataclasses.replace(TUNING_TRAIN, lr_schedule=FLAGS.lr_schedule))
         out["margins_of_tagnn_repeat"] = margins(out)
         os.makedirs(FLAGS.results_dir, exist_ok=True)
         run_directory.write_json_atomic(os.path.join(FLAGS.results_dir, "repeat_synthetic.json"), out)
