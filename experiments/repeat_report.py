@@ -1,5 +1,6 @@
 """The report's sections on repeats (results/README.md): the data profiles, the repeat-heavy synthetic
-study and the repeat-explore mixture's forms, each rendered from the files its script wrote."""
+study, the repeat-explore mixture's forms and the learning-rate schedule of `trainers.train`, each
+rendered from the files its script wrote."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tagnn_tf import run_directory
 
 PROFILES_DIR = "profiles"
 SYNTHETIC_FILE = os.path.join("repeat_synthetic", "repeat_synthetic.json")
+# The same study with the paper's learning-rate schedule (`--lr_schedule=paper`).
+SYNTHETIC_PAPER_LR_FILE = os.path.join("repeat_synthetic", "paper_lr_schedule", "repeat_synthetic.json")
 FORMS_DIR = "repeat_mixture_forms"
 _SYNTHETIC_ROWS = (("spop", "S-POP"), ("stan", "STAN, tuned"), ("tagnn", "TAGNN"),
                    ("tagnn_boost", "TAGNN try 0 + boost"), ("tagnn_repeat", "TAGNN + repeat-explore"))
@@ -52,37 +55,44 @@ def profile_lines(results_dir: str) -> List[str]:
 
 
 def synthetic_lines(results_dir: str) -> List[str]:
-    path = os.path.join(results_dir, SYNTHETIC_FILE)
-    if not os.path.exists(path):
+    """The synthetic study's table, once per committed schedule (the tuning protocol's, then the paper's)."""
+    studies = [run_directory.read_json(os.path.join(results_dir, f))
+               for f in (SYNTHETIC_FILE, SYNTHETIC_PAPER_LR_FILE) if os.path.exists(os.path.join(results_dir, f))]
+    if not studies:
         return []
-    study = run_directory.read_json(path)
-    log = study["synthetic"]
+    log = studies[0]["synthetic"]
     lines = ["## A repeat-heavy synthetic log (`python -m experiments.repeat_synthetic`)", "",
              f"{log['num_items']:,} items, {log['num_sessions']:,} sessions, {100 * log['repeat_share']:.0f}% of "
              "next clicks repeat a session item; the fair tuning's protocol (`time` split, sampled softmax, at most "
-             f"6 epochs). Commit {study['git_commit'][:10]}, machine {study['machine'].get('cpu', '?')}. Test "
-             "HR@20 / MRR@20:", "",
-             "| method | tries (budget) | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
-    for method, name in _SYNTHETIC_ROWS:
-        entry = study["methods"].get(method)
-        if entry is None:
-            continue
-        test = entry["test"]
-        if "tries_done" in entry:
-            tries = f"{entry['tries_done']} ({entry['tries']}), best {entry['best_try']}"
-        else:
-            tries = f"weight {entry.get('boost_weight')} picked on validation"
-        lines.append(f"| {name} | {tries} | {_pair(test)} | {_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
-    ceiling = study.get("bayes_optimal")
-    if ceiling:  # the generator's own probabilities: no model can do better on average
-        lines.append(f"| Bayes-optimal (the generator's probabilities) | none | {_pair(ceiling)} | "
-                     f"{_pair(ceiling, 'repeat/')} | {_pair(ceiling, 'new/')} |")
-    margins = study.get("margins_of_tagnn_repeat", {})
-    if margins:
-        lines += ["", "TAGNN + repeat-explore minus " + "; ".join(
-            f"{'S-POP' if m == 'spop' else m.upper()}: {v['hr@20']:+.2f} HR@20 / {v['mrr@20']:+.2f} MRR@20"
-            for m, v in margins.items()) + "."]
-    return lines + [""]
+             "6 epochs), with the tuning's learning-rate schedule (the official code's) and, in a second study "
+             "(`--lr_schedule=paper`, `results/repeat_synthetic/paper_lr_schedule/`), with the paper's. Only the "
+             "TAGNN rows train, so the schedule changes only them.", ""]
+    for study in studies:
+        schedule = study.get("train", {}).get("lr_schedule", "official")
+        lines += [f"Learning-rate schedule `{schedule}`: commit {study['git_commit'][:10]}, machine "
+                  f"{study['machine'].get('cpu', '?')}. Test HR@20 / MRR@20:", "",
+                  "| method | tries (budget) | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
+        for method, name in _SYNTHETIC_ROWS:
+            entry = study["methods"].get(method)
+            if entry is None:
+                continue
+            test = entry["test"]
+            if "tries_done" in entry:
+                tries = f"{entry['tries_done']} ({entry['tries']}), best {entry['best_try']}"
+            else:
+                tries = f"weight {entry.get('boost_weight')} picked on validation"
+            lines.append(f"| {name} | {tries} | {_pair(test)} | {_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
+        ceiling = study.get("bayes_optimal")
+        if ceiling:  # the generator's own probabilities: no model can do better on average
+            lines.append(f"| Bayes-optimal (the generator's probabilities) | none | {_pair(ceiling)} | "
+                         f"{_pair(ceiling, 'repeat/')} | {_pair(ceiling, 'new/')} |")
+        margins = study.get("margins_of_tagnn_repeat", {})
+        if margins:
+            lines += ["", "TAGNN + repeat-explore minus " + "; ".join(
+                f"{'S-POP' if m == 'spop' else m.upper()}: {v['hr@20']:+.2f} HR@20 / {v['mrr@20']:+.2f} MRR@20"
+                for m, v in margins.items()) + "."]
+        lines.append("")
+    return lines
 
 
 def forms_lines(results_dir: str) -> List[str]:
@@ -103,4 +113,7 @@ def forms_lines(results_dir: str) -> List[str]:
 
 
 def render(results_dir: str) -> List[str]:
-    return profile_lines(results_dir) + synthetic_lines(results_dir) + forms_lines(results_dir)
+    from experiments.lr_schedule_default import report_lines as schedule_lines
+
+    return profile_lines(results_dir) + synthetic_lines(results_dir) + forms_lines(results_dir) + schedule_lines(
+        results_dir)

@@ -33,7 +33,7 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
     text = "\n".join(repeat_report.render(str(tmp_path)))
     # 20.512 -> 20.51; p50 / p90 as integers; the floors as HR@20 / MRR@20.
     assert "| shop | 20.51 | 9.10 | 4 / 9 | 13.00 | 7.31 | 21.08 / 13.65 | 0.93 / 0.21 |" in text
-    assert "2,000 items, 40,000 sessions, 45% of next clicks" in text and "Commit abcdef0123" in text
+    assert "2,000 items, 40,000 sessions, 45% of next clicks" in text and "commit abcdef0123" in text
     assert "| S-POP | 1 (1), best 0 | 54.17 / 38.40 | 100.00 / 82.37 | 17.10 / 2.82 |" in text
     assert "| TAGNN try 0 + boost | weight 8.0 picked on validation | 89.31 / 50.64 |" in text
     assert "| Bayes-optimal (the generator's probabilities) | none | 95.85 / 62.41 | 99.97 / 78.22 | 92.52 / 49.62 |" in text

@@ -1,0 +1,171 @@
+"""`trainers.train`'s learning-rate schedule, decided by measurement: the paper's against the official code's.
+
+  python -m experiments.lr_schedule_default --results_dir=results --datasets=yoochoose1_64,diginetica
+
+The official code decays the learning rate one epoch earlier than the paper
+says (x0.1 after epochs 2, 5, ... instead of 3, 6, ...; TAGNN_SPEC.md). For
+each dataset this trains the fair tuning's try 0 of TAGNN + repeat-explore
+(`experiments.tune_baselines_lib`: `time` split, sampled softmax, 6 epochs,
+the same seed) with the paper's schedule into
+`<results_dir>/lr_schedule/<dataset>/tagnn_repeat-paper-lr/` (resumable), and
+compares it with the tuning's own try 0, trained with the official schedule
+(`<results_dir>/baselines/<dataset>/tagnn_repeat/try-0/`, which must be
+finished): test HR@20 / MRR@20 overall, on the labels that repeat a session
+item and on the others, each with the paired bootstrap of paper minus official
+(`experiments.measure_uncertainty_lib`). Writes
+`<results_dir>/lr_schedule/lr_schedule.json` (the machine and the commit with
+it); `experiments.make_report` renders it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+
+from tagnn_tf.config import DataConfig, TrainConfig
+from tagnn_tf.errors import InputError
+
+SCHEDULE_DIR = "lr_schedule"
+SCHEDULE_FILE = "lr_schedule.json"
+METHOD = "tagnn_repeat"
+RUN_NAME = f"{METHOD}-paper-lr"
+# The fair tuning's protocol (experiments.tune_baselines' defaults), schedule aside.
+PROTOCOL = TrainConfig(epochs=6, train_candidates="sampled", lr_schedule="official")
+
+
+def reference_dir(results_dir: str, dataset: str) -> str:
+    """The tuning's try 0 of TAGNN + repeat-explore: the official schedule's run."""
+    return os.path.join(results_dir, "baselines", dataset, METHOD, "try-0")
+
+
+def compare_runs(official_ranks: np.ndarray, paper_ranks: np.ndarray, repeats: np.ndarray) -> dict:
+    """Paper minus official on every test label, the repeat labels and the others (paired bootstrap).
+
+    Args:
+      official_ranks, paper_ranks: int `[test examples]` 1-based ranks, test-file order.
+      repeats: bool `[test examples]`, the label is an item of its session.
+
+    Returns:
+      {subset: {"examples", "official": {hr@20, mrr@20}, "paper": {...}, "paper_minus_official": {"hr@20",
+      "hr@20_ci95", "hr@20_share_above_0", same for mrr@20}}} for subset in all, repeat, new; values in %.
+    """
+    from experiments.measure_uncertainty_lib import paired_bootstrap
+
+    if not len(official_ranks) == len(paper_ranks) == len(repeats):
+        raise InputError("Both runs must rank every test example. Received: "
+                         f"{len(official_ranks)}, {len(paper_ranks)} ranks for {len(repeats)} test examples")
+    out = {}
+    for subset, mask in (("all", np.ones_like(repeats, dtype=bool)), ("repeat", repeats), ("new", ~repeats)):
+        boot = paired_bootstrap({"official": official_ranks[mask], "paper": paper_ranks[mask]}, "official",
+                                resamples=1000, seed=0)
+        runs = boot["runs"]
+        out[subset] = {"examples": boot["examples"],
+                       **{name: {k: runs[name][k] for k in ("hr@20", "mrr@20")} for name in ("official", "paper")},
+                       "paper_minus_official": runs["paper"]["minus_reference"]}
+    return out
+
+
+def _check_run(run_dir: str, expected) -> None:
+    """Raises unless the run at `run_dir` was trained with `expected`'s model, training and split."""
+    from tagnn_tf import run_directory
+
+    recorded = run_directory.read_config(run_dir)
+    same = (recorded.model == expected.model and recorded.train == expected.train
+            and (recorded.data.dataset, recorded.data.valid_split) == (expected.data.dataset, expected.data.valid_split))
+    if not same:
+        raise InputError(f"{run_dir}: not trained with the configuration this comparison needs (the tuning "
+                         f"protocol's try 0 of {METHOD}, lr_schedule={expected.train.lr_schedule!r})")
+
+
+def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable = print) -> dict:
+    """Trains (or resumes) the paper-schedule run of `dataset` and compares it with the tuning's try 0."""
+    from experiments.tune_baselines_lib import tries, try_config
+    from tagnn_tf import run_directory
+    from tagnn_tf.data.sessions import load_test_examples
+    from tagnn_tf.training.trainer import train as train_run
+
+    reference = reference_dir(results_dir, dataset)
+    if not os.path.exists(os.path.join(reference, run_directory.RESULT)):
+        raise InputError(f"{reference}: not a finished run; run experiments.tune_baselines --methods={METHOD} "
+                         f"--datasets={dataset} first (its try 0 is the official schedule's run)")
+    data = DataConfig(dataset=dataset, data_dir=data_dir, valid_split="time")
+    official = try_config(METHOD, tries(METHOD)[0], data, PROTOCOL)
+    paper = dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule="paper"))
+    _check_run(reference, official)
+    run_dir = os.path.join(results_dir, SCHEDULE_DIR, dataset, RUN_NAME)
+    if not os.path.exists(os.path.join(run_dir, run_directory.RESULT)):
+        train_run(paper, run_dir, log=log)
+    _check_run(run_dir, paper)
+    repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
+    curves = {name: [{"epoch": r["epoch"], "val_hr@20": r["val"]["hr@20"], "test_hr@20": r["test"]["hr@20"]}
+                     for r in run_directory.read_jsonl(os.path.join(folder, run_directory.METRICS))]
+              for name, folder in (("official", reference), ("paper", run_dir))}
+    return {"official_run": os.path.relpath(reference, results_dir), "paper_run": os.path.relpath(run_dir, results_dir),
+            "repeat_share": round(100.0 * float(repeats.mean()), 4), "curves": curves,
+            "test": compare_runs(run_directory.read_test_ranks(reference), run_directory.read_test_ranks(run_dir),
+                                 repeats)}
+
+
+def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, log: Callable = print) -> str:
+    """`check_dataset` for each of `datasets`; writes and returns `<results_dir>/lr_schedule/lr_schedule.json`.
+
+    The entries of datasets not in `datasets` are kept from the existing file."""
+    from tagnn_tf import run_directory
+
+    path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
+    out = run_directory.read_json(path) if os.path.exists(path) else {"datasets": {}}
+    for dataset in datasets:
+        entry = check_dataset(results_dir, dataset, data_dir, log=log)
+        entry.update(git_commit=run_directory.git_commit(), machine=run_directory.machine_info())
+        out["datasets"][dataset] = entry
+        diff = entry["test"]["all"]["paper_minus_official"]
+        log(f"{dataset}: paper minus official schedule, test HR@20 {diff['hr@20']:+.2f} {diff['hr@20_ci95']}, "
+            f"MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    run_directory.write_json_atomic(path, out)
+    return path
+
+
+def report_lines(results_dir: str) -> list:
+    """The report's section (results/README.md), from `lr_schedule.json`; [] when it is not there."""
+    from tagnn_tf import run_directory
+
+    path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
+    if not os.path.exists(path):
+        return []
+    lines = ["## The learning-rate schedule (`python -m experiments.lr_schedule_default`)", "",
+             "TAGNN + repeat-explore, the fair tuning's try 0 (`time` split, sampled softmax, 6 epochs, seed 2020), "
+             "trained with the paper's schedule (x0.1 after epochs 3 and 6) against the same try with the official "
+             "code's (x0.1 after epochs 2 and 5; the tuning's own run). Test HR@20 / MRR@20; paper minus official "
+             "with the paired bootstrap's 95% interval (1,000 draws):", "",
+             "| dataset | labels | official | paper | paper minus official |", "|---|---|---|---|---|"]
+    for dataset, entry in run_directory.read_json(path)["datasets"].items():
+        for subset, row in entry["test"].items():
+            d = row["paper_minus_official"]
+            lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {row['official']['hr@20']:.2f} / "
+                         f"{row['official']['mrr@20']:.2f} | {row['paper']['hr@20']:.2f} / {row['paper']['mrr@20']:.2f}"
+                         f" | {d['hr@20']:+.2f} [{d['hr@20_ci95'][0]:+.2f}, {d['hr@20_ci95'][1]:+.2f}] / "
+                         f"{d['mrr@20']:+.2f} [{d['mrr@20_ci95'][0]:+.2f}, {d['mrr@20_ci95'][1]:+.2f}] |")
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("results_dir", "results", "Holds baselines/<dataset>/tagnn_repeat/try-0; the runs and "
+                        "lr_schedule.json go to its lr_schedule/.")
+    flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets to check.")
+    flags.DEFINE_string("data_dir", "../shared/data", "Dataset folders.")
+    FLAGS = flags.FLAGS
+
+    def _main(argv):
+        from tagnn_tf.cli import run_or_exit
+
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        print(run_or_exit(run_check, FLAGS.results_dir, FLAGS.datasets, FLAGS.data_dir))
+
+    app.run(_main)
