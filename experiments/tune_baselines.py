@@ -15,7 +15,7 @@ import json  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 from tagnn_tf.cli import parse_flags_or_exit  # noqa: E402
-from tagnn_tf.arguments import TRAIN_CANDIDATES, VALID_SPLITS  # noqa: E402
+from tagnn_tf.arguments import LR_SCHEDULES, TRAIN_CANDIDATES, VALID_SPLITS  # noqa: E402
 from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 from tagnn_tf.model_registry import NON_NEURAL_MODELS  # noqa: E402
 
@@ -28,6 +28,10 @@ flags.DEFINE_enum("valid_split", "time", list(VALID_SPLITS), "DataConfig.valid_s
 flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments.tune_baselines_lib.TUNING_EPOCHS).")
 flags.DEFINE_enum("train_candidates", "sampled", list(TRAIN_CANDIDATES),
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
+flags.DEFINE_enum("lr_schedule", "official", list(LR_SCHEDULES),
+                  "Neural tries: TrainConfig.lr_schedule. The committed tunings use the official code's; the paper's "
+                  "(trainers.train's default, results/README.md) trains every neural try differently, so give it its "
+                  "own --results_dir.")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")
 flags.DEFINE_bool("refit_effect", False, "Instead of tuning: score each tuned non-neural method's best configuration "
                   "fitted on the training part only (what the refit on training + validation adds).")
@@ -36,13 +40,18 @@ flags.DEFINE_bool("beyond_edges", False, "Instead of tuning: one try beyond each
 FLAGS = flags.FLAGS
 
 
+def _train_config():
+    from tagnn_tf.config import TrainConfig
+
+    return TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates, lr_schedule=FLAGS.lr_schedule)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     from experiments.tune_baselines_lib import tune_all
     from tagnn_tf.cli import run_or_exit
-    from tagnn_tf.config import TrainConfig
 
     if FLAGS.refit_effect:
         from experiments.tune_baselines_lib import measure_refit_effect
@@ -55,11 +64,11 @@ def main(argv):
         from experiments.tune_baselines_lib import check_all_beyond_edges
 
         out = run_or_exit(check_all_beyond_edges, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir,
-                          FLAGS.valid_split, TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates))
+                          FLAGS.valid_split, _train_config())
         print(json.dumps(out, indent=2))
         return
     out = run_or_exit(tune_all, FLAGS.results_dir, FLAGS.datasets, FLAGS.methods, FLAGS.data_dir, FLAGS.valid_split,
-                      TrainConfig(epochs=FLAGS.epochs, train_candidates=FLAGS.train_candidates), FLAGS.max_tries)
+                      _train_config(), FLAGS.max_tries)
     print(json.dumps(out, indent=2))
 
 

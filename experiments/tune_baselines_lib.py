@@ -227,6 +227,33 @@ def try_config(method: str, overrides: dict, data: DataConfig, train: Optional[T
     return ExperimentConfig.from_dict(values)
 
 
+# The fields two runs of one protocol may differ in: where the data lies, the catalogue size the trainer
+# records, and how often a run checkpoints.
+_NOT_PROTOCOL = {"data.data_dir", "data.num_items", "train.checkpoint_every_steps"}
+
+
+def protocol_differences(recorded: ExperimentConfig, expected: ExperimentConfig) -> List[str]:
+    """The `section.field` names whose values differ between two runs' configurations, outside `_NOT_PROTOCOL`."""
+    out = []
+    for section in ("model", "data", "train", "baseline"):
+        a, b = dataclasses.asdict(getattr(recorded, section)), dataclasses.asdict(getattr(expected, section))
+        out += [f"{section}.{k}={a.get(k)!r} (expected {b.get(k)!r})" for k in sorted(set(a) | set(b))
+                if a.get(k) != b.get(k) and f"{section}.{k}" not in _NOT_PROTOCOL]
+    return out
+
+
+def check_finished_try(run_dir: str, config: ExperimentConfig) -> None:
+    """Refuses a finished neural try trained with another protocol than `config` (another `--epochs`,
+    `--train_candidates` or `--lr_schedule` over the same `--results_dir`): its row would be mixed silently
+    into the new tuning."""
+    if not os.path.exists(os.path.join(run_dir, run_directory.CONFIG)):
+        return
+    differences = protocol_differences(run_directory.read_config(run_dir), config)
+    if differences:
+        raise InputError(f"{run_dir}: this try was trained with another configuration ({', '.join(differences)}); "
+                         "a tuning's tries share one protocol: give this one its own --results_dir")
+
+
 def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainConfig] = None,
          max_tries: int = 0, log: Callable = print) -> dict:
     """Runs (or resumes) the method's tries in `dataset_dir/<method>/`; returns the best try's summary.
@@ -246,6 +273,8 @@ def tune(method: str, dataset_dir: str, data: DataConfig, train: Optional[TrainC
     for k, overrides in enumerate(plan):
         # Read again before each try: another process may share this method's tries.
         done = {r["try"]: r for r in run_directory.read_jsonl(log_path)}
+        if k in done and method not in NON_NEURAL_MODELS:
+            check_finished_try(os.path.join(folder, f"try-{k}"), try_config(method, overrides, data, train))
         if k in done or (max_tries and k >= max_tries):
             continue
         holder = run_lock.live_claim(os.path.join(folder, f"try-{k}"))

@@ -52,3 +52,15 @@ def test_report_renders_every_subset_with_its_interval(tmp_path):
     assert "| shop | all (4) | 75.00 / 42.50 | 75.00 / 45.83 | +0.00 [" in text
     assert "| shop | repeat (2) | 100.00 / 75.00 | 100.00 / 75.00 | +0.00 [+0.00, +0.00] / +0.00 [+0.00, +0.00] |" in text
     assert "| shop | new (2) | 50.00 / 10.00 | 50.00 / 16.67 |" in text
+    assert text.index("| shop | all") < text.index("| shop | repeat") < text.index("| shop | new")
+    # Level on HR@20 (+0.00 [-x, +y]) and above on MRR@20: not below.
+    assert "against the official one (below = an interval entirely under 0): shop: not below." in text
+
+
+def test_not_below_reads_the_upper_ends_of_both_intervals():
+    def entry(hr, mrr):
+        return {"test": {"all": {"paper_minus_official": {"hr@20_ci95": hr, "mrr@20_ci95": mrr}}}}
+
+    assert schedule.not_below(entry([-0.3, 0.0], [0.1, 0.2]))
+    assert not schedule.not_below(entry([-0.3, -0.01], [0.1, 0.2]))
+    assert not schedule.not_below(entry([0.1, 0.3], [-0.2, -0.1]))

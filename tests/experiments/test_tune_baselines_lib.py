@@ -1,5 +1,6 @@
 """The tuning harness, the validation-split study and the baselines report section, on synthetic data."""
 
+import dataclasses
 import os
 
 import pytest
@@ -115,6 +116,14 @@ def test_a_neural_try_is_a_trainer_run(tmp_path, monkeypatch):
     assert out["run_dir"] == "try-0" and out["complete"]
     assert run_directory.read_test_ranks(run) is not None
     assert out["test"] == run_directory.read_json(os.path.join(run, run_directory.RESULT))["test"]
+    # The same results dir under another protocol: the finished try is refused, not mixed into the tuning.
+    with pytest.raises(InputError, match=r"train.lr_schedule='official' \(expected 'paper'\).*its own --results_dir"):
+        tune("stamp", str(tmp_path), DATA, TrainConfig(epochs=1, learning_rate=5e-3, lr_schedule="paper"),
+             log=lambda *_: None)
+    # Where the data lies and how often a run checkpoints are not part of the protocol.
+    moved = dataclasses.replace(DATA, data_dir=os.path.join(DATA.data_dir, "."))
+    assert tune("stamp", str(tmp_path), moved, TrainConfig(epochs=1, learning_rate=5e-3, checkpoint_every_steps=7),
+                log=lambda *_: None)["test"] == out["test"]
 
 
 def test_split_study_and_report(tmp_path):
