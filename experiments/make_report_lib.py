@@ -597,10 +597,13 @@ def large_catalogue_lines(results_dir: str) -> List[str]:
     if sampled is None or full is None:
         return []
     train = sampled["config"]["train"]
+    # The flags whose `trainers.train` default changed since (the dataclass values the run recorded).
+    mechanism = sampled["config"].get("model", {}).get("repeat_mechanism", "none")
     lines = ["## Sampled training on Diginetica", "",
              f"`{SAMPLED_RUN}/`: `trainers.train --dataset=diginetica --readout=paper --train_candidates=sampled "
              f"--num_negatives={train.get('num_negatives')} "
-             f"--negative_sampling={train.get('negative_sampling')}` (the "
+             f"--negative_sampling={train.get('negative_sampling')} --repeat_mechanism={mechanism} "
+             f"--lr_schedule={train.get('lr_schedule', 'official')}` (the "
              f"`tagnn` reproduction's configuration and epoch budget, validation-selected; evaluation ranks all "
              f"items). Against the full-softmax `{FULL_RUN}/` run:", "",
              "| run | state | selected epoch | test HR@10 | HR@20 | MRR@10 | MRR@20 | training time (h) | "

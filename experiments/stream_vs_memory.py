@@ -6,7 +6,8 @@ The in-memory pipeline reads the shards as the same examples in the same order
 as the pickles (`tests/data/test_real_data.py` checks it), so its metrics for a
 seed are those of the pickles. The stream shuffles within blocks of shards, so
 its batch order necessarily differs: this measures whether that moves the
-metrics beyond the spread of seeds. Both train `trainers.train`'s defaults with
+metrics beyond the spread of seeds. Both train `TrainConfig`'s defaults (the paper's model, the
+official code's learning-rate schedule) with
 `--valid_split=time` (the two pipelines then hold out the same validation
 examples) and the sampled softmax, for `--epochs` epochs, one run per
 (pipeline, seed). Diginetica is converted into shards of 20,000 sessions under

@@ -18,6 +18,13 @@ _SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig
 _FLAG_NAMES = {(ModelConfig, "name"): "model"}
 
 
+# The fields whose default under `config_from_flags` is not the dataclass's (`--help` text).
+_TRAINER_DEFAULTS = {
+    (ModelConfig, "repeat_mechanism"): "'repeat_explore' for the neural models with padding='masked', else 'none'; "
+                                       "a rerun keeps its run's",
+}
+
+
 def flag_name(klass, field_name: str) -> str:
     return _FLAG_NAMES.get((klass, field_name), field_name)
 
@@ -36,11 +43,11 @@ def _choices(klass, field_name: str):
 
 
 def define_config_flags(flag_values=flags.FLAGS, sections=_SECTIONS) -> None:
-    """Defines one flag per config field (default None = the dataclass default)."""
+    """Defines one flag per config field (default None = the dataclass default, or `config_from_flags`' own)."""
     for _, klass, f in _fields(sections):
         default = f.default
         name = flag_name(klass, f.name)
-        text = f"{klass.__name__}.{f.name} (default {default!r})"
+        text = f"{klass.__name__}.{f.name} (default {_TRAINER_DEFAULTS.get((klass, f.name), repr(default))})"
         if f.type in ("int", int):
             flags.DEFINE_integer(name, None, text, flag_values=flag_values)
         elif f.type in ("float", float):

@@ -105,6 +105,7 @@ def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_r
         fv = flags.FlagValues()
         define_config_flags(fv)
         fv(["prog", *argv])
+        assert "(default 'repeat_explore' for the neural models" in fv["repeat_mechanism"].help
         return config_from_flags(fv, model_dir=model_dir).model.repeat_mechanism
 
     assert TRAINER_REPEAT_MECHANISM == "repeat_explore"

@@ -47,14 +47,16 @@ def test_report_renders_every_subset_with_its_interval(tmp_path):
     test = schedule.compare_runs(np.array([1, 30, 2, 5]), np.array([1, 3, 2, 40]), np.array([True, False, True, False]))
     os.makedirs(tmp_path / schedule.SCHEDULE_DIR)
     with open(tmp_path / schedule.SCHEDULE_DIR / schedule.SCHEDULE_FILE, "w") as f:
-        json.dump({"datasets": {"shop": {"test": test}}}, f)
+        curves = {"official": [{"val_hr@20": 50.0}, {"val_hr@20": 51.5}], "paper": [{"val_hr@20": 51.25}]}
+        json.dump({"datasets": {"shop": {"test": test, "curves": curves}}}, f)
     text = "\n".join(schedule.report_lines(str(tmp_path)))
     assert "| shop | all (4) | 75.00 / 42.50 | 75.00 / 45.83 | +0.00 [" in text
-    assert "| shop | repeat (2) | 100.00 / 75.00 | 100.00 / 75.00 | +0.00 [+0.00, +0.00] / +0.00 [+0.00, +0.00] |" in text
+    assert "| 51.50 / 51.25 |" in text  # the best validation epoch of each run
+    assert "| shop | repeat (2) | 100.00 / 75.00 | 100.00 / 75.00 | +0.00 [+0.00, +0.00] / +0.00 [+0.00, +0.00] |  |" in text
     assert "| shop | new (2) | 50.00 / 10.00 | 50.00 / 16.67 |" in text
     assert text.index("| shop | all") < text.index("| shop | repeat") < text.index("| shop | new")
     # Level on HR@20 (+0.00 [-x, +y]) and above on MRR@20: not below.
-    assert "against the official one (below = an interval entirely under 0): shop: not below." in text
+    assert "against the official one (below = an interval entirely under 0): shop: not below. It is not below" in text
 
 
 def test_not_below_reads_the_upper_ends_of_both_intervals():
