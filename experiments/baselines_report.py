@@ -19,7 +19,7 @@ from experiments.tune_baselines_lib import (BEST, BEYOND_EDGE, BUDGETS, NEURAL_M
                                          SEARCH_SPACES, TUNING_EPOCHS, TUNING_LOG, best_try, range_edges, result_dir,
                                          tries)
 from experiments.published_results import paper_numbers
-from experiments.measure_uncertainty_lib import paired_bootstrap
+from experiments.measure_uncertainty_lib import paired_bootstrap, paired_by_subset
 from tagnn_tf import run_directory
 from tagnn_tf.arguments import VALID_SPLITS
 from tagnn_tf.errors import InputError
@@ -293,9 +293,8 @@ def _same_try_lines(folder: str, dataset: str, repeats: np.ndarray) -> List[str]
                 continue
             ranks = {"plain": run_directory.read_test_ranks(plain), "repeat": run_directory.read_test_ranks(mine)}
             cells = []
-            for subset, mask in (("all", np.ones_like(repeats)), ("repeat", repeats), ("new", ~repeats)):
-                diff = paired_bootstrap({n: r[mask] for n, r in ranks.items()}, "plain", resamples=1000,
-                                        seed=0)["runs"]["repeat"]["minus_reference"]
+            for boot in paired_by_subset(ranks, "plain", repeats).values():  # all, repeat, new
+                diff = boot["runs"]["repeat"]["minus_reference"]
                 cells.append(f"{diff['hr@20']:+.2f} [{diff['hr@20_ci95'][0]:+.2f}, {diff['hr@20_ci95'][1]:+.2f}] / "
                              f"{diff['mrr@20']:+.2f} [{diff['mrr@20_ci95'][0]:+.2f}, {diff['mrr@20_ci95'][1]:+.2f}]")
             rows.append(f"| {NAMES[method]} minus {NAMES[model]} | try {k} ({_hyper(tries(method)[k])}) | "

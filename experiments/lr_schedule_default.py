@@ -25,15 +25,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tagnn_tf.config import DataConfig, TrainConfig
+from experiments.tune_baselines_lib import TUNING_TRAIN
+from tagnn_tf.config import DataConfig
 from tagnn_tf.errors import InputError
 
 SCHEDULE_DIR = "lr_schedule"
 SCHEDULE_FILE = "lr_schedule.json"
 METHOD = "tagnn_repeat"
 RUN_NAME = f"{METHOD}-paper-lr"
-# The fair tuning's protocol (experiments.tune_baselines' defaults), schedule aside.
-PROTOCOL = TrainConfig(epochs=6, train_candidates="sampled", lr_schedule="official")
 
 
 def reference_dir(results_dir: str, dataset: str) -> str:
@@ -52,15 +51,14 @@ def compare_runs(official_ranks: np.ndarray, paper_ranks: np.ndarray, repeats: n
       {subset: {"examples", "official": {hr@20, mrr@20}, "paper": {...}, "paper_minus_official": {"hr@20",
       "hr@20_ci95", "hr@20_share_above_0", same for mrr@20}}} for subset in all, repeat, new; values in %.
     """
-    from experiments.measure_uncertainty_lib import paired_bootstrap
+    from experiments.measure_uncertainty_lib import paired_by_subset
 
     if not len(official_ranks) == len(paper_ranks) == len(repeats):
         raise InputError("Both runs must rank every test example. Received: "
                          f"{len(official_ranks)}, {len(paper_ranks)} ranks for {len(repeats)} test examples")
     out = {}
-    for subset, mask in (("all", np.ones_like(repeats, dtype=bool)), ("repeat", repeats), ("new", ~repeats)):
-        boot = paired_bootstrap({"official": official_ranks[mask], "paper": paper_ranks[mask]}, "official",
-                                resamples=1000, seed=0)
+    for subset, boot in paired_by_subset({"official": official_ranks, "paper": paper_ranks}, "official",
+                                         repeats).items():
         runs = boot["runs"]
         out[subset] = {"examples": boot["examples"],
                        **{name: {k: runs[name][k] for k in ("hr@20", "mrr@20")} for name in ("official", "paper")},
@@ -92,7 +90,7 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable =
         raise InputError(f"{reference}: not a finished run; run experiments.tune_baselines --methods={METHOD} "
                          f"--datasets={dataset} first (its try 0 is the official schedule's run)")
     data = DataConfig(dataset=dataset, data_dir=data_dir, valid_split="time")
-    official = try_config(METHOD, tries(METHOD)[0], data, PROTOCOL)
+    official = try_config(METHOD, tries(METHOD)[0], data, TUNING_TRAIN)
     paper = dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule="paper"))
     _check_run(reference, official)
     run_dir = os.path.join(results_dir, SCHEDULE_DIR, dataset, RUN_NAME)

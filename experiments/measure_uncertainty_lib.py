@@ -96,6 +96,23 @@ def paired_bootstrap(ranks_by_run: Dict[str, np.ndarray], reference: str, k: int
     return {"examples": n, "resamples": resamples, "seed": seed, "k": k, "reference": reference, "runs": runs}
 
 
+def paired_by_subset(ranks_by_run: Dict[str, np.ndarray], reference: str, repeats: np.ndarray,
+                     k: int = 20, resamples: int = 1000, seed: int = 0) -> Dict[str, dict]:
+    """`paired_bootstrap` on every test label (`all`), on those that repeat an item of their session
+    (`repeat`) and on the others (`new`).
+
+    Args:
+      repeats: bool `[examples]`, in the order of the ranks.
+
+    Returns:
+      {"all" | "repeat" | "new": `paired_bootstrap`'s result on that subset}.
+    """
+    repeats = np.asarray(repeats, dtype=bool)
+    return {subset: paired_bootstrap({name: r[mask] for name, r in ranks_by_run.items()}, reference, k=k,
+                                     resamples=resamples, seed=seed)
+            for subset, mask in (("all", np.ones_like(repeats)), ("repeat", repeats), ("new", ~repeats))}
+
+
 def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed: int = 0, log=print) -> str:
     """Paired bootstrap of every finished run of each dataset against its `tagnn` run.
 

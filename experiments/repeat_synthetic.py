@@ -22,13 +22,12 @@ import dataclasses
 import os
 from typing import Callable, Optional, Sequence
 
+from experiments.tune_baselines_lib import TUNING_TRAIN
 from tagnn_tf.arguments import LR_SCHEDULES
 from tagnn_tf.config import DataConfig, TrainConfig
 
 DATASET = "synthetic_repeat"
 METHODS = ("spop", "stan", "tagnn", "tagnn_repeat")
-# The neural tries' protocol (experiments.tune_baselines_lib's).
-TUNING_TRAIN = TrainConfig(epochs=6, train_candidates="sampled")
 
 
 def write_synthetic_dataset(folder: str, num_items: int, num_sessions: int, seed: int, repeat_share: float) -> None:
