@@ -11,9 +11,10 @@ from typing import List
 from tagnn_tf import run_directory
 
 PROFILES_DIR = "profiles"
-SYNTHETIC_FILE = os.path.join("repeat_synthetic", "repeat_synthetic.json")
-# The same study with the paper's learning-rate schedule (`--lr_schedule=paper`).
-SYNTHETIC_PAPER_LR_FILE = os.path.join("repeat_synthetic", "paper_lr_schedule", "repeat_synthetic.json")
+# The synthetic studies, in the report's order: the main log with the tuning's learning-rate schedule, the
+# same log with the paper's (`--lr_schedule=paper`) and a log the size of the test's small version.
+SYNTHETIC_FILES = tuple(os.path.join("repeat_synthetic", *sub, "repeat_synthetic.json")
+                        for sub in ((), ("paper_lr_schedule",), ("small_log",)))
 FORMS_DIR = "repeat_mixture_forms"
 _SYNTHETIC_ROWS = (("spop", "S-POP"), ("stan", "STAN, tuned"), ("tagnn", "TAGNN"),
                    ("tagnn_boost", "TAGNN try 0 + boost"), ("tagnn_repeat", "TAGNN + repeat-explore"))
@@ -55,22 +56,22 @@ def profile_lines(results_dir: str) -> List[str]:
 
 
 def synthetic_lines(results_dir: str) -> List[str]:
-    """The synthetic study's table, once per committed schedule (the tuning protocol's, then the paper's)."""
-    studies = [run_directory.read_json(os.path.join(results_dir, f))
-               for f in (SYNTHETIC_FILE, SYNTHETIC_PAPER_LR_FILE) if os.path.exists(os.path.join(results_dir, f))]
-    if not studies:
+    """One table per committed synthetic study (`SYNTHETIC_FILES`), each headed by its log and schedule."""
+    paths = [os.path.join(results_dir, f) for f in SYNTHETIC_FILES if os.path.exists(os.path.join(results_dir, f))]
+    if not paths:
         return []
-    log = studies[0]["synthetic"]
     lines = ["## A repeat-heavy synthetic log (`python -m experiments.repeat_synthetic`)", "",
-             f"{log['num_items']:,} items, {log['num_sessions']:,} sessions, {100 * log['repeat_share']:.0f}% of "
-             "next clicks repeat a session item; the fair tuning's protocol (`time` split, sampled softmax, at most "
-             "6 epochs), with the tuning's learning-rate schedule (the official code's) and, in a second study "
-             "(`--lr_schedule=paper`, `results/repeat_synthetic/paper_lr_schedule/`), with the paper's. Only the "
-             "TAGNN rows train, so the schedule changes only them.", ""]
-    for study in studies:
-        schedule = study.get("train", {}).get("lr_schedule", "official")
-        lines += [f"Learning-rate schedule `{schedule}`: commit {study['git_commit'][:10]}, machine "
-                  f"{study['machine'].get('cpu', '?')}. Test HR@20 / MRR@20:", "",
+             "Synthetic logs where a share of the next clicks repeat a session item, under the fair tuning's "
+             "protocol (`time` split, sampled softmax, at most 6 epochs). Only the TAGNN rows train, so a study's "
+             "learning-rate schedule (`--lr_schedule`) changes only them.", ""]
+    for path in paths:
+        study = run_directory.read_json(path)
+        log, schedule = study["synthetic"], study.get("train", {}).get("lr_schedule", "official")
+        folder = os.path.relpath(os.path.dirname(path), results_dir).replace(os.sep, "/")
+        lines += [f"**{log['num_items']:,} items, {log['num_sessions']:,} sessions, {100 * log['repeat_share']:.0f}% "
+                  f"of next clicks repeat a session item; learning-rate schedule `{schedule}`** (`results/{folder}/`, "
+                  f"commit {study['git_commit'][:10]}, machine {study['machine'].get('cpu', '?')}). "
+                  "Test HR@20 / MRR@20:", "",
                   "| method | tries (budget) | overall | repeat labels | new labels |", "|---|---|---|---|---|"]
         for method, name in _SYNTHETIC_ROWS:
             entry = study["methods"].get(method)
@@ -82,6 +83,12 @@ def synthetic_lines(results_dir: str) -> List[str]:
             else:
                 tries = f"weight {entry.get('boost_weight')} picked on validation"
             lines.append(f"| {name} | {tries} | {_pair(test)} | {_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
+        for run in sorted(glob.glob(os.path.join(os.path.dirname(path), "*", "result.json"))):
+            # A `trainers.train` run on the study's log beside its JSON (its folder names its settings).
+            result = run_directory.read_json(run)
+            lines.append(f"| `{os.path.basename(os.path.dirname(run))}` (`trainers.train`) | epoch "
+                         f"{result['selected_epoch']} of {result['epochs_run']} | {_pair(result['test'])} | "
+                         f"{_pair(result['test'], 'repeat/')} | {_pair(result['test'], 'new/')} |")
         ceiling = study.get("bayes_optimal")
         if ceiling:  # the generator's own probabilities: no model can do better on average
             lines.append(f"| Bayes-optimal (the generator's probabilities) | none | {_pair(ceiling)} | "

@@ -17,7 +17,9 @@ def test_on_a_repeat_heavy_log_the_mechanism_beats_s_pop_and_the_plain_model(tmp
                     log=lambda *_: None)
     assert 40 < out["profile"]["test_repeat_share"] < 50
     test = {m: r["test"] for m, r in out["methods"].items()}
-    # The target's small version: at least 2 points above S-POP on HR@20 and MRR@20.
+    # The target's small version: at least 2 points above S-POP on HR@20 and MRR@20. Not against a tuned
+    # STAN: on a log this small it is 12 HR@20 above TAGNN + repeat-explore (results/repeat_synthetic/
+    # small_log/, docs/repeat_heavy_logs.md "Small logs"); the full log's benchmark measures that target.
     assert all(v >= 2 for v in margins(out, against=("spop",))["spop"].values()), test
     # The mechanism's gain is on the repeat labels; the post-hoc boost picked a positive weight.
     assert test["tagnn_repeat"]["mrr@20"] > test["tagnn"]["mrr@20"]
