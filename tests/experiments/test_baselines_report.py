@@ -168,3 +168,16 @@ def test_refit_rows_show_what_the_refit_adds(tmp_path):
                                                              "test_refit": _metrics(50.73, 18.3)})
     text = "\n".join(refit_lines(str(tmp_path)))
     assert "| Diginetica | STAN | 48.00 / 17.50 | 50.73 / 18.30 | +2.73 / +0.80 |" in text
+
+
+def test_the_other_repeat_explore_methods_are_paired_with_tagnn_repeat():
+    from experiments.baselines_report import _against_tagnn_repeat
+
+    # Ranks of 3 test examples. HR@20: both 2/3. MRR@20: TAGNN + repeat-explore (1 + 0 + 1/2) / 3 = 50%,
+    # NARM + repeat-explore (1 + 1/5 + 0) / 3 = 40%: -10 points. Plain NARM is no `+ repeat-explore` method.
+    ranks = {"tagnn_repeat": np.array([1, 30, 2]), "narm_repeat": np.array([1, 5, 40]), "narm": np.array([1, 1, 1])}
+    (line, blank) = _against_tagnn_repeat(ranks)
+    assert "NARM + repeat-explore +0.00 [" in line and "/ -10.00 [" in line and blank == ""
+    assert line.count("NARM") == 1  # no row for plain NARM
+    assert _against_tagnn_repeat({"narm_repeat": ranks["narm_repeat"]}) == []
+    assert _against_tagnn_repeat({"tagnn_repeat": ranks["tagnn_repeat"], "narm": ranks["narm"]}) == []
