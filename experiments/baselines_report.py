@@ -19,7 +19,7 @@ from experiments.tune_baselines_lib import (BEST, BEYOND_EDGE, BUDGETS, NEURAL_M
                                          SEARCH_SPACES, TUNING_EPOCHS, TUNING_LOG, best_try, range_edges, result_dir,
                                          tries)
 from experiments.published_results import paper_numbers
-from experiments.measure_uncertainty_lib import paired_bootstrap, paired_by_subset
+from experiments.measure_uncertainty_lib import difference_text, paired_bootstrap, paired_by_subset
 from tagnn_tf import run_directory
 from tagnn_tf.arguments import VALID_SPLITS
 from tagnn_tf.errors import InputError
@@ -207,9 +207,7 @@ def dataset_lines(results_dir: str, dataset: str, paper: dict) -> List[str]:
         b = (boot or {}).get(m, {})
         ci = f"[{b['hr@20_ci95'][0]:.2f}, {b['hr@20_ci95'][1]:.2f}]" if b else "—"
         diff = b.get("minus_reference") if "tagnn" in ranks and m != "tagnn" else None
-        diff_text = (f"{diff['hr@20']:+.2f} [{diff['hr@20_ci95'][0]:+.2f}, {diff['hr@20_ci95'][1]:+.2f}] / "
-                     f"{diff['mrr@20']:+.2f} [{diff['mrr@20_ci95'][0]:+.2f}, {diff['mrr@20_ci95'][1]:+.2f}]"
-                     if diff else "—")
+        diff_text = difference_text(diff) if diff else "—"
         lines.append(f"| {NAMES[m]} | {status} | {_hyper(s['overrides'])} | {_fmt(s['val'].get('hr@20'))} | "
                      f"{_fmt(t.get('hr@10'))} | {_fmt(t.get('hr@20'))} | {_fmt(t.get('mrr@10'))} | "
                      f"{_fmt(t.get('mrr@20'))} | {pub_text} | {ci} | "
@@ -255,11 +253,7 @@ def _against_tagnn_repeat(ranks: Dict[str, np.ndarray]) -> List[str]:
         return []
     boot = paired_bootstrap({m: ranks[m] for m in ["tagnn_repeat"] + others}, "tagnn_repeat", resamples=1000,
                             seed=0)["runs"]
-    cells = []
-    for m in others:
-        d = boot[m]["minus_reference"]
-        cells.append(f"{NAMES[m]} {d['hr@20']:+.2f} [{d['hr@20_ci95'][0]:+.2f}, {d['hr@20_ci95'][1]:+.2f}] / "
-                     f"{d['mrr@20']:+.2f} [{d['mrr@20_ci95'][0]:+.2f}, {d['mrr@20_ci95'][1]:+.2f}]")
+    cells = [f"{NAMES[m]} {difference_text(boot[m]['minus_reference'])}" for m in others]
     return ["The other `+ repeat-explore` methods minus TAGNN + repeat-explore, each at its best try so far, test "
             "HR@20 / MRR@20 (paired, 95% CI, 1,000 draws): " + "; ".join(cells) + ".", ""]
 
@@ -309,11 +303,8 @@ def _same_try_lines(folder: str, dataset: str, repeats: np.ndarray) -> List[str]
             if not all(os.path.exists(os.path.join(d, run_directory.RESULT)) for d in (mine, plain)):
                 continue
             ranks = {"plain": run_directory.read_test_ranks(plain), "repeat": run_directory.read_test_ranks(mine)}
-            cells = []
-            for boot in paired_by_subset(ranks, "plain", repeats).values():  # all, repeat, new
-                diff = boot["runs"]["repeat"]["minus_reference"]
-                cells.append(f"{diff['hr@20']:+.2f} [{diff['hr@20_ci95'][0]:+.2f}, {diff['hr@20_ci95'][1]:+.2f}] / "
-                             f"{diff['mrr@20']:+.2f} [{diff['mrr@20_ci95'][0]:+.2f}, {diff['mrr@20_ci95'][1]:+.2f}]")
+            cells = [difference_text(boot["runs"]["repeat"]["minus_reference"])  # all, repeat, new
+                     for boot in paired_by_subset(ranks, "plain", repeats).values()]
             rows.append(f"| {NAMES[method]} minus {NAMES[model]} | try {k} ({_hyper(tries(method)[k])}) | "
                         + " | ".join(cells) + " |")
     if not rows:

@@ -141,6 +141,7 @@ def selected_val(curve: list) -> float:
 
 def report_lines(results_dir: str) -> list:
     """The report's section (results/README.md), from `lr_schedule.json`; [] when it is not there."""
+    from experiments.measure_uncertainty_lib import difference_text
     from tagnn_tf import run_directory
 
     path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
@@ -158,13 +159,11 @@ def report_lines(results_dir: str) -> list:
     for dataset, entry in datasets.items():
         for subset in ("all", "repeat", "new"):
             row = entry["test"][subset]
-            d = row["paper_minus_official"]
             val = (f"{selected_val(entry['curves']['official']):.2f} / {selected_val(entry['curves']['paper']):.2f}"
                    if subset == "all" else "")
             lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {row['official']['hr@20']:.2f} / "
                          f"{row['official']['mrr@20']:.2f} | {row['paper']['hr@20']:.2f} / {row['paper']['mrr@20']:.2f}"
-                         f" | {d['hr@20']:+.2f} [{d['hr@20_ci95'][0]:+.2f}, {d['hr@20_ci95'][1]:+.2f}] / "
-                         f"{d['mrr@20']:+.2f} [{d['mrr@20_ci95'][0]:+.2f}, {d['mrr@20_ci95'][1]:+.2f}] | {val} |")
+                         f" | {difference_text(row['paper_minus_official'])} | {val} |")
     verdicts = [f"{dataset}: {'not below' if not_below(entry) else 'below'}" for dataset, entry in datasets.items()]
     keep = all(not_below(entry) for entry in datasets.values())
     lines += ["", "The paper's schedule on all labels against the official one (below = an interval entirely under 0): "

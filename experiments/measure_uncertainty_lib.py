@@ -113,6 +113,12 @@ def paired_by_subset(ranks_by_run: Dict[str, np.ndarray], reference: str, repeat
             for subset, mask in (("all", np.ones_like(repeats)), ("repeat", repeats), ("new", ~repeats))}
 
 
+def difference_text(diff: dict, k: int = 20) -> str:
+    """`paired_bootstrap`'s `minus_reference` as "+0.89 [+0.78, +0.99] / +0.36 [+0.23, +0.49]" (HR@k / MRR@k)."""
+    return " / ".join(f"{diff[m]:+.2f} [{diff[m + '_ci95'][0]:+.2f}, {diff[m + '_ci95'][1]:+.2f}]"
+                      for m in (f"hr@{k}", f"mrr@{k}"))
+
+
 def measure_results(results_dir: str, datasets=None, resamples: int = 1000, seed: int = 0, log=print) -> str:
     """Paired bootstrap of every finished run of each dataset against its `tagnn` run.
 

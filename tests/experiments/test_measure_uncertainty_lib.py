@@ -80,3 +80,10 @@ def test_finished_runs_are_rescored_and_checked_against_their_result(tmp_path):
         measure_results(str(results), ["yoochoose1_64"], resamples=50, log=lambda _: None)
     with pytest.raises(ValueError, match="Received: \\['bogus'\\]"):
         measure_results(str(results), ["bogus"])
+
+
+def test_difference_text_gives_hr_then_mrr_with_their_intervals():
+    from experiments.measure_uncertainty_lib import difference_text
+
+    diff = {"hr@20": 0.894, "hr@20_ci95": [0.78, 0.991], "mrr@20": -0.07, "mrr@20_ci95": [-0.204, 0.07]}
+    assert difference_text(diff) == "+0.89 [+0.78, +0.99] / -0.07 [-0.20, +0.07]"
