@@ -493,10 +493,9 @@ def cap_binding_lines(results_dir: str, epochs: int = TUNING_EPOCHS, datasets=DA
                             f"{before:.2f} | {last:.2f} | {last - before:+.2f} |")
     if not rows:
         return []
-    from tagnn_tf.config import TrainConfig
+    from experiments.tune_baselines_lib import TUNING_TRAIN
 
-    train = TrainConfig()
-    factor = train.learning_rate_at(epochs) / train.learning_rate
+    factor = TUNING_TRAIN.learning_rate_at(epochs) / TUNING_TRAIN.learning_rate
     return [f"Finished neural tuning tries whose validation-selected epoch is the last allowed ({epochs}), so "
             f"the cap stopped them still improving: {len(rows)} of {finished}. Their epoch {epochs} added "
             f"{np.median(gains):+.2f} validation HR@20 points (median; largest {max(gains):+.2f}), at "

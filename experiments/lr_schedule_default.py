@@ -1,18 +1,21 @@
-"""The paper's learning-rate schedule against the official code's, measured for `trainers.train`'s default.
+"""Learning-rate schedules against the official code's, measured for `trainers.train`'s default.
 
-  python -m experiments.lr_schedule_default --results_dir=results --datasets=yoochoose1_64,diginetica
+  python -m experiments.lr_schedule_default --results_dir=results --datasets=yoochoose1_64,diginetica \
+      --schedules=paper,linear,plateau
 
 The official code decays the learning rate one epoch earlier than the paper
-says (x0.1 after epochs 2, 5, ... instead of 3, 6, ...; TAGNN_SPEC.md). For
-each dataset this trains the fair tuning's try 0 of TAGNN + repeat-explore
-(`experiments.tune_baselines_lib`: `time` split, sampled softmax, 6 epochs,
-the same seed) with the paper's schedule into
-`<results_dir>/lr_schedule/<dataset>/tagnn_repeat-paper-lr/` (resumable), and
-compares it with the tuning's own try 0, trained with the official schedule
-(`<results_dir>/baselines/<dataset>/tagnn_repeat/try-0/`, which must be
-finished): test HR@20 / MRR@20 overall, on the labels that repeat a session
-item and on the others, each with the paired bootstrap of paper minus official
-(`experiments.measure_uncertainty_lib`). Writes
+says (x0.1 after epochs 2, 5, ... instead of 3, 6, ...; TAGNN_SPEC.md);
+`TrainConfig.lr_schedule` also offers a validation-driven decay (`plateau`)
+and a linear fall to 0 over the epoch budget (`linear`). For each dataset and
+each schedule of `--schedules` this trains the fair tuning's try 0 of TAGNN +
+repeat-explore (`experiments.tune_baselines_lib`: `time` split, sampled
+softmax, 6 epochs, the same seed) with that schedule into
+`<results_dir>/lr_schedule/<dataset>/tagnn_repeat-<schedule>-lr/`
+(resumable), and compares it with the tuning's own try 0, trained with the
+official schedule (`<results_dir>/baselines/<dataset>/tagnn_repeat/try-0/`,
+which must be finished): test HR@20 / MRR@20 overall, on the labels that
+repeat a session item and on the others, each with the paired bootstrap of
+schedule minus official (`experiments.measure_uncertainty_lib`). Writes
 `<results_dir>/lr_schedule/lr_schedule.json` (the machine and the commit with
 it); `experiments.make_report` renders it.
 """
@@ -21,18 +24,28 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Sequence
+from typing import Callable, Dict, Sequence
 
 import numpy as np
 
 from experiments.tune_baselines_lib import TUNING_TRAIN
+from tagnn_tf.arguments import LR_SCHEDULES
 from tagnn_tf.config import DataConfig
 from tagnn_tf.errors import InputError
 
 SCHEDULE_DIR = "lr_schedule"
 SCHEDULE_FILE = "lr_schedule.json"
 METHOD = "tagnn_repeat"
-RUN_NAME = f"{METHOD}-paper-lr"
+REFERENCE = "official"
+CANDIDATES = tuple(s for s in LR_SCHEDULES if s != REFERENCE)
+DESCRIPTIONS = {"official": "1e-3 for epochs 1-2, 1e-4 for 3-5, 1e-5 for 6: the tuning's own run",
+                "paper": "1e-3 for epochs 1-3, 1e-4 for 4-6",
+                "plateau": "x0.1 after each epoch whose validation HR@20 is not above the best before it",
+                "linear": "from 1e-3 batch by batch to 0 at the end of epoch 6"}
+
+
+def run_name(schedule: str) -> str:
+    return f"{METHOD}-{schedule}-lr"
 
 
 def reference_dir(results_dir: str, dataset: str) -> str:
@@ -40,29 +53,31 @@ def reference_dir(results_dir: str, dataset: str) -> str:
     return os.path.join(results_dir, "baselines", dataset, METHOD, "try-0")
 
 
-def compare_runs(official_ranks: np.ndarray, paper_ranks: np.ndarray, repeats: np.ndarray) -> dict:
-    """Paper minus official on every test label, the repeat labels and the others (paired bootstrap).
+def compare_runs(ranks: Dict[str, np.ndarray], repeats: np.ndarray) -> dict:
+    """Each schedule's run minus the official one on every test label, the repeat labels and the others.
 
     Args:
-      official_ranks, paper_ranks: int `[test examples]` 1-based ranks, test-file order.
+      ranks: {schedule: int `[test examples]` 1-based ranks, test-file order}, `official` among them.
       repeats: bool `[test examples]`, the label is an item of its session.
 
     Returns:
-      {subset: {"examples", "official": {hr@20, mrr@20}, "paper": {...}, "paper_minus_official": {"hr@20",
-      "hr@20_ci95", "hr@20_share_above_0", same for mrr@20}}} for subset in all, repeat, new; values in %.
+      {subset: {"examples", "runs": {schedule: {"hr@20", "mrr@20"}}, "minus_official": {schedule: {"hr@20",
+      "hr@20_ci95", "hr@20_share_above_0", same for mrr@20}}}} for subset in all, repeat, new (paired
+      bootstrap); values in %.
     """
     from experiments.measure_uncertainty_lib import paired_by_subset
 
-    if not len(official_ranks) == len(paper_ranks) == len(repeats):
-        raise InputError("Both runs must rank every test example. Received: "
-                         f"{len(official_ranks)}, {len(paper_ranks)} ranks for {len(repeats)} test examples")
+    if REFERENCE not in ranks or len({len(r) for r in ranks.values()} | {len(repeats)}) != 1:
+        raise InputError("Every run, the official schedule's among them, must rank every test example. Received: "
+                         + ", ".join(f"{name}: {len(r)}" for name, r in ranks.items())
+                         + f" ranks for {len(repeats)} test examples")
     out = {}
-    for subset, boot in paired_by_subset({"official": official_ranks, "paper": paper_ranks}, "official",
-                                         repeats).items():
+    for subset, boot in paired_by_subset(ranks, REFERENCE, repeats).items():
         runs = boot["runs"]
         out[subset] = {"examples": boot["examples"],
-                       **{name: {k: runs[name][k] for k in ("hr@20", "mrr@20")} for name in ("official", "paper")},
-                       "paper_minus_official": runs["paper"]["minus_reference"]}
+                       "runs": {name: {k: runs[name][k] for k in ("hr@20", "mrr@20")} for name in ranks},
+                       "minus_official": {name: runs[name]["minus_reference"] for name in ranks
+                                          if name != REFERENCE}}
     return out
 
 
@@ -78,36 +93,44 @@ def _check_run(run_dir: str, expected) -> None:
                          + ", ".join(differences))
 
 
-def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable = print) -> dict:
-    """Trains (or resumes) the paper-schedule run of `dataset` and compares it with the tuning's try 0."""
+def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequence[str] = CANDIDATES,
+                  log: Callable = print) -> dict:
+    """Trains (or resumes) each of `schedules`' runs of `dataset` and compares them with the tuning's try 0."""
     from experiments.tune_baselines_lib import tries, try_config
     from tagnn_tf import run_directory
     from tagnn_tf.data.sessions import load_test_examples
     from tagnn_tf.training.trainer import train as train_run
 
+    unknown = [s for s in schedules if s not in CANDIDATES]
+    if unknown or not schedules:
+        raise InputError(f"Schedules to compare with the official one: some of {list(CANDIDATES)}. "
+                         f"Received: {list(schedules)}")
     reference = reference_dir(results_dir, dataset)
     if not os.path.exists(os.path.join(reference, run_directory.RESULT)):
         raise InputError(f"{reference}: not a finished run; run experiments.tune_baselines --methods={METHOD} "
                          f"--datasets={dataset} first (its try 0 is the official schedule's run)")
     data = DataConfig(dataset=dataset, data_dir=data_dir, valid_split="time")
     official = try_config(METHOD, tries(METHOD)[0], data, TUNING_TRAIN)
-    paper = dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule="paper"))
     _check_run(reference, official)
-    run_dir = os.path.join(results_dir, SCHEDULE_DIR, dataset, RUN_NAME)
-    if not os.path.exists(os.path.join(run_dir, run_directory.RESULT)):
-        train_run(paper, run_dir, log=log)
-    _check_run(run_dir, paper)
+    folders = {REFERENCE: reference}
+    for schedule in schedules:
+        config = dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule=schedule))
+        folders[schedule] = os.path.join(results_dir, SCHEDULE_DIR, dataset, run_name(schedule))
+        if not os.path.exists(os.path.join(folders[schedule], run_directory.RESULT)):
+            train_run(config, folders[schedule], log=log)
+        _check_run(folders[schedule], config)
     repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
     curves = {name: [{"epoch": r["epoch"], "val_hr@20": r["val"]["hr@20"], "test_hr@20": r["test"]["hr@20"]}
                      for r in run_directory.read_jsonl(os.path.join(folder, run_directory.METRICS))]
-              for name, folder in (("official", reference), ("paper", run_dir))}
-    return {"official_run": os.path.relpath(reference, results_dir), "paper_run": os.path.relpath(run_dir, results_dir),
+              for name, folder in folders.items()}
+    return {"runs": {name: os.path.relpath(folder, results_dir) for name, folder in folders.items()},
             "repeat_share": round(100.0 * float(repeats.mean()), 4), "curves": curves,
-            "test": compare_runs(run_directory.read_test_ranks(reference), run_directory.read_test_ranks(run_dir),
+            "test": compare_runs({name: run_directory.read_test_ranks(folder) for name, folder in folders.items()},
                                  repeats)}
 
 
-def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, log: Callable = print) -> str:
+def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, schedules: Sequence[str] = CANDIDATES,
+              log: Callable = print) -> str:
     """`check_dataset` for each of `datasets`; writes and returns `<results_dir>/lr_schedule/lr_schedule.json`.
 
     The entries of datasets not in `datasets` are kept from the existing file."""
@@ -116,21 +139,21 @@ def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, log: Cal
     path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
     out = run_directory.read_json(path) if os.path.exists(path) else {"datasets": {}}
     for dataset in datasets:
-        entry = check_dataset(results_dir, dataset, data_dir, log=log)
+        entry = check_dataset(results_dir, dataset, data_dir, schedules, log=log)
         entry.update(git_commit=run_directory.git_commit(), machine=run_directory.machine_info())
         out["datasets"][dataset] = entry
-        diff = entry["test"]["all"]["paper_minus_official"]
-        log(f"{dataset}: paper minus official schedule, test HR@20 {diff['hr@20']:+.2f} {diff['hr@20_ci95']}, "
-            f"MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}")
+        for schedule, diff in entry["test"]["all"]["minus_official"].items():
+            log(f"{dataset}: {schedule} minus official schedule, test HR@20 {diff['hr@20']:+.2f} "
+                f"{diff['hr@20_ci95']}, MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     run_directory.write_json_atomic(path, out)
     return path
 
 
-def not_below(entry: dict) -> bool:
-    """The paper's schedule does not lose on all labels beyond what the test set resolves: the upper end of
-    both paired intervals (HR@20, MRR@20) is at or above 0."""
-    diff = entry["test"]["all"]["paper_minus_official"]
+def not_below(entry: dict, schedule: str) -> bool:
+    """`schedule` does not lose to the official one on all labels beyond what the test set resolves: the upper
+    end of both paired intervals (HR@20, MRR@20) is at or above 0."""
+    diff = entry["test"]["all"]["minus_official"][schedule]
     return diff["hr@20_ci95"][1] >= 0 and diff["mrr@20_ci95"][1] >= 0
 
 
@@ -143,35 +166,47 @@ def report_lines(results_dir: str) -> list:
     """The report's section (results/README.md), from `lr_schedule.json`; [] when it is not there."""
     from experiments.measure_uncertainty_lib import difference_text
     from tagnn_tf import run_directory
+    from tagnn_tf.config import TrainConfig
 
     path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
     if not os.path.exists(path):
         return []
-    lines = ["## The learning-rate schedule (`python -m experiments.lr_schedule_default`)", "",
-             "TAGNN + repeat-explore, the fair tuning's try 0 (`time` split, sampled softmax, 6 epochs, seed 2020), "
-             "trained with the paper's schedule (1e-3 for epochs 1-3, 1e-4 for 4-6) against the same try with the "
-             "official code's (1e-3 for epochs 1-2, 1e-4 for 3-5, 1e-5 for 6; the tuning's own run). Test HR@20 / "
-             "MRR@20 at the validation-selected epoch; paper minus official with the paired bootstrap's 95% "
-             "interval (1,000 draws); the validation HR@20 each run selected its epoch on:", "",
-             "| dataset | labels | official | paper | paper minus official | validation HR@20: official / paper |",
-             "|---|---|---|---|---|---|"]
     datasets = run_directory.read_json(path)["datasets"]
+    schedules = [s for s in CANDIDATES if any(s in e["test"]["all"]["minus_official"] for e in datasets.values())]
+    lines = ["## The learning-rate schedule (`python -m experiments.lr_schedule_default`)", "",
+             "TAGNN + repeat-explore, the fair tuning's try 0 (`time` split, sampled softmax, 6 epochs, seed 2020, "
+             "base rate 1e-3), trained with each schedule against the same try with the official code's ("
+             + DESCRIPTIONS[REFERENCE] + "): " + "; ".join(f"`{s}`: {DESCRIPTIONS[s]}" for s in schedules)
+             + ". Test HR@20 / MRR@20 at the validation-selected epoch; schedule minus official with the paired "
+             "bootstrap's 95% interval (1,000 draws); the validation HR@20 each run selected its epoch on:", "",
+             "| dataset | labels | official | schedule | schedule's run | minus official | "
+             "validation HR@20: official / schedule |", "|---|---|---|---|---|---|---|"]
     for dataset, entry in datasets.items():
-        for subset in ("all", "repeat", "new"):
-            row = entry["test"][subset]
-            val = (f"{selected_val(entry['curves']['official']):.2f} / {selected_val(entry['curves']['paper']):.2f}"
-                   if subset == "all" else "")
-            lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {row['official']['hr@20']:.2f} / "
-                         f"{row['official']['mrr@20']:.2f} | {row['paper']['hr@20']:.2f} / {row['paper']['mrr@20']:.2f}"
-                         f" | {difference_text(row['paper_minus_official'])} | {val} |")
-    verdicts = [f"{dataset}: {'not below' if not_below(entry) else 'below'}" for dataset, entry in datasets.items()]
-    keep = all(not_below(entry) for entry in datasets.values())
-    lines += ["", "The paper's schedule on all labels against the official one (below = an interval entirely under 0): "
-              + "; ".join(verdicts) + ". " + (
-                  "It is not below on any of them." if keep else
-                  "It loses on at least one benchmark log, so `trainers.train` keeps the official code's schedule "
-                  "(`TrainConfig`'s default, the reproduction's and the tuning's); `--lr_schedule=paper` is a choice "
-                  "to make on validation.")]
+        for schedule in schedules:
+            if schedule not in entry["test"]["all"]["minus_official"]:
+                continue
+            for subset in ("all", "repeat", "new"):
+                row = entry["test"][subset]
+                official, mine = row["runs"][REFERENCE], row["runs"][schedule]
+                val = (f"{selected_val(entry['curves'][REFERENCE]):.2f} / "
+                       f"{selected_val(entry['curves'][schedule]):.2f}" if subset == "all" else "")
+                lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {official['hr@20']:.2f} / "
+                             f"{official['mrr@20']:.2f} | {schedule} | {mine['hr@20']:.2f} / {mine['mrr@20']:.2f} | "
+                             f"{difference_text(row['minus_official'][schedule])} | {val} |")
+    lines.append("")
+    qualified = []
+    for schedule in schedules:
+        entries = {d: e for d, e in datasets.items() if schedule in e["test"]["all"]["minus_official"]}
+        verdicts = "; ".join(f"{d}: {'not below' if not_below(e, schedule) else 'below'}" for d, e in entries.items())
+        if len(entries) == len(datasets) and all(not_below(e, schedule) for e in entries.values()):
+            qualified.append(schedule)
+        lines.append(f"- `{schedule}` against the official schedule on all labels (below = an interval entirely "
+                     f"under 0): {verdicts}.")
+    default = TrainConfig().lr_schedule
+    lines += ["", "Not below the official schedule on every log: "
+              + (", ".join(f"`{s}`" for s in qualified) if qualified else "none") + f". `trainers.train`'s default "
+              f"(`TrainConfig.lr_schedule`) is `{default}`; the reproduction and the fair tuning keep the official "
+              "code's; any other schedule is a choice to make on validation (`--lr_schedule`)."]
     return lines + [""]
 
 
@@ -181,6 +216,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("results_dir", "results", "Holds baselines/<dataset>/tagnn_repeat/try-0; the runs and "
                         "lr_schedule.json go to its lr_schedule/.")
     flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets to check.")
+    flags.DEFINE_list("schedules", list(CANDIDATES), f"Schedules to compare with the official one: some of "
+                      f"{list(CANDIDATES)}.")
     flags.DEFINE_string("data_dir", "../shared/data", "Dataset folders.")
     FLAGS = flags.FLAGS
 
@@ -189,6 +226,6 @@ if __name__ == "__main__":
 
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        print(run_or_exit(run_check, FLAGS.results_dir, FLAGS.datasets, FLAGS.data_dir))
+        print(run_or_exit(run_check, FLAGS.results_dir, FLAGS.datasets, FLAGS.data_dir, FLAGS.schedules))
 
     app.run(_main)

@@ -168,8 +168,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("neural_tries", 1, "Tries of each neural method's budget of 4 run now.")
     flags.DEFINE_integer("repeat_tries", 0, "Tries of tagnn_repeat's budget of 4 run now; 0 = --neural_tries.")
     flags.DEFINE_enum("lr_schedule", TUNING_TRAIN.lr_schedule, list(LR_SCHEDULES),
-                      "The neural tries' learning-rate schedule: the tuning protocol's (the official code's) or the "
-                      "paper's (decay after epoch 3, not 2). Use another --work_dir for each.")
+                      "The neural tries' learning-rate schedule (TrainConfig.lr_schedule): the tuning protocol's (the "
+                      "official code's) or another. Use another --work_dir for each.")
     FLAGS = flags.FLAGS
 
     def _main(argv):

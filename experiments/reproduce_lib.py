@@ -24,6 +24,9 @@ DATASETS = ("yoochoose1_64", "diginetica")
 # Folder name -> model configuration. All use the paper's hyper-parameters
 # (ModelConfig / TrainConfig defaults: hidden 100, one GNN step, batch 100,
 # Adam 1e-3 x0.1 every 3 epochs, coupled L2 1e-5, <= 10 epochs, patience 3).
+# The official code's learning-rate schedule, named so that the reproduction keeps it whatever
+# `trainers.train`'s default.
+REPRODUCTION_TRAIN = TrainConfig(lr_schedule="official")
 CONFIGS: Dict[str, ModelConfig] = {
     "tagnn": ModelConfig(variant="tagnn", readout="paper"),
     "tagnn-official-readout": ModelConfig(variant="tagnn", readout="official"),
@@ -73,7 +76,7 @@ def run_config(dataset: str, config_name: str, data_dir: str,
     if config_name not in CONFIGS:
         raise InputError(f"`config` must be one of {list(CONFIGS)}. Received: config={config_name!r}")
     data = DataConfig(dataset=dataset, data_dir=data_dir, **DATA_OVERRIDES.get(config_name, {}))
-    train = replace_fields(train or TrainConfig(), TRAIN_OVERRIDES.get(config_name))
+    train = replace_fields(train or REPRODUCTION_TRAIN, TRAIN_OVERRIDES.get(config_name))
     return ExperimentConfig(model=CONFIGS[config_name], data=data, train=train)
 
 

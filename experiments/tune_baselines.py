@@ -29,7 +29,7 @@ flags.DEFINE_integer("epochs", 6, "Neural tries: TrainConfig.epochs (experiments
 flags.DEFINE_enum("train_candidates", "sampled", list(TRAIN_CANDIDATES),
                   "Neural tries: TrainConfig.train_candidates (BPR-MF and FPMC always use their BPR loss).")
 flags.DEFINE_enum("lr_schedule", "official", list(LR_SCHEDULES),
-                  "Neural tries: TrainConfig.lr_schedule. The committed tunings use the official code's; the paper's "
+                  "Neural tries: TrainConfig.lr_schedule. The committed tunings use the official code's; another "
                   "(results/README.md, 'The learning-rate schedule') trains every neural try differently, so give it "
                   "its own --results_dir.")
 flags.DEFINE_integer("max_tries", 0, "Run only each plan's first that many tries now (0 = the whole budget).")

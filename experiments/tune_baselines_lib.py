@@ -87,8 +87,9 @@ SEARCH_SPACES: Dict[str, Dict[str, list]] = {
 # changes the selected test HR@20 by hundredths of a point (the report's "epoch cap" table).
 TUNING_EPOCHS = 6
 # A neural try's training protocol (`experiments.tune_baselines`' defaults): the sampled softmax and the
-# official code's learning-rate schedule (TrainConfig's).
-TUNING_TRAIN = TrainConfig(epochs=TUNING_EPOCHS, train_candidates="sampled")
+# official code's learning-rate schedule, named here so that the committed tunings keep it whatever
+# `trainers.train`'s default.
+TUNING_TRAIN = TrainConfig(epochs=TUNING_EPOCHS, train_candidates="sampled", lr_schedule="official")
 # Tries per method: the kNN and rule methods are cheap (seconds to fit, tens of
 # seconds to score the validation split on 2 cores); a neural try is a
 # training run of up to 10 epochs (hours on 2 cores).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Optional
+from typing import Optional, Sequence
 
 from tagnn_tf import model_registry
 from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, INPUT_PIPELINES, LOSSES,
@@ -225,7 +225,14 @@ class TrainConfig:
       lr_decay_rate, lr_decay_epochs: step decay x0.1 every 3 epochs.
       lr_schedule: `paper` decays after epochs 3, 6, ...; `official` one epoch
         early (PyTorch `scheduler.step()` at the start of each epoch): 1e-3 for
-        epochs 1-2, 1e-4 for 3-5, ...
+        epochs 1-2, 1e-4 for 3-5, ...; `plateau` decays by `lr_decay_rate`
+        after every epoch whose validation `selection_metric` is not above
+        the best before it (Keras' ReduceLROnPlateau with patience 1; read
+        from the run's metrics, so a resumed run decays as an uninterrupted
+        one); `linear` falls linearly, batch by batch, from `learning_rate`
+        to 0 at the end of epoch `epochs` (the budgeted-training schedule).
+        `plateau` and `linear` ignore `lr_decay_epochs`, `linear` also
+        `lr_decay_rate`.
       l2: coupled L2 (PyTorch `weight_decay`): `l2 * w` is added to every
         gradient, embeddings included.
       loss: `cross_entropy` (softmax over the whole catalogue, the paper's)
@@ -329,8 +336,19 @@ class TrainConfig:
             raise InputError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
                              f"Received: loss={self.loss!r}")
 
-    def learning_rate_at(self, epoch: int) -> float:
-        """Learning rate used during 1-based `epoch`."""
+    def learning_rate_at(self, epoch: int, done: float = 0.0, valid_history: Sequence[float] = ()) -> float:
+        """Learning rate of 1-based `epoch` once the share `done` (in [0, 1)) of its batches is trained.
+
+        `valid_history`: the validation `selection_metric` of epochs 1 to `epoch - 1` (`plateau` only).
+        """
+        if self.lr_schedule == "linear":
+            return self.learning_rate * max(1.0 - (epoch - 1 + done) / self.epochs, 0.0)
+        if self.lr_schedule == "plateau":
+            if len(valid_history) < epoch - 1:
+                raise InputError(f"lr_schedule='plateau' needs the validation metric of every epoch before epoch "
+                                 f"{epoch}. Received: {len(valid_history)} values")
+            decays = sum(valid_history[i] <= max(valid_history[:i]) for i in range(1, epoch - 1))
+            return self.learning_rate * self.lr_decay_rate ** decays
         offset = 1 if self.lr_schedule == "official" else 0
         return self.learning_rate * self.lr_decay_rate ** ((epoch - 1 + offset) // self.lr_decay_epochs)
 

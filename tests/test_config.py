@@ -38,6 +38,25 @@ def test_official_schedule_decays_one_epoch_early():
         [1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5])
 
 
+def test_plateau_schedule_decays_after_each_epoch_that_does_not_improve_validation():
+    # Validation HR@20 per epoch: 40, 45, 44 (not above 45: decay), 46, 46 (a tie is no gain: decay).
+    p = TrainConfig(lr_schedule="plateau", learning_rate=1e-3, lr_decay_rate=0.5)
+    history = [40.0, 45.0, 44.0, 46.0, 46.0]
+    assert [p.learning_rate_at(e, valid_history=history[:e - 1]) for e in range(1, 7)] == pytest.approx(
+        [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
+    with pytest.raises(ValueError, match="epoch 3. Received: 1 values"):
+        p.learning_rate_at(3, valid_history=[40.0])
+
+
+def test_linear_schedule_falls_batch_by_batch_to_zero_at_the_last_epoch():
+    # 4 epochs from 2e-3: 2e-3 * (1 - (epoch - 1 + done) / 4).
+    t = TrainConfig(lr_schedule="linear", learning_rate=2e-3, epochs=4)
+    assert t.learning_rate_at(1) == pytest.approx(2e-3)
+    assert t.learning_rate_at(2, 0.5) == pytest.approx(2e-3 * (1 - 1.5 / 4))  # 1.25e-3
+    assert t.learning_rate_at(4, 0.99) == pytest.approx(2e-3 * 0.01 / 4)
+    assert t.learning_rate_at(5) == 0.0
+
+
 def test_json_round_trip():
     c = ExperimentConfig(model=ModelConfig(variant="avg"), data=DataConfig(dataset="diginetica", num_items=7),
                          train=TrainConfig(epochs=4))

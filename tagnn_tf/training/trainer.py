@@ -295,13 +295,14 @@ def evaluate_examples(steps: DistributedSteps, examples, config: TrainConfig, bo
 def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
     """Refuses to continue a run in `model_dir` trained with another configuration.
 
-    Only `epochs`, `patience` and `checkpoint_every_steps` may change between
-    a run and its resumption.
+    Only `epochs` (not with `lr_schedule="linear"`, whose rates it sets),
+    `patience` and `checkpoint_every_steps` may change between a run and its
+    resumption.
     """
     if not os.path.exists(os.path.join(model_dir, run_directory.CONFIG)):
         return
     old = run_directory.read_config(model_dir)
-    ignore = {"epochs", "patience", "checkpoint_every_steps"}
+    ignore = {"patience", "checkpoint_every_steps"} | ({"epochs"} if old.train.lr_schedule != "linear" else set())
     a = {k: v for k, v in dataclasses.asdict(old.train).items() if k not in ignore}
     b = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in ignore}
     if old.model != config.model or old.data != config.data or a != b:
@@ -486,13 +487,15 @@ class Trainer:
     def train_epoch(self, epoch: int) -> EpochStats:
         """Trains epoch `epoch` (from where a resumed run left it), checkpointing inside and at its end."""
         tc = self.train_config
-        lr = tc.learning_rate_at(epoch)
-        self.optimizer.learning_rate.assign(lr)
         epoch_seed = tc.seed * 1000 + epoch
         progress = self.progress.values()
         # A run resumed inside this epoch skips the batches it already trained on
         # (the epoch's batch order depends only on `epoch_seed`).
         skip = min(progress.batches_done, self.num_batches)
+        valid_history = [row["val"][tc.selection_metric] for row in self.history]
+        lr = tc.learning_rate_at(epoch, skip / self.num_batches, valid_history)
+        self.optimizer.learning_rate.assign(lr)
+        per_batch = tc.lr_schedule == "linear"  # the rate changes batch by batch
         train = self.splits.train
         official_length = padded_length(self.model, train)
         preprocessor = model_preprocessor(self.model)
@@ -511,7 +514,9 @@ class Trainer:
                                               input_context=ctx, skip_batches=skip, padded_length=official_length,
                                               preprocessor=preprocessor)
         dist = self.strategy.distribute_datasets_from_function(dataset_fn)
-        self.log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}" + (f"  (resuming after batch {skip})" if skip else ""))
+        self.log(f"epoch {epoch}/{tc.epochs}  lr {lr:g}"
+                 + (f" falling to {tc.learning_rate_at(epoch + 1, 0.0, valid_history):g}" if per_batch else "")
+                 + (f"  (resuming after batch {skip})" if skip else ""))
         bar = keras.utils.Progbar(self.num_batches, stateful_metrics=["loss"], unit_name="batch",
                                   interval=0.05 if sys.stdout.isatty() else 30.0)
         start = time.time()
@@ -519,6 +524,8 @@ class Trainer:
         for step, batch in enumerate(dist, start=skip):
             if step >= self.num_batches:
                 break
+            if per_batch:
+                self.optimizer.learning_rate.assign(tc.learning_rate_at(epoch, step / self.num_batches))
             loss = float(self.steps.train(batch, dist.element_spec))
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at epoch {epoch}, step {step + 1}")
