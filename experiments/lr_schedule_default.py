@@ -41,7 +41,7 @@ CANDIDATES = tuple(s for s in LR_SCHEDULES if s != REFERENCE)
 DESCRIPTIONS = {"official": "1e-3 for epochs 1-2, 1e-4 for 3-5, 1e-5 for 6: the tuning's own run",
                 "paper": "1e-3 for epochs 1-3, 1e-4 for 4-6",
                 "plateau": "x0.1 after each epoch whose validation HR@20 is not above the best before it",
-                "linear": "from 1e-3 batch by batch to 0 at the end of epoch 6"}
+                "linear": f"from 1e-3 batch by batch to 0 at the end of epoch {TUNING_TRAIN.epochs}"}
 
 
 def run_name(schedule: str) -> str:
