@@ -46,7 +46,7 @@ VALID_SPLITS = ("examples", "sessions", "time")
 # TrainConfig: the learning-rate schedule, the loss, the candidates of the training softmax (the whole
 # catalogue, or the batch's labels plus shared sampled negatives), how negatives are drawn, and whether
 # embedding rows without a gradient keep their Adam state (lazy) or not (dense).
-LR_SCHEDULES = ("paper", "official", "plateau", "linear")
+LR_SCHEDULES = ("paper", "official", "plateau", "linear", "validated")
 LOSSES = ("cross_entropy", "bpr")
 TRAIN_CANDIDATES = ("full", "sampled")
 NEGATIVE_SAMPLING = ("uniform", "popularity")

@@ -230,9 +230,17 @@ class TrainConfig:
         the best before it (Keras' ReduceLROnPlateau with patience 1; read
         from the run's metrics, so a resumed run decays as an uninterrupted
         one); `linear` falls linearly, batch by batch, from `learning_rate`
-        to 0 at the end of epoch `epochs` (the budgeted-training schedule).
-        `plateau` and `linear` ignore `lr_decay_epochs`, `linear` also
-        `lr_decay_rate`.
+        to 0 at the end of epoch `epochs` (the budgeted-training schedule);
+        `validated` keeps each of `official`'s decays only where validation
+        prefers it: at a decision epoch the epoch is trained twice from the
+        same checkpoint, at the current rate and at x`lr_decay_rate`, and the
+        one with the better validation `selection_metric` is kept (a tie
+        keeps the decay). The first decision is at epoch `lr_decay_epochs`;
+        after a kept decay at epoch d the next is at d + `lr_decay_epochs`,
+        after a declined one at the next epoch. If every decay is kept, the
+        rates are `official`'s. Each decision costs one more epoch of
+        training. `plateau` and `linear` ignore `lr_decay_epochs`, `linear`
+        also `lr_decay_rate`.
       l2: coupled L2 (PyTorch `weight_decay`): `l2 * w` is added to every
         gradient, embeddings included.
       loss: `cross_entropy` (softmax over the whole catalogue, the paper's)
@@ -336,11 +344,16 @@ class TrainConfig:
             raise InputError("`train_candidates='sampled'` is a sampled softmax; it needs loss='cross_entropy'. "
                              f"Received: loss={self.loss!r}")
 
-    def learning_rate_at(self, epoch: int, done: float = 0.0, valid_history: Sequence[float] = ()) -> float:
+    def learning_rate_at(self, epoch: int, done: float = 0.0, valid_history: Sequence[float] = (),
+                         choices: Sequence[Optional[str]] = ()) -> float:
         """Learning rate of 1-based `epoch` once the share `done` (in [0, 1)) of its batches is trained.
 
         `valid_history`: the validation `selection_metric` of epochs 1 to `epoch - 1` (`plateau` only).
+        `choices` (`validated` only): each earlier epoch's decision, `"decay"`, `"hold"` or None (no
+        decision); the rate is the one before `epoch`'s own decision (`lr_decision_at`), if it has one.
         """
+        if self.lr_schedule == "validated":
+            return self.learning_rate * self.lr_decay_rate ** sum(c == "decay" for c in choices[:epoch - 1])
         if self.lr_schedule == "linear":
             return self.learning_rate * max(1.0 - (epoch - 1 + done) / self.epochs, 0.0)
         if self.lr_schedule == "plateau":
@@ -351,6 +364,18 @@ class TrainConfig:
             return self.learning_rate * self.lr_decay_rate ** decays
         offset = 1 if self.lr_schedule == "official" else 0
         return self.learning_rate * self.lr_decay_rate ** ((epoch - 1 + offset) // self.lr_decay_epochs)
+
+    def lr_decision_at(self, epoch: int, choices: Sequence[Optional[str]] = ()) -> bool:
+        """Whether `validated` decides between the current rate and a decay at 1-based `epoch`.
+
+        `choices`: as in `learning_rate_at`. A decision is due `lr_decay_epochs`
+        epochs after the last kept decay (after the start, without one), and
+        at every epoch after that until a decay is kept.
+        """
+        if self.lr_schedule != "validated":
+            return False
+        last_decay = max((i + 1 for i, c in enumerate(choices[:epoch - 1]) if c == "decay"), default=0)
+        return epoch >= last_decay + self.lr_decay_epochs
 
 
 @dataclasses.dataclass(frozen=True)

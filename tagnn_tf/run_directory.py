@@ -15,6 +15,10 @@ evaluation, export and the experiment reports:
   checkpoints/     tf.train checkpoints (epoch ends and inside epochs)
   tensorboard/     event files
   abandoned-attempt-<n>/  logs of epochs whose checkpoints were lost
+  lr_choice/epoch-<e>/  `--lr_schedule=validated`'s decision at epoch e:
+                   choice.json, and per branch (decay/, hold/) its
+                   trained.json and branch.json (its checkpoints are deleted
+                   once the epoch's metrics are written)
 
 Files are replaced atomically, so a crash never leaves a half-written one.
 Paths stored inside the files are relative to the run directory. This module
@@ -52,6 +56,7 @@ CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 # Logs of epochs whose checkpoints were lost: `abandoned-attempt-<n>/`.
 ABANDONED_PREFIX = "abandoned-attempt-"
+LR_CHOICE = "lr_choice"
 
 
 def write_text_atomic(path: str, text: str) -> None:

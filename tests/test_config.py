@@ -57,6 +57,22 @@ def test_linear_schedule_falls_batch_by_batch_to_zero_at_the_last_epoch():
     assert t.learning_rate_at(5) == 0.0
 
 
+def test_validated_schedule_decides_where_official_decays_and_after_each_declined_decay():
+    t = TrainConfig(lr_schedule="validated", learning_rate=1e-3, lr_decay_epochs=3)
+    # Every decay kept: decisions at epochs 3 and 6, official's decays (1e-3, 1e-3, 1e-4 x3, 1e-5).
+    kept = [None, None, "decay", None, None, "decay"]
+    assert [t.lr_decision_at(e, kept) for e in range(1, 7)] == [False, False, True, False, False, True]
+    assert [t.learning_rate_at(e + 1, choices=kept) for e in range(1, 6)] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4, 1e-4])
+    assert t.learning_rate_at(7, choices=kept) == pytest.approx(1e-5)
+    # Declined at 3 and 4, kept at 5: decisions at 3, 4, 5, then 5 + 3 = 8; rates 1e-3 up to epoch 4, then 1e-4.
+    late = [None, None, "hold", "hold", "decay", None, None]
+    assert [t.lr_decision_at(e, late) for e in range(1, 9)] == [False, False, True, True, True, False, False, True]
+    assert [t.learning_rate_at(e, choices=late) for e in range(1, 9)] == pytest.approx(
+        [1e-3] * 5 + [1e-4] * 3)  # epoch e's rate before its own decision
+    assert not TrainConfig(lr_schedule="official").lr_decision_at(3)
+
+
 def test_json_round_trip():
     c = ExperimentConfig(model=ModelConfig(variant="avg"), data=DataConfig(dataset="diginetica", num_items=7),
                          train=TrainConfig(epochs=4))

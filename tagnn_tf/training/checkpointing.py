@@ -106,7 +106,8 @@ class RunCheckpoints:
         self._dir = self.chief_dir if chief else os.path.join(model_dir, f"{_WORKER_TMP_PREFIX}{os.getpid()}")
         self._manager = None  # created at the first save, after the state is repaired
 
-    def _restore(self, path: str) -> None:
+    def restore(self, path: str) -> None:
+        """Restores the checkpoint `path` (any run's with the same objects) into model, optimizer and progress."""
         # Model, optimizer and epoch must all be in the checkpoint; the in-epoch
         # progress is absent from epoch-end checkpoints of earlier versions and
         # then stays 0.
@@ -130,7 +131,7 @@ class RunCheckpoints:
         restored = None
         for path in checkpoint_paths(self.chief_dir):
             try:
-                self._restore(path)
+                self.restore(path)
                 restored = path
                 break
             except _UNREADABLE_ERRORS as e:

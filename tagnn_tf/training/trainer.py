@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Callable, Dict, List, Optional
@@ -353,6 +354,10 @@ class Trainer:
         self.items = self.splits.items or run_directory.identity_items(self.splits.num_items)
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train
+        if self.train_config.lr_schedule == "validated" and num_workers(self.strategy) > 1:
+            raise InputError("lr_schedule='validated' trains on one host (the default or the mirrored strategy): its "
+                             "branches restore checkpoints only the chief writes. Received: "
+                             f"{num_workers(self.strategy)} workers")
         check_resume_config(model_dir, self.config)
         run_directory.check_run_items(model_dir, self.items)
         if config.train.warm_start_from and not checkpoint_paths(os.path.join(model_dir, run_directory.CHECKPOINTS)):
@@ -448,6 +453,7 @@ class Trainer:
             self.log(f"resumed from {rel(latest)} (epoch {progress.epoch} done" + log_inside)
         if not self.chief:
             return
+        self._drop_stale_lr_choices(progress.epoch)
         lost_to = set_aside_lost_epochs(self.model_dir, progress.epoch, self.train_config.selection_metric)
         if lost_to:
             self.log(f"WARNING: the run's logs reach past the checkpoint"
@@ -479,13 +485,103 @@ class Trainer:
         while epoch < tc.epochs and not (self.history and
                                          bad_epochs(self.history, tc.selection_metric) >= tc.patience):
             epoch += 1
+            if tc.lr_decision_at(epoch, self.lr_choices()):
+                self.decide_epoch(epoch)
+                continue
             stats = self.train_epoch(epoch)
             self.write_epoch_log(stats)
             self.finish_epoch(epoch, stats.seconds)
         return self.write_result()
 
-    def train_epoch(self, epoch: int) -> EpochStats:
-        """Trains epoch `epoch` (from where a resumed run left it), checkpointing inside and at its end."""
+    def lr_choices(self) -> List[Optional[str]]:
+        """Each finished epoch's `validated` decision ("decay", "hold"; None: none), from `metrics.jsonl`."""
+        return [row.get("lr_choice", {}).get("chosen") for row in self.history]
+
+    def _lr_choice_dir(self, epoch: int) -> str:
+        return self._path(os.path.join(run_directory.LR_CHOICE, f"epoch-{epoch}"))
+
+    def _drop_stale_lr_choices(self, epochs_done: int) -> None:
+        """Deletes the `validated` decisions past the one due next: left by a lineage whose checkpoints were
+        lost (the decision of epoch `epochs_done + 1` continues from this run's checkpoint)."""
+        root = self._path(run_directory.LR_CHOICE)
+        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            if name.startswith("epoch-") and int(name[len("epoch-"):]) > epochs_done + 1:
+                self.log(f"WARNING: {run_directory.LR_CHOICE}/{name} belongs to epochs the checkpoints no longer "
+                         "hold; deleted (the decision is made again)")
+                shutil.rmtree(os.path.join(root, name))
+
+    def decide_epoch(self, epoch: int) -> None:
+        """`validated`: trains epoch `epoch` at the current rate ("hold") and decayed ("decay"), both from the
+        checkpoint of epoch `epoch - 1`, and continues from the one better on validation (a tie: "decay").
+
+        Each branch trains in `lr_choice/epoch-<epoch>/<branch>/` with its own checkpoints, so a crash resumes
+        inside it; `choice.json` records the decision before the run adopts it, and the epoch's
+        `metrics.jsonl` row carries it as `lr_choice`.
+        """
+        tc = self.train_config
+        folder = self._lr_choice_dir(epoch)
+        hold = tc.learning_rate_at(epoch, 0.0, (), self.lr_choices())
+        rates = {"decay": hold * tc.lr_decay_rate, "hold": hold}
+        choice_path = os.path.join(folder, "choice.json")
+        if os.path.exists(choice_path):
+            choice = run_directory.read_json(choice_path)
+        else:
+            start = checkpoint_paths(self.checkpoints.chief_dir)
+            if not start:  # a decision at epoch 1: the branches start from the initial (or warm-started) model
+                self.checkpoints.save(0)
+                start = checkpoint_paths(self.checkpoints.chief_dir)
+            self.log(f"epoch {epoch}/{tc.epochs}: choosing the learning rate on validation: training the epoch at "
+                     f"{rates['decay']:g} (decay) and at {rates['hold']:g} (hold) from the same checkpoint")
+            branches = {name: self._train_branch(epoch, name, rate, start[0]) for name, rate in rates.items()}
+            metric = tc.selection_metric
+            chosen = "hold" if branches["hold"]["val"] > branches["decay"]["val"] else "decay"
+            choice = {"chosen": chosen, "lr": rates, "val": {n: b["val"] for n, b in branches.items()},
+                      "train_seconds": {n: b["seconds"] for n, b in branches.items()},
+                      "stats": branches[chosen]["stats"]}
+            self.log(f"epoch {epoch}: validation {metric} {branches['decay']['val']:.2f} with the decay, "
+                     f"{branches['hold']['val']:.2f} without; continuing with the {chosen} branch")
+            if self.chief:
+                run_directory.write_json_atomic(choice_path, choice)
+        self.checkpoints.restore(checkpoint_paths(os.path.join(folder, choice["chosen"], run_directory.CHECKPOINTS))[0])
+        self.checkpoints.save(epoch * self.num_batches)
+        if choice["stats"]:
+            self.write_epoch_log(EpochStats(**choice["stats"]))
+        self.finish_epoch(epoch, self.progress.values().epoch_seconds)
+
+    def _train_branch(self, epoch: int, name: str, lr: float, start: str) -> dict:
+        """One branch of `decide_epoch`: epoch `epoch` at rate `lr` from checkpoint `start` (or from where the
+        branch's own checkpoints got); returns {"val": validation `selection_metric`, "seconds", "stats"}."""
+        folder = os.path.join(self._lr_choice_dir(epoch), name)
+        done_path, trained_path = os.path.join(folder, "branch.json"), os.path.join(folder, "trained.json")
+        if os.path.exists(done_path):
+            return run_directory.read_json(done_path)
+        os.makedirs(folder, exist_ok=True)
+        branch = RunCheckpoints(folder, self.model, self.optimizer, self.progress, self.chief)
+        if branch.restore_latest()[0] is None:
+            self.checkpoints.restore(start)
+        if self.progress.values().epoch < epoch:
+            main, self.checkpoints = self.checkpoints, branch
+            try:
+                stats = dataclasses.asdict(self.train_epoch(epoch, lr=lr))
+            finally:
+                self.checkpoints = main
+            if self.chief:
+                run_directory.write_json_atomic(trained_path, stats)
+        else:  # trained before a crash; its loss is lost if the crash came before trained.json
+            stats = run_directory.read_json(trained_path) if os.path.exists(trained_path) else None
+        val, _ = self.validate()
+        out = {"lr": lr, "val": val[self.train_config.selection_metric],
+               "seconds": self.progress.values().epoch_seconds, "stats": stats}
+        self.log(f"epoch {epoch} at lr {lr:g} ({name}): val {_fmt(val)}")
+        if self.chief:
+            run_directory.write_json_atomic(done_path, out)
+        return out
+
+    def train_epoch(self, epoch: int, lr: Optional[float] = None) -> EpochStats:
+        """Trains epoch `epoch` (from where a resumed run left it), checkpointing inside and at its end.
+
+        `lr`: a constant rate for the epoch instead of the schedule's (`decide_epoch`'s branches).
+        """
         tc = self.train_config
         epoch_seed = tc.seed * 1000 + epoch
         progress = self.progress.values()
@@ -493,7 +589,8 @@ class Trainer:
         # (the epoch's batch order depends only on `epoch_seed`).
         skip = min(progress.batches_done, self.num_batches)
         valid_history = [row["val"][tc.selection_metric] for row in self.history]
-        lr = tc.learning_rate_at(epoch, skip / self.num_batches, valid_history)
+        if lr is None:
+            lr = tc.learning_rate_at(epoch, skip / self.num_batches, valid_history, self.lr_choices())
         self.optimizer.learning_rate.assign(lr)
         per_batch = tc.lr_schedule == "linear"  # the rate changes batch by batch
         train = self.splits.train
@@ -557,16 +654,23 @@ class Trainer:
             tf.summary.scalar("train/learning_rate", stats.lr)
             tf.summary.scalar("train/examples_per_sec", rate)
 
+    def validate(self):
+        """(validation metrics, extra fields of the epoch's row) of the model as it is."""
+        tc = self.train_config
+        if self.model.repeat_mechanism == "boost":
+            val, weight = self.pick_boost(tc)
+            return val, {"boost_weight": weight}
+        return evaluate_examples(self.steps, self.splits.valid, tc), {}
+
     def finish_epoch(self, epoch: int, seconds: float) -> None:
         """Evaluates epoch `epoch`, and (chief) writes its metrics and, if it is the best so far, `best.keras`."""
         tc = self.train_config
         started = time.perf_counter()
-        extra = {}
-        if self.model.repeat_mechanism == "boost":
-            val, weight = self.pick_boost(tc)
-            extra["boost_weight"] = weight
-        else:
-            val = evaluate_examples(self.steps, self.splits.valid, tc)
+        val, extra = self.validate()
+        choice_path = os.path.join(self._lr_choice_dir(epoch), "choice.json")
+        if tc.lr_schedule == "validated" and os.path.exists(choice_path):
+            choice = run_directory.read_json(choice_path)
+            extra["lr_choice"] = {k: choice[k] for k in ("chosen", "lr", "val", "train_seconds")}
         test = evaluate_examples(self.steps, self.splits.test, tc)
         row = {"epoch": epoch, "seconds": round(seconds, 2), "eval_seconds": round(time.perf_counter() - started, 2),
                **extra, "val": val, "test": test}
@@ -582,6 +686,10 @@ class Trainer:
             self.model.save(tmp)
             os.replace(tmp, self._path(run_directory.BEST_MODEL))
         run_directory.write_jsonl_atomic(self._path(run_directory.METRICS), self.history)
+        if "lr_choice" in extra:  # the branches' checkpoints are no longer needed
+            for name in extra["lr_choice"]["lr"]:
+                shutil.rmtree(os.path.join(self._lr_choice_dir(epoch), name, run_directory.CHECKPOINTS),
+                              ignore_errors=True)
         with self.writer.as_default(step=epoch):
             for split, values in (("val", val), ("test", test)):
                 for k, v in values.items():
