@@ -48,7 +48,8 @@ def test_the_reference_must_be_a_finished_try_0_of_the_same_configuration(tmp_pa
 
 
 def test_unknown_schedules_are_refused(tmp_path):
-    with pytest.raises(InputError, match=r"some of \['paper', 'plateau', 'linear'\]. Received: \['official'\]"):
+    with pytest.raises(InputError,
+                       match=r"some of \['paper', 'plateau', 'linear', 'validated'\]. Received: \['official'\]"):
         schedule.check_dataset(str(tmp_path), "diginetica", str(tmp_path), ["official"])
 
 
