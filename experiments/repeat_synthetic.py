@@ -167,6 +167,8 @@ if __name__ == "__main__":
     flags.DEFINE_float("repeat_share", 0.45, "Share of next clicks that repeat a session item.")
     flags.DEFINE_integer("neural_tries", 1, "Tries of each neural method's budget of 4 run now.")
     flags.DEFINE_integer("repeat_tries", 0, "Tries of tagnn_repeat's budget of 4 run now; 0 = --neural_tries.")
+    flags.DEFINE_list("methods", list(METHODS), f"Methods to run: some of {list(METHODS)} (the boost comes with "
+                      "tagnn).")
     flags.DEFINE_enum("lr_schedule", TUNING_TRAIN.lr_schedule, list(LR_SCHEDULES),
                       "The neural tries' learning-rate schedule (TrainConfig.lr_schedule): the tuning protocol's (the "
                       "official code's) or another. Use another --work_dir for each.")
@@ -180,10 +182,15 @@ if __name__ == "__main__":
 
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        unknown = [m for m in FLAGS.methods if m not in METHODS]
+        if unknown or not FLAGS.methods:
+            raise app.UsageError(f"--methods: some of {list(METHODS)}. Received: {FLAGS.methods}")
         out = run_or_exit(run_study, FLAGS.work_dir, FLAGS.num_items, FLAGS.num_sessions, FLAGS.seed,
-                          FLAGS.repeat_share, FLAGS.neural_tries, repeat_tries=FLAGS.repeat_tries,
+                          FLAGS.repeat_share, FLAGS.neural_tries, methods=FLAGS.methods,
+                          repeat_tries=FLAGS.repeat_tries,
                           train=dataclasses.replace(TUNING_TRAIN, lr_schedule=FLAGS.lr_schedule))
-        out["margins_of_tagnn_repeat"] = margins(out)
+        if "tagnn_repeat" in out["methods"]:
+            out["margins_of_tagnn_repeat"] = margins(out)
         os.makedirs(FLAGS.results_dir, exist_ok=True)
         run_directory.write_json_atomic(os.path.join(FLAGS.results_dir, "repeat_synthetic.json"), out)
         print(json.dumps({m: r["test"] for m, r in out["methods"].items()}, indent=1))
