@@ -505,7 +505,8 @@ class Trainer:
         lost (the decision of epoch `epochs_done + 1` continues from this run's checkpoint)."""
         root = self._path(run_directory.LR_CHOICE)
         for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-            if name.startswith("epoch-") and int(name[len("epoch-"):]) > epochs_done + 1:
+            number = name[len("epoch-"):]
+            if name.startswith("epoch-") and number.isdigit() and int(number) > epochs_done + 1:
                 self.log(f"WARNING: {run_directory.LR_CHOICE}/{name} belongs to epochs the checkpoints no longer "
                          "hold; deleted (the decision is made again)")
                 shutil.rmtree(os.path.join(root, name))
