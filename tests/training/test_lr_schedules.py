@@ -157,6 +157,12 @@ def test_validated_keeps_the_branch_validation_prefers_and_continues_from_its_we
     a = run_directory.read_jsonl(os.path.join(chosen, "metrics.jsonl"))
     b = run_directory.read_jsonl(os.path.join(paper, "metrics.jsonl"))
     assert [r["test"] for r in a] == [r["test"] for r in b]
+    # A decision past the checkpoints' epoch (left by a lineage whose checkpoints were lost) is deleted on resume.
+    os.makedirs(os.path.join(chosen, "lr_choice", "epoch-9", "decay"))
+    messages.clear()
+    train(_config(epochs=4, lr_decay_epochs=2, lr_schedule="validated"), chosen, log=messages.append)
+    assert sorted(os.listdir(os.path.join(chosen, "lr_choice"))) == ["epoch-2", "epoch-3"]
+    assert any("lr_choice/epoch-9 belongs to epochs the checkpoints no longer hold" in m for m in messages)
 
 
 def test_validated_resumes_inside_a_branch_and_after_the_decision_exactly(tmp_path, monkeypatch):
