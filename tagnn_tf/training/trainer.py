@@ -354,10 +354,6 @@ class Trainer:
         self.items = self.splits.items or run_directory.identity_items(self.splits.num_items)
         self.config = resolve_catalogue(config, self.splits)
         self.train_config = self.config.train
-        if self.train_config.lr_schedule == "validated" and num_workers(self.strategy) > 1:
-            raise InputError("lr_schedule='validated' trains on one host (the default or the mirrored strategy): its "
-                             "branches restore checkpoints only the chief writes. Received: "
-                             f"{num_workers(self.strategy)} workers")
         check_resume_config(model_dir, self.config)
         run_directory.check_run_items(model_dir, self.items)
         if config.train.warm_start_from and not checkpoint_paths(os.path.join(model_dir, run_directory.CHECKPOINTS)):
@@ -517,7 +513,9 @@ class Trainer:
 
         Each branch trains in `lr_choice/epoch-<epoch>/<branch>/` with its own checkpoints, so a crash resumes
         inside it; `choice.json` records the decision before the run adopts it, and the epoch's
-        `metrics.jsonl` row carries it as `lr_choice`.
+        `metrics.jsonl` row carries it as `lr_choice`. Under MultiWorkerMirroredStrategy every worker
+        computes the same (collective) validation and so the same choice, and restores the chief's
+        checkpoints, as a resumed run does; only the chief writes.
         """
         tc = self.train_config
         folder = self._lr_choice_dir(epoch)

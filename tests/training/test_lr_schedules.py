@@ -207,24 +207,3 @@ def test_validated_resumes_inside_a_branch_and_after_the_decision_exactly(tmp_pa
     assert [r["test"] for r in b] == [r["test"] for r in a]
     assert [r["val"] for r in b] == [r["val"] for r in a]
 
-
-class _TwoWorkers:
-    """A strategy whose cluster has two workers (all `Trainer` reads before refusing `validated`)."""
-
-    class cluster_resolver:  # noqa: N801 (the attribute tf.distribute strategies have)
-        task_type, task_id = "worker", 0
-
-        @staticmethod
-        def cluster_spec():
-            class Spec:
-                @staticmethod
-                def as_dict():
-                    return {"worker": ["host-a:2222", "host-b:2222"]}
-            return Spec()
-
-
-def test_validated_is_refused_across_workers_before_anything_is_written(tmp_path):
-    model_dir = tmp_path / "run"
-    with pytest.raises(ValueError, match="lr_schedule='validated' trains on one host.*Received: 2 workers"):
-        train(_config(epochs=4, lr_schedule="validated"), str(model_dir), strategy=_TwoWorkers(), log=_quiet)
-    assert not model_dir.exists()

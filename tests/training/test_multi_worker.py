@@ -28,7 +28,9 @@ if sys.argv[4]:  # streamed from the session shards in this folder
     data = DataConfig(dataset="syn", data_dir=sys.argv[4], input_pipeline="stream", stream_block_shards=2)
 cfg = ExperimentConfig(model=ModelConfig(hidden_size=32), data=data,
                        train=TrainConfig(batch_size=50, epochs=2, patience=5, checkpoint_every_steps=25,
-                                         train_candidates=sys.argv[3], num_negatives=100))
+                                         train_candidates=sys.argv[3], num_negatives=100,
+                                         lr_schedule=sys.argv[5],
+                                         lr_decay_epochs=1 if sys.argv[5] == "validated" else 3))
 result = train(cfg, sys.argv[1], strategy=strategy, log=lambda m: print(m, flush=True))
 print("RESULT" + json.dumps({"test": result["test"], "replicas": strategy.num_replicas_in_sync}), flush=True)
 """
@@ -45,20 +47,21 @@ def _free_ports(n):
     return ports
 
 
-def _start(model_dir, strategy, tf_config=None, train_candidates="full", stream_dir=""):
+def _start(model_dir, strategy, tf_config=None, train_candidates="full", stream_dir="", lr_schedule="official"):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy, train_candidates, stream_dir],
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, model_dir, strategy, train_candidates, stream_dir,
+                             lr_schedule],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _start_cluster(model_dir, train_candidates="full", stream_dir=""):
+def _start_cluster(model_dir, train_candidates="full", stream_dir="", lr_schedule="official"):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     return [_start(model_dir, "multi_worker", {"cluster": cluster, "task": {"type": "worker", "index": i}},
-                   train_candidates, stream_dir) for i in range(2)]
+                   train_candidates, stream_dir, lr_schedule) for i in range(2)]
 
 
 def _result(proc, with_output=False):
@@ -155,6 +158,30 @@ def test_two_workers_train_sampled(tmp_path, single_run):
     assert [r["replicas"] for r in results] == [2, 2]
     assert results[0]["test"] == results[1]["test"]
     assert results[0]["test"]["hr@20"] == pytest.approx(single_run["test"]["hr@20"], abs=5.0), results
+
+
+def test_two_workers_choose_the_validated_learning_rate_together(tmp_path):
+    # --lr_schedule=validated with --lr_decay_epochs=1: a decision at epoch 1 (branches from the initial
+    # model's checkpoint) and at epoch 2. Every worker restores the chief's branch checkpoints and computes
+    # the same validation, so the same choice; only the chief writes.
+    model_dir = str(tmp_path / "run")
+    procs = _start_cluster(model_dir, lr_schedule="validated")
+    try:
+        outputs = [_result(p, with_output=True) for p in procs]
+    finally:
+        _kill_all(procs)
+    (first, out_0), (second, out_1) = outputs
+    assert first["test"] == second["test"] and first["replicas"] == 2
+    assert first["test"]["hr@20"] > 20.0  # it learned (popularity alone is a few per cent here)
+    chosen = [re.findall(r"continuing with the (\w+) branch", out) for out in (out_0, out_1)]
+    assert len(chosen[0]) == 2 and chosen[0] == chosen[1], chosen
+    rows = [json.loads(x) for x in open(os.path.join(model_dir, "metrics.jsonl"))]
+    assert [r["lr_choice"]["chosen"] for r in rows] == chosen[0]
+    assert not [n for n in os.listdir(model_dir) if n.startswith(".worker-tmp")]
+    for epoch in (1, 2):  # the branches' checkpoints are deleted once the epoch is written
+        for branch in ("decay", "hold"):
+            assert sorted(os.listdir(os.path.join(model_dir, "lr_choice", f"epoch-{epoch}", branch))) == [
+                "branch.json", "trained.json"]
 
 
 def test_killed_worker_job_resumes_from_last_checkpoint(tmp_path, single_run):
