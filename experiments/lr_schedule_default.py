@@ -169,7 +169,7 @@ def report_lines(results_dir: str) -> list:
     """The report's section (results/README.md), from `lr_schedule.json`; [] when it is not there."""
     from experiments.measure_uncertainty_lib import difference_text
     from tagnn_tf import run_directory
-    from tagnn_tf.config import TrainConfig
+    from tagnn_tf.config import TRAINER_LR_SCHEDULE, TrainConfig
 
     path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
     if not os.path.exists(path):
@@ -205,11 +205,11 @@ def report_lines(results_dir: str) -> list:
             qualified.append(schedule)
         lines.append(f"- `{schedule}` against the official schedule on all labels (below = an interval entirely "
                      f"under 0): {verdicts}.")
-    default = TrainConfig().lr_schedule
     lines += ["", "Not below the official schedule on every log: "
               + (", ".join(f"`{s}`" for s in qualified) if qualified else "none") + f". `trainers.train`'s default "
-              f"(`TrainConfig.lr_schedule`) is `{default}`; the reproduction and the fair tuning keep the official "
-              "code's; any other schedule is a choice to make on validation (`--lr_schedule`)."]
+              f"(`config.TRAINER_LR_SCHEDULE`) is `{TRAINER_LR_SCHEDULE}`, `TrainConfig.lr_schedule`'s "
+              f"`{TrainConfig().lr_schedule}`; the reproduction and the fair tuning keep the official code's; any "
+              "other schedule is a choice to make on validation (`--lr_schedule`)."]
     return lines + [""]
 
 

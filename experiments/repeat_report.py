@@ -12,10 +12,12 @@ from tagnn_tf import run_directory
 
 PROFILES_DIR = "profiles"
 # The synthetic studies, in the report's order: the main log with the tuning's learning-rate schedule, the
-# same log with the paper's (`--lr_schedule=paper`) and with the linear one (`--lr_schedule=linear`), and a
-# log the size of the test's small version.
+# same log with the paper's (`--lr_schedule=paper`), the linear one (`--lr_schedule=linear`) and the
+# validated one (`--lr_schedule=validated`, `trainers.train`'s default), and a log the size of the test's
+# small version.
 SYNTHETIC_FILES = tuple(os.path.join("repeat_synthetic", *sub, "repeat_synthetic.json")
-                        for sub in ((), ("paper_lr_schedule",), ("linear_lr_schedule",), ("small_log",)))
+                        for sub in ((), ("paper_lr_schedule",), ("linear_lr_schedule",), ("validated_lr_schedule",),
+                                    ("small_log",)))
 FORMS_DIR = "repeat_mixture_forms"
 _SYNTHETIC_ROWS = (("spop", "S-POP"), ("stan", "STAN, tuned"), ("tagnn", "TAGNN"),
                    ("tagnn_boost", "TAGNN try 0 + boost"), ("tagnn_repeat", "TAGNN + repeat-explore"))

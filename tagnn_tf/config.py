@@ -240,7 +240,8 @@ class TrainConfig:
         after a declined one at the next epoch. If every decay is kept, the
         rates are `official`'s. Each decision costs one more epoch of
         training. `plateau` and `linear` ignore `lr_decay_epochs`, `linear`
-        also `lr_decay_rate`.
+        also `lr_decay_rate`. This dataclass keeps `official` as its
+        default; `trainers.train` defaults to `TRAINER_LR_SCHEDULE`.
       l2: coupled L2 (PyTorch `weight_decay`): `l2 * w` is added to every
         gradient, embeddings included.
       loss: `cross_entropy` (softmax over the whole catalogue, the paper's)
@@ -496,6 +497,12 @@ class ExportConfig:
 # `--padding=masked`): not below the paper's model on Diginetica and Yoochoose 1/64 under the tuning
 # protocol, far above it on repeat-heavy logs (docs/repeat_heavy_logs.md). ModelConfig keeps `none`.
 TRAINER_REPEAT_MECHANISM = "repeat_explore"
+
+
+# `trainers.train`'s learning-rate schedule when `--lr_schedule` is not given: the official code's decays, each
+# kept only where validation prefers it. Not below the official schedule on Diginetica and Yoochoose 1/64,
+# above it on the repeat-heavy synthetic log (docs/repeat_heavy_logs.md); TrainConfig keeps `official`.
+TRAINER_LR_SCHEDULE = "validated"
 
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:

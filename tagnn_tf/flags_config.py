@@ -8,7 +8,7 @@ import os
 from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
-                             TrainConfig, fields_not_read, trainer_default_repeat)
+                             TrainConfig, TRAINER_LR_SCHEDULE, fields_not_read, trainer_default_repeat)
 from tagnn_tf import model_registry, run_directory
 from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.errors import InputError
@@ -22,6 +22,7 @@ _FLAG_NAMES = {(ModelConfig, "name"): "model"}
 _TRAINER_DEFAULTS = {
     (ModelConfig, "repeat_mechanism"): "'repeat_explore' for the neural models with padding='masked', else 'none'; "
                                        "a rerun keeps its run's",
+    (TrainConfig, "lr_schedule"): f"{TRAINER_LR_SCHEDULE!r}; a rerun keeps its run's",
 }
 
 
@@ -65,7 +66,8 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
 
     Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
-    the mechanism that run was started with (its rerun resumes it).
+    the mechanism that run was started with (its rerun resumes it); likewise
+    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`).
     """
     values = {section: {} for section, _ in _SECTIONS}
     for section, klass, f in _fields():
@@ -73,12 +75,16 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
         if v is not None:
             values[section][f.name] = v
     given = {section: set(fields) for section, fields in values.items()}
+    earlier = (run_directory.read_config(model_dir)
+               if model_dir and os.path.isfile(os.path.join(model_dir, run_directory.CONFIG)) else None)
     if "repeat_mechanism" not in values["model"]:
-        if model_dir and os.path.isfile(os.path.join(model_dir, run_directory.CONFIG)):
-            values["model"]["repeat_mechanism"] = run_directory.read_config(model_dir).model.repeat_mechanism
+        if earlier:
+            values["model"]["repeat_mechanism"] = earlier.model.repeat_mechanism
         else:
             model = ModelConfig(**values["model"])
             values["model"]["repeat_mechanism"] = trainer_default_repeat(model.name, model.padding)
+    if "lr_schedule" not in values["train"]:
+        values["train"]["lr_schedule"] = earlier.train.lr_schedule if earlier else TRAINER_LR_SCHEDULE
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
                      if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))

@@ -153,3 +153,27 @@ def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_r
     # A run started without the mechanism (an earlier version's default) resumes with the same command.
     (tmp_path / "config.json").write_text(ExperimentConfig().to_json())
     assert parsed(model_dir=str(tmp_path)) == "none"
+
+
+def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the_runs(tmp_path):
+    from absl import flags
+
+    from tagnn_tf.config import TRAINER_LR_SCHEDULE
+    from tagnn_tf.flags_config import config_from_flags, define_config_flags
+
+    def parsed(*argv, model_dir=""):
+        fv = flags.FlagValues()
+        define_config_flags(fv)
+        fv(["prog", *argv])
+        assert "(default 'validated'; a rerun keeps its run's)" in fv["lr_schedule"].help
+        return config_from_flags(fv, model_dir=model_dir).train.lr_schedule
+
+    assert TRAINER_LR_SCHEDULE == "validated"
+    assert parsed() == parsed("--model=narm") == "validated"
+    assert parsed("--lr_schedule=official") == "official"
+    # The library's dataclass keeps the official code's schedule (the reproduction's and the tuning's).
+    assert TrainConfig().lr_schedule == "official"
+    # A run started under the earlier default resumes with the same command, and its flags win over the run's.
+    (tmp_path / "config.json").write_text(ExperimentConfig().to_json())
+    assert parsed(model_dir=str(tmp_path)) == "official"
+    assert parsed("--lr_schedule=paper", model_dir=str(tmp_path)) == "paper"

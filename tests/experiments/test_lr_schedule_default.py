@@ -77,7 +77,8 @@ def test_report_renders_every_schedule_and_subset_with_its_interval(tmp_path):
     assert "- `paper` against the official schedule on all labels (below = an interval entirely under 0): shop: not below." in text
     assert "- `linear` against the official schedule on all labels" in text and "shop: below." in text
     assert "Not below the official schedule on every log: `paper`." in text
-    assert "`trainers.train`'s default (`TrainConfig.lr_schedule`) is `official`" in text
+    assert ("`trainers.train`'s default (`config.TRAINER_LR_SCHEDULE`) is `validated`, `TrainConfig.lr_schedule`'s "
+            "`official`") in text
     assert "plateau" not in text  # not measured: no row, no verdict
 
 
