@@ -130,18 +130,26 @@ def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
         TrainConfig(loss="hinge")
 
 
-def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_runs(tmp_path):
+def _trainer_config(*argv, model_dir=""):
+    """`trainers.train`'s config for `argv` (a fresh flag set), with `--help`'s text of the fields whose
+    default is `trainers.train`'s own."""
     from absl import flags
 
-    from tagnn_tf.config import TRAINER_REPEAT_MECHANISM
     from tagnn_tf.flags_config import config_from_flags, define_config_flags
 
+    fv = flags.FlagValues()
+    define_config_flags(fv)
+    fv(["prog", *argv])
+    assert "(default 'repeat_explore' for the neural models" in fv["repeat_mechanism"].help
+    assert "(default 'validated'; a rerun keeps its run's)" in fv["lr_schedule"].help
+    return config_from_flags(fv, model_dir=model_dir)
+
+
+def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_runs(tmp_path):
+    from tagnn_tf.config import TRAINER_REPEAT_MECHANISM
+
     def parsed(*argv, model_dir=""):
-        fv = flags.FlagValues()
-        define_config_flags(fv)
-        fv(["prog", *argv])
-        assert "(default 'repeat_explore' for the neural models" in fv["repeat_mechanism"].help
-        return config_from_flags(fv, model_dir=model_dir).model.repeat_mechanism
+        return _trainer_config(*argv, model_dir=model_dir).model.repeat_mechanism
 
     assert TRAINER_REPEAT_MECHANISM == "repeat_explore"
     assert parsed() == parsed("--model=narm") == "repeat_explore"
@@ -156,17 +164,10 @@ def test_trainers_train_defaults_to_the_repeat_mechanism_and_a_rerun_keeps_the_r
 
 
 def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the_runs(tmp_path):
-    from absl import flags
-
     from tagnn_tf.config import TRAINER_LR_SCHEDULE
-    from tagnn_tf.flags_config import config_from_flags, define_config_flags
 
     def parsed(*argv, model_dir=""):
-        fv = flags.FlagValues()
-        define_config_flags(fv)
-        fv(["prog", *argv])
-        assert "(default 'validated'; a rerun keeps its run's)" in fv["lr_schedule"].help
-        return config_from_flags(fv, model_dir=model_dir).train.lr_schedule
+        return _trainer_config(*argv, model_dir=model_dir).train.lr_schedule
 
     assert TRAINER_LR_SCHEDULE == "validated"
     assert parsed() == parsed("--model=narm") == "validated"
