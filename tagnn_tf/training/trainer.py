@@ -528,6 +528,7 @@ class Trainer:
             start = checkpoint_paths(self.checkpoints.chief_dir)
             if not start:  # a decision at epoch 1: the branches start from the initial (or warm-started) model
                 self.checkpoints.save(0)
+                self._wait_for_chief()
                 start = checkpoint_paths(self.checkpoints.chief_dir)
             self.log(f"epoch {epoch}/{tc.epochs}: choosing the learning rate on validation: training the epoch at "
                      f"{rates['decay']:g} (decay) and at {rates['hold']:g} (hold) from the same checkpoint")
@@ -546,6 +547,12 @@ class Trainer:
         if choice["stats"]:
             self.write_epoch_log(EpochStats(**choice["stats"]))
         self.finish_epoch(epoch, self.progress.values().epoch_seconds)
+
+    def _wait_for_chief(self) -> None:
+        """Under MultiWorkerMirroredStrategy, a collective no-op: a worker returns from a collective save
+        before the chief has written the files, so the workers wait here until the chief is past its save."""
+        if num_workers(self.strategy) > 1:
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: tf.constant(1.0)), axis=None)
 
     def _train_branch(self, epoch: int, name: str, lr: float, start: str) -> dict:
         """One branch of `decide_epoch`: epoch `epoch` at rate `lr` from checkpoint `start` (or from where the

@@ -167,9 +167,12 @@ def test_two_workers_choose_the_validated_learning_rate_together(tmp_path):
     model_dir = str(tmp_path / "run")
     procs = _start_cluster(model_dir, lr_schedule="validated")
     try:
-        outputs = [_result(p, with_output=True) for p in procs]
+        ended = [p.communicate(timeout=TIMEOUT) for p in procs]
     finally:
         _kill_all(procs)
+    assert all(p.returncode == 0 for p in procs), "\n\n".join(err[-3000:] for _, err in ended)
+    outputs = [(json.loads([x for x in out.splitlines() if x.startswith("RESULT")][-1][len("RESULT"):]), out)
+               for out, _ in ended]
     (first, out_0), (second, out_1) = outputs
     assert first["test"] == second["test"] and first["replicas"] == 2
     assert first["test"]["hr@20"] > 20.0  # it learned (popularity alone is a few per cent here)
