@@ -92,36 +92,38 @@ def _check_run(run_dir: str, expected) -> None:
     differences = protocol_differences(run_directory.read_config(run_dir), expected)
     if differences:
         raise InputError(f"{run_dir}: not trained with the configuration this comparison needs (the tuning "
-                         f"protocol's try 0 of {METHOD}, lr_schedule={expected.train.lr_schedule!r}): "
-                         + ", ".join(differences))
+                         f"protocol's try 0 of {METHOD}, lr_schedule={expected.train.lr_schedule!r}, "
+                         f"item_norm_scale={expected.model.item_norm_scale!r}): " + ", ".join(differences))
 
 
-def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequence[str] = CANDIDATES,
-                  log: Callable = print) -> dict:
-    """Trains (or resumes) each of `schedules`' runs of `dataset` and compares them with the tuning's try 0."""
+def official_try(results_dir: str, dataset: str, data_dir: str):
+    """The tuning's try 0 of TAGNN + repeat-explore on `dataset`: (its configuration, its finished run's folder)."""
     from experiments.tune_baselines_lib import tries, try_config
     from tagnn_tf import run_directory
-    from tagnn_tf.data.sessions import load_test_examples
-    from tagnn_tf.training.trainer import train as train_run
 
-    unknown = [s for s in schedules if s not in CANDIDATES]
-    if unknown or not schedules:
-        raise InputError(f"Schedules to compare with the official one: some of {list(CANDIDATES)}. "
-                         f"Received: {list(schedules)}")
     reference = reference_dir(results_dir, dataset)
     if not os.path.exists(os.path.join(reference, run_directory.RESULT)):
         raise InputError(f"{reference}: not a finished run; run experiments.tune_baselines --methods={METHOD} "
                          f"--datasets={dataset} first (its try 0 is the official schedule's run)")
-    data = DataConfig(dataset=dataset, data_dir=data_dir, valid_split="time")
-    official = try_config(METHOD, tries(METHOD)[0], data, TUNING_TRAIN)
+    official = try_config(METHOD, tries(METHOD)[0], DataConfig(dataset=dataset, data_dir=data_dir,
+                                                               valid_split="time"), TUNING_TRAIN)
     _check_run(reference, official)
-    folders = {REFERENCE: reference}
-    for schedule in schedules:
-        config = dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule=schedule))
-        folders[schedule] = os.path.join(results_dir, SCHEDULE_DIR, dataset, run_name(schedule))
-        if not os.path.exists(os.path.join(folders[schedule], run_directory.RESULT)):
-            train_run(config, folders[schedule], log=log)
-        _check_run(folders[schedule], config)
+    return official, reference
+
+
+def measure_runs(results_dir: str, dataset: str, data_dir: str, runs: Dict[str, tuple], log: Callable = print) -> dict:
+    """Trains (or resumes) each of `runs` ({name: (configuration, run folder)}) and compares it with the tuning's
+    try 0 (`REFERENCE`): the runs' folders, the test repeat share, each run's curve and `compare_runs`."""
+    from tagnn_tf import run_directory
+    from tagnn_tf.data.sessions import load_test_examples
+    from tagnn_tf.training.trainer import train as train_run
+
+    folders = {REFERENCE: official_try(results_dir, dataset, data_dir)[1]}
+    for name, (config, folder) in runs.items():
+        if not os.path.exists(os.path.join(folder, run_directory.RESULT)):
+            train_run(config, folder, log=log)
+        _check_run(folder, config)
+        folders[name] = folder
     repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
     curves = {name: [{"epoch": r["epoch"], "val_hr@20": r["val"]["hr@20"], "test_hr@20": r["test"]["hr@20"]}
                      for r in run_directory.read_jsonl(os.path.join(folder, run_directory.METRICS))]
@@ -130,6 +132,20 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequ
             "repeat_share": round(100.0 * float(repeats.mean()), 4), "curves": curves,
             "test": compare_runs({name: run_directory.read_test_ranks(folder) for name, folder in folders.items()},
                                  repeats)}
+
+
+def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequence[str] = CANDIDATES,
+                  log: Callable = print) -> dict:
+    """Trains (or resumes) each of `schedules`' runs of `dataset` and compares them with the tuning's try 0."""
+    unknown = [s for s in schedules if s not in CANDIDATES]
+    if unknown or not schedules:
+        raise InputError(f"Schedules to compare with the official one: some of {list(CANDIDATES)}. "
+                         f"Received: {list(schedules)}")
+    official = official_try(results_dir, dataset, data_dir)[0]
+    runs = {schedule: (dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule=schedule)),
+                       os.path.join(results_dir, SCHEDULE_DIR, dataset, run_name(schedule)))
+            for schedule in schedules}
+    return measure_runs(results_dir, dataset, data_dir, runs, log=log)
 
 
 def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, schedules: Sequence[str] = CANDIDATES,

@@ -59,6 +59,11 @@ class ModelConfig:
         paper's model (`none`) as its default; `trainers.train` defaults to
         `TRAINER_REPEAT_MECHANISM` for the neural models (measured:
         docs/repeat_heavy_logs.md).
+      item_norm_scale: c. 0 (the paper): the item vectors are read as
+        learned. c > 0 (NISER, Gupta et al. 2019; TAGNN and SR-GNN): each item
+        vector is L2-normalised where it is read, to length 1 as a node's
+        input and to length c as a candidate (the scores' scale). Measured in
+        docs/repeat_heavy_logs.md ("Small logs").
     """
 
     name: str = "tagnn"
@@ -69,6 +74,7 @@ class ModelConfig:
     global_attention: str = "softmax"
     padding: str = "masked"
     repeat_mechanism: str = "none"
+    item_norm_scale: float = 0.0
 
     def __post_init__(self):
         spec = model_registry.get(self.name)
@@ -94,6 +100,9 @@ class ModelConfig:
             object.__setattr__(self, name, value)
         check_positive("hidden_size", self.hidden_size)
         check_positive("gnn_steps", self.gnn_steps)
+        if not self.item_norm_scale >= 0:
+            raise InputError(f"`item_norm_scale` must be >= 0 (0: item vectors as learned). "
+                             f"Received: item_norm_scale={self.item_norm_scale!r}")
         check_choice("variant", self.variant, VARIANTS)
         check_choice("readout", self.readout, READOUTS)
         check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
@@ -503,6 +512,11 @@ TRAINER_REPEAT_MECHANISM = "repeat_explore"
 # kept only where validation prefers it. Not below the official schedule on Diginetica and Yoochoose 1/64,
 # above it on the repeat-heavy synthetic log (docs/repeat_heavy_logs.md); TrainConfig keeps `official`.
 TRAINER_LR_SCHEDULE = "validated"
+
+
+# `trainers.train`'s `--item_norm_scale` for TAGNN and SR-GNN when none is given (0: item vectors as learned).
+# ModelConfig keeps 0, the paper's model.
+TRAINER_ITEM_NORM_SCALE = 0.0
 
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:

@@ -55,3 +55,14 @@ class RowGatherEmbedding(keras.layers.Embedding):
         if inputs.dtype != "int32" and inputs.dtype != "int64":
             inputs = keras.ops.cast(inputs, "int32")
         return gather_rows(self.embeddings, inputs)
+
+
+# Below this length a vector is not scaled up to unit length (a row at 0 stays near 0).
+_MIN_NORM = 1e-6
+
+
+def unit_vectors(x, scale=1.0):
+    """`scale * x / ||x||` along the last axis: `[..., d]` vectors of length `scale` (`ModelConfig.item_norm_scale`)."""
+    ops = keras.ops
+    norm_sq = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x * (scale * ops.rsqrt(ops.maximum(norm_sq, _MIN_NORM * _MIN_NORM)))

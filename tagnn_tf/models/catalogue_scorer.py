@@ -8,7 +8,8 @@ softmax, the exporters and warm start:
   scores `[batch, num_items]` (the subclass encodes the session);
 - `explore_and_repeat(inputs, candidates_t, training)`: the scores of shared
   candidates `[batch, C]` and the repeat layer's output (sampled training);
-- `candidate_embeddings()` `[N + 1, w]` and `candidate_table_t()` `[w, N]`;
+- `candidate_embeddings()` `[N + 1, w]`, `candidate_vectors(ids)` (some of its
+  rows, without computing the others) and `candidate_table_t()` `[w, N]`;
 - the repeat mechanism (`ModelConfig.repeat_mechanism`, `tagnn_tf.layers.
   repeat_scores`): its layer `repeat`, applied to the catalogue scores from the
   node vectors `[batch, U, w]` and the session vector `[batch, w']` the model
@@ -68,6 +69,11 @@ class CatalogueScorer(keras.Model):
         """The `[N + 1, w]` table whose row `item id` is that candidate's vector."""
         return self.embedding.embeddings
 
+    def candidate_vectors(self, ids):
+        """`[..., w]` the candidate vectors of the item ids `ids` (int `[...]`): rows of
+        `candidate_embeddings()`, computed for those ids only (the sampled softmax's candidates)."""
+        return gather_rows(self.candidate_embeddings(), ids)
+
     def candidate_table_t(self):
         """`[w, num_items]`: the candidates' vectors, transposed, in score-column order."""
         return ops.transpose(item_ids.candidate_rows(self.candidate_embeddings()))
@@ -117,7 +123,7 @@ class CatalogueScorer(keras.Model):
         """`[batch, U]` explore scores of each session node's item (padding nodes: any finite value).
 
         The session vector times the item's candidate vector; TAGNN adds its target term."""
-        return ops.einsum("bw,buw->bu", session, gather_rows(self.candidate_embeddings(), inputs["items"]))
+        return ops.einsum("bw,buw->bu", session, self.candidate_vectors(inputs["items"]))
 
     def add_repeat(self, scores, inputs, nodes, session, training=None):
         """The final `[batch, N]` scores from the explore scores of the whole catalogue: unchanged (`none`,

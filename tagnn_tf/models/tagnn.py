@@ -14,7 +14,7 @@ from tagnn_tf.layers.initializers import uniform_init
 from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, item_columns, mixture_log_scores_at, node_values_at
 from tagnn_tf.layers.session_readout import SessionReadout
 from tagnn_tf.layers.target_attention import TargetAttention
-from tagnn_tf.layers.tensor_ops import RowGatherEmbedding, gather_rows
+from tagnn_tf.layers.tensor_ops import RowGatherEmbedding, gather_rows, unit_vectors
 from tagnn_tf.models.catalogue_scorer import CatalogueScorer, example_inputs
 
 MODEL_INPUTS = ("items", "node_counts", "adj_in", "adj_out", "last_node")
@@ -44,15 +44,25 @@ class TAGNN(CatalogueScorer):
     scores plus the post-hoc boost at the session's items (`boost`); it reads
     `node_recency` `[batch, U]` too.
 
+    With `item_norm_scale` c > 0 (`ModelConfig.item_norm_scale`; NISER, Gupta
+    et al. 2019) every item vector is L2-normalised where it is read: a node's
+    input `e_i / ||e_i||` (before the gated graph) and a candidate's
+    `v_i = c e_i / ||e_i||` (eq. 6 and 11), so the scores stop growing with
+    an item's popularity through the length of its vector.
+
     Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
     (hidden_size, gnn_steps, variant, readout, global_attention, padding,
-    repeat_mechanism) and an initializer `seed`.
+    repeat_mechanism, item_norm_scale) and an initializer `seed`.
     """
 
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
-                 repeat_mechanism: str = "none", seed=None, **kwargs):
+                 repeat_mechanism: str = "none", item_norm_scale: float = 0.0, seed=None, **kwargs):
         super().__init__(num_items, hidden_size, seed, **kwargs)
+        if not item_norm_scale >= 0:
+            raise ValueError(f"`item_norm_scale` must be >= 0 (0: item vectors as learned). "
+                             f"Received: item_norm_scale={item_norm_scale!r}")
+        self.item_norm_scale = float(item_norm_scale)
         # `variant`, `readout` and `global_attention` are checked by SessionReadout.
         check_positive("gnn_steps", gnn_steps)
         check_choice("padding", padding, PADDINGS)
@@ -141,7 +151,7 @@ class TAGNN(CatalogueScorer):
 
     def own_item_scores(self, inputs, nodes, session):
         """`[batch, U]` explore scores (eq. 10-11) of each session node's item, the target term included."""
-        own = gather_rows(self.candidate_embeddings(), inputs["items"])  # [batch, U, d]
+        own = self.candidate_vectors(inputs["items"])  # [batch, U, d]
         scores = ops.einsum("bd,bud->bu", session, own)
         if self.target_attention is not None:
             scores = scores + self.target_attention.per_session(nodes, ops.cast(inputs["node_counts"], nodes.dtype),
@@ -202,13 +212,13 @@ class TAGNN(CatalogueScorer):
             own = item_columns(inputs["items"])  # [batch, U], -1 = padding
             copy = ops.logical_or(ops.any(ops.equal(ops.expand_dims(own, 2), ops.expand_dims(columns, 1)), axis=2),
                                   own < 0)
-            own_base = ops.einsum("bd,bud->bu", session, gather_rows(self.candidate_embeddings(), inputs["items"]))
+            own_base = ops.einsum("bd,bud->bu", session, self.candidate_vectors(inputs["items"]))
             columns = ops.concatenate([columns, ops.maximum(own, 0)], axis=1)
             base = ops.concatenate([base, own_base], axis=1)
         scores = base
         if self.target_attention is not None:
             rows = item_ids.column_to_id(ops.minimum(columns, self.num_items - 1))  # cluster padding: any real row
-            candidates = gather_rows(self.candidate_embeddings(), rows)  # [batch, K, d]
+            candidates = self.candidate_vectors(rows)  # [batch, K, d]
             scores = base + self.target_attention.per_session(nodes, counts, candidates)
         if self.repeat_active():  # the appended columns hold the session items' explore scores
             repeat = self.repeat_scores(inputs, nodes, session, scores[:, num_candidates:])
@@ -231,14 +241,26 @@ class TAGNN(CatalogueScorer):
         return columns, ops.concatenate([scores[:, :num_candidates],
                                          ops.where(copy, PADDING_LOGIT, scores[:, num_candidates:])], axis=1)
 
+    def candidate_embeddings(self):
+        table = self.embedding.embeddings
+        return unit_vectors(table, self.item_norm_scale) if self.item_norm_scale else table
+
+    def candidate_vectors(self, ids):
+        vectors = gather_rows(self.embedding.embeddings, ids)
+        return unit_vectors(vectors, self.item_norm_scale) if self.item_norm_scale else vectors
+
     def _nodes(self, inputs):
         """(node vectors after the GNN `[batch, U, hidden]`, click counts `[batch, U]`)."""
-        nodes = self.gnn(self.embedding(inputs["items"]), inputs["adj_in"], inputs["adj_out"])
+        vectors = self.embedding(inputs["items"])  # [batch, U, hidden]
+        if self.item_norm_scale:
+            vectors = unit_vectors(vectors)
+        nodes = self.gnn(vectors, inputs["adj_in"], inputs["adj_out"])
         return nodes, ops.cast(inputs["node_counts"], nodes.dtype)
 
     # Constructor arguments that shape the weights a warm start copies (padding and the repeat
-    # mechanism do not: a run may start from one with another mechanism, its repeat layer fresh).
-    WEIGHT_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention")
+    # mechanism do not: a run may start from one with another mechanism, its repeat layer fresh;
+    # item vectors learned to be read normalised are not the same weights as raw ones).
+    WEIGHT_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "item_norm_scale")
 
     def warm_start_from(self, old, rows, old_rows) -> None:
         """Copies the trained TAGNN `old` into this one: the gated graph, readout and target attention,
@@ -270,6 +292,7 @@ class TAGNN(CatalogueScorer):
     def get_config(self):
         config = super().get_config()
         config.update({"gnn_steps": self.gnn_steps, "variant": self.variant, "readout": self.readout_form,
-                       "global_attention": self.global_attention, "padding": self.padding})
+                       "global_attention": self.global_attention, "padding": self.padding,
+                       "item_norm_scale": self.item_norm_scale})
         return config
 

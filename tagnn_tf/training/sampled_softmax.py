@@ -35,7 +35,6 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import NEGATIVE_SAMPLING, check_choice, check_positive
 from tagnn_tf.layers.repeat_scores import PADDING_LOGIT, node_values_at
-from tagnn_tf.layers.tensor_ops import gather_rows
 
 ACCIDENTAL_HIT_LOGIT = -1e9
 
@@ -103,8 +102,7 @@ def _shared_candidates(model, labels, sampler: CandidateSampler, seed):
     """(label columns int32 `[b]`, candidate columns int32 `[C]`, their vectors transposed `[w, C]`)."""
     columns = tf.cast(item_ids.id_to_column(labels), tf.int32)
     candidates = tf.concat([columns, sampler.negatives(seed)], axis=0)  # [C]
-    table = model.candidate_embeddings()
-    return columns, candidates, ops.transpose(gather_rows(table, item_ids.column_to_id(candidates)))
+    return columns, candidates, ops.transpose(model.candidate_vectors(item_ids.column_to_id(candidates)))
 
 
 def _corrected(logits, columns, candidates, sampler: CandidateSampler):
@@ -116,7 +114,7 @@ def sampled_logits(model, features, labels, sampler: CandidateSampler, seed, tra
     """`[b, b + K]` corrected logits of the batch's labels and K shared negatives; row i's positive is column i.
 
     Args:
-      model: a neural model (`call(inputs, candidates_t=...)` and `candidate_embeddings()`).
+      model: a neural model (`call(inputs, candidates_t=...)` and `candidate_vectors(ids)`).
       features: the model's input batch.
       labels: int `[b]` item ids.
       sampler: the `CandidateSampler`.

@@ -38,7 +38,6 @@ from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, RepeatBoost, scatter_to_columns
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
-from tagnn_tf.layers.tensor_ops import gather_rows
 from tagnn_tf.models.model_builder import build_model, needs_click_alias
 from tagnn_tf.metrics import ranking_metrics
 from tagnn_tf.training.lazy_adam import LazyAdam, add_coupled_l2, add_gradients
@@ -166,7 +165,7 @@ class DistributedSteps:
         negatives = tf.random.stateless_uniform(tf.shape(columns), self._step_seed(part), 0, model.num_items,
                                                 tf.int32)
         candidates = tf.concat([columns, negatives], axis=0)  # [2 batch]
-        candidates_t = tf.transpose(gather_rows(model.candidate_embeddings(), item_ids.column_to_id(candidates)))
+        candidates_t = tf.transpose(model.candidate_vectors(item_ids.column_to_id(candidates)))
         logits = model(features, candidates_t=candidates_t, training=True)  # [batch, 2 batch]
         rows = tf.range(tf.shape(columns)[0])
         positive = tf.gather(logits, rows, axis=1, batch_dims=1)
