@@ -194,6 +194,7 @@ if __name__ == "__main__":
         os.makedirs(FLAGS.results_dir, exist_ok=True)
         run_directory.write_json_atomic(os.path.join(FLAGS.results_dir, "repeat_synthetic.json"), out)
         print(json.dumps({m: r["test"] for m, r in out["methods"].items()}, indent=1))
-        print(json.dumps(out["margins_of_tagnn_repeat"]))
+        if "margins_of_tagnn_repeat" in out:
+            print(json.dumps(out["margins_of_tagnn_repeat"]))
 
     app.run(_main)

@@ -51,8 +51,15 @@ def gnn(h, a_in, a_out, w, steps):
     return h
 
 
-def scores(session, w, variant, readout, global_attention, steps=1, padded_length=0):
+def unit_rows(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def scores(session, w, variant, readout, global_attention, steps=1, padded_length=0, item_norm_scale=0.0):
     """Logits over items 1..N for one session (list of ids).
+
+    `item_norm_scale` c > 0 (NISER): the node inputs are the unit-length item
+    vectors and the candidates' vectors have length c.
 
     `padded_length` > 0 copies the official code's padding: the session is
     padded with item 0 to that length, the padded positions take part in both
@@ -64,10 +71,10 @@ def scores(session, w, variant, readout, global_attention, steps=1, padded_lengt
     padded = np.asarray(list(session) + [0] * max(padded_length - n, 0))
     mask = (padded > 0).astype(np.float64)
     nodes, alias, a_in, a_out = session_graph(padded)
-    h = gnn(emb[nodes], a_in, a_out, w, steps)
+    h = gnn(unit_rows(emb[nodes]) if item_norm_scale else emb[nodes], a_in, a_out, w, steps)
     x = h[alias]  # per position, [L, d]
     s_local = x[n - 1]
-    cand = emb[1:]  # [N, d]
+    cand = item_norm_scale * unit_rows(emb[1:]) if item_norm_scale else emb[1:]  # [N, d]
     if variant == "local":
         return cand @ s_local
     if variant == "avg":

@@ -107,6 +107,8 @@ def test_model_flag_and_baseline_section():
     (["--model=narm", "--variant=local_att", "--gnn_steps=2"], "--model=narm does not read --gnn_steps, --variant"),
     (["--model=stan", "--warm_start_from=runs/x", "--hidden_size=50"],
      "--model=stan does not read --hidden_size, --warm_start_from"),
+    (["--model=gru4rec", "--item_norm_scale=8"], "--model=gru4rec does not read --item_norm_scale"),
+    (["--item_norm_scale=-1"], r"`item_norm_scale` must be >= 0 .*Received: item_norm_scale=-1.0"),
 ])
 def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
     from absl import flags
@@ -120,7 +122,8 @@ def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
     with pytest.raises(InputError, match=message):
         config_from_flags(fv)
     # The flags each model does read pass: the repeat mechanism for a sequence model, the variant for TAGNN.
-    for ok in (["--model=narm", "--repeat_mechanism=boost"], ["--variant=local_att"], ["--model=stan",
+    for ok in (["--model=narm", "--repeat_mechanism=boost"], ["--variant=local_att"], ["--model=srgnn",
+               "--item_norm_scale=4"], ["--model=stan",
                                                                                        "--neighbours=5"]):
         fv = flags.FlagValues()
         define_config_flags(fv)

@@ -27,9 +27,10 @@ def _sessions(seed):
     return out
 
 
-def _model(variant, readout, global_attention, steps, seed=0):
-    model = build_model(ModelConfig(hidden_size=HIDDEN, gnn_steps=steps, variant=variant,
-                                    readout=readout, global_attention=global_attention), NUM_ITEMS, seed=seed)
+def _model(variant, readout, global_attention, steps, seed=0, item_norm_scale=0.0):
+    model = build_model(ModelConfig(hidden_size=HIDDEN, gnn_steps=steps, variant=variant, readout=readout,
+                                    global_attention=global_attention, item_norm_scale=item_norm_scale),
+                        NUM_ITEMS, seed=seed)
     # Larger weights than the default init so attention weights are far from uniform.
     for v in model.weights:
         v.assign(v * 3.0)
@@ -46,6 +47,23 @@ def test_matches_numpy_reference(variant, readout, global_attention, steps):
     ref = np.stack([scores(s, w, variant, readout, global_attention, steps) for s in sessions])
     rel = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
     assert rel < 1e-5, rel
+
+
+@pytest.mark.parametrize("variant,readout,item_norm_scale", [
+    ("tagnn", "official", 8.0), ("tagnn", "paper", 2.5), ("local_att", "official", 8.0)])
+def test_normalised_item_vectors_match_numpy_reference(variant, readout, item_norm_scale):
+    # `--item_norm_scale=c`: unit-length node inputs, candidates of length c (the reference's own arithmetic).
+    model = _model(variant, readout, "softmax", 1, item_norm_scale=item_norm_scale)
+    sessions = _sessions(seed=4)
+    got = model(densify(tf.ragged.constant(sessions, dtype=tf.int64))).numpy()
+    ref = np.stack([scores(s, weights_of(model), variant, readout, "softmax", 1, item_norm_scale=item_norm_scale)
+                    for s in sessions])
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-5
+    # Every candidate vector has length c, and `candidate_vectors` gives the table's rows.
+    table = model.candidate_embeddings().numpy()
+    np.testing.assert_allclose(np.linalg.norm(table, axis=1), item_norm_scale, rtol=1e-5)
+    ids = np.array([[3, 1], [60, 7]])
+    np.testing.assert_allclose(model.candidate_vectors(ids).numpy(), table[ids], rtol=1e-6)
 
 
 def test_every_weight_is_used_by_the_reference():

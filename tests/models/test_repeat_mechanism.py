@@ -131,12 +131,14 @@ class WholeCatalogue(CandidateSampler):
         return tf.range(self.num_items, dtype=tf.int32)
 
 
-@pytest.mark.parametrize("name", ["tagnn", "narm", "fpmc"])
+@pytest.mark.parametrize("name,item_norm_scale", [("tagnn", 0.0), ("tagnn", 8.0), ("narm", 0.0), ("fpmc", 0.0)])
 @pytest.mark.parametrize("labels", [[1], [4, 4, 4], [1, 1, 1]])
-def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(name, labels):
+def test_sampled_loss_equals_the_full_loss_when_the_negatives_are_the_catalogue(name, item_norm_scale, labels):
     # Label 1 is in session [1, 2, 1, 3] (a repeat), 4 in none. The explore part is the sampled softmax's
     # (equal to the full one here, tests/training/test_sampled_softmax.py), the gate and repeat parts exact.
-    model = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    # With `item_norm_scale` the sampled candidates are normalised row by row (`candidate_vectors`).
+    extra = {"item_norm_scale": item_norm_scale} if item_norm_scale else {}
+    model = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore", **extra), NUM_ITEMS, seed=3)
     model.repeat.gate_bias.assign(0.3)
     features, label_ids = _features(model, SESSIONS[:len(labels)], labels)
     sampler = WholeCatalogue(np.zeros(NUM_ITEMS), NUM_ITEMS, "uniform", len(labels))

@@ -69,6 +69,11 @@ def test_warm_start_needs_the_same_architecture(tmp_path):
     config = ExperimentConfig(model=ModelConfig(hidden_size=16), data=config.data, train=config.train)
     with pytest.raises(InputError, match=r"its model differs in \['hidden_size'\]"):
         train(config, str(tmp_path / "run2"), log=lambda _: None)
+    # Vectors learned to be read normalised are other weights than raw ones.
+    config = ExperimentConfig(model=ModelConfig(hidden_size=8, item_norm_scale=8.0), data=config.data,
+                              train=config.train)
+    with pytest.raises(InputError, match=r"its model differs in \['item_norm_scale'\] \(item_norm_scale=0.0 vs 8.0"):
+        train(config, str(tmp_path / "run3"), log=lambda _: None)
 
 
 def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
