@@ -514,9 +514,6 @@ TRAINER_REPEAT_MECHANISM = "repeat_explore"
 TRAINER_LR_SCHEDULE = "validated"
 
 
-# `trainers.train`'s `--item_norm_scale` for TAGNN and SR-GNN when none is given (0: item vectors as learned).
-# ModelConfig keeps 0, the paper's model.
-TRAINER_ITEM_NORM_SCALE = 0.0
 
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:

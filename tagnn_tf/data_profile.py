@@ -39,6 +39,9 @@ RARE_LABEL_CLICKS = 5
 REPEAT_HEAVY_SHARE = 35.0
 # ... and below this "few repeats" (music-like logs: S-POP is no floor, kNN methods are strong).
 FEW_REPEATS_SHARE = 10.0
+# A log with fewer training examples than this is "small" in the advice: there normalised item vectors
+# (`--item_norm_scale`) and a tuned STAN were measured to matter (docs/repeat_heavy_logs.md, "Small logs").
+SMALL_LOG_EXAMPLES = 20_000
 FLOOR_METHODS = ("spop", "pop")
 _PERCENTILES = (10, 25, 50, 75, 90, 99)
 
@@ -101,6 +104,15 @@ def floor_metrics(sessions, test: SessionExamples, num_items: int) -> dict:
 
 def advice(profile: dict) -> str:
     """One line: what the profile says about which model to use."""
+    line = _repeat_advice(profile)
+    examples = profile.get("train_examples")
+    if examples is not None and examples < SMALL_LOG_EXAMPLES:
+        line += (f"; a small log ({examples:,} training examples): train TAGNN with --item_norm_scale=8 and tune "
+                 "STAN beside it (experiments.tune_baselines)")
+    return line
+
+
+def _repeat_advice(profile: dict) -> str:
     share = profile["test_repeat_share"]
     floor = profile.get("floors", {}).get("spop")
     floor_text = f" (S-POP test HR@20 {floor['hr@20']:.2f}, MRR@20 {floor['mrr@20']:.2f})" if floor else ""

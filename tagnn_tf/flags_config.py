@@ -23,6 +23,7 @@ _TRAINER_DEFAULTS = {
     (ModelConfig, "repeat_mechanism"): "'repeat_explore' for the neural models with padding='masked', else 'none'; "
                                        "a rerun keeps its run's",
     (TrainConfig, "lr_schedule"): f"{TRAINER_LR_SCHEDULE!r}; a rerun keeps its run's",
+    (ModelConfig, "item_norm_scale"): "0.0; a rerun keeps its run's, a warm start its old run's",
 }
 
 
@@ -67,7 +68,9 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
     the mechanism that run was started with (its rerun resumes it); likewise
-    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`).
+    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`) and `--item_norm_scale`
+    (the dataclass's 0), which a new run started with `--warm_start_from`
+    takes from that old run (its weights were learned so).
     """
     values = {section: {} for section, _ in _SECTIONS}
     for section, klass, f in _fields():
@@ -85,6 +88,8 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
             values["model"]["repeat_mechanism"] = trainer_default_repeat(model.name, model.padding)
     if "lr_schedule" not in values["train"]:
         values["train"]["lr_schedule"] = earlier.train.lr_schedule if earlier else TRAINER_LR_SCHEDULE
+    if "item_norm_scale" not in values["model"]:
+        values["model"]["item_norm_scale"] = _default_item_norm(values, earlier)
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
                      if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
@@ -93,6 +98,17 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
                          f"{'them' if len(ignored) > 1 else 'it'} out (it would be written to config.json and "
                          "ignored)")
     return config
+
+
+def _default_item_norm(values: dict, earlier) -> float:
+    """`item_norm_scale` without the flag: the rerun's run's, the warm start's old run's, or the dataclass's."""
+    name = values["model"].get("name", ModelConfig.name)
+    old_dir = values["train"].get("warm_start_from", "")
+    if earlier is None and old_dir and os.path.isfile(os.path.join(old_dir, run_directory.CONFIG)):
+        earlier = run_directory.read_config(old_dir)
+    if earlier is None or earlier.model.name != name or "item_norm_scale" not in model_registry.get(name).fields:
+        return ModelConfig.item_norm_scale  # another model's run: the warm start refuses it with its own message
+    return earlier.model.item_norm_scale
 
 
 def define_dataclass_flags(klass, flag_values=flags.FLAGS) -> None:

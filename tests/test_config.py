@@ -145,6 +145,7 @@ def _trainer_config(*argv, model_dir=""):
     fv(["prog", *argv])
     assert "(default 'repeat_explore' for the neural models" in fv["repeat_mechanism"].help
     assert "(default 'validated'; a rerun keeps its run's)" in fv["lr_schedule"].help
+    assert "(default 0.0; a rerun keeps its run's, a warm start its old run's)" in fv["item_norm_scale"].help
     return config_from_flags(fv, model_dir=model_dir)
 
 
@@ -181,3 +182,22 @@ def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the
     (tmp_path / "config.json").write_text(ExperimentConfig().to_json())
     assert parsed(model_dir=str(tmp_path)) == "official"
     assert parsed("--lr_schedule=paper", model_dir=str(tmp_path)) == "paper"
+
+
+def test_item_norm_scale_is_off_by_default_and_a_rerun_or_a_warm_start_keeps_its_runs(tmp_path):
+    def parsed(*argv, model_dir=""):
+        return _trainer_config(*argv, model_dir=model_dir).model.item_norm_scale
+
+    # Off (the paper's model) unless asked for: below the learned vectors on Diginetica (docs).
+    assert parsed() == parsed("--model=srgnn") == parsed("--model=narm") == ModelConfig().item_norm_scale == 0.0
+    assert parsed("--item_norm_scale=8") == 8.0
+    # A run started with it resumes with it, and a warm start from it keeps it without the flag: its weights
+    # were learned to be read normalised (a warm start refuses a different value); the flag still wins.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text(ExperimentConfig(model=ModelConfig(item_norm_scale=4.0)).to_json())
+    assert parsed(model_dir=str(old)) == 4.0
+    assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == 4.0
+    assert parsed(f"--warm_start_from={old}", "--item_norm_scale=0") == 0.0
+    # Another model's run as the old run (refused later by the warm start itself): the default.
+    assert parsed(f"--warm_start_from={old}", "--model=narm") == 0.0

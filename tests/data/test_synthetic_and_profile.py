@@ -87,6 +87,12 @@ def test_advice_reads_the_repeat_share():
     assert "repeat_explore" in advice({"test_repeat_share": 45.0})
     assert "V-SKNN" in advice({"test_repeat_share": 7.0})
     assert "moderate" in advice({"test_repeat_share": 21.0})
+    # Below 20,000 training examples the line adds the small log's advice, whatever the repeat share.
+    assert "small log" not in advice({"test_repeat_share": 21.0, "train_examples": 20_000})
+    small = advice({"test_repeat_share": 45.0, "train_examples": 7_733})
+    assert small.startswith("repeat-heavy") and small.endswith(
+        "; a small log (7,733 training examples): train TAGNN with --item_norm_scale=8 and tune STAN beside it "
+        "(experiments.tune_baselines)")
 
 
 def test_profile_binary_prints_one_json_object():

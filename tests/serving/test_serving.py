@@ -51,8 +51,8 @@ def test_request_cleaning_rules():
 @pytest.fixture(scope="module", params=["none", "repeat_explore"])
 def exported(shared_data, tmp_path_factory, request):
     """An export of a (randomly initialised) Diginetica-sized model, reloaded by the client; the paper's
-    model and one with the repeat-explore mixture and normalised item vectors (`trainers.train`'s model;
-    every signature and the TFLite model for both)."""
+    model and one with the repeat-explore mixture and normalised item vectors (`--item_norm_scale`; every
+    signature and the TFLite model for both)."""
     root = tmp_path_factory.mktemp("serving")
     splits = load_splits(DataConfig(dataset="diginetica", data_dir=shared_data))
     num_items = splits.num_items
