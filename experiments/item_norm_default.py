@@ -22,7 +22,8 @@ import dataclasses
 import os
 from typing import Callable, Sequence
 
-from experiments.lr_schedule_default import METHOD, REFERENCE, measure_runs, not_below, official_try, selected_val
+from experiments.lr_schedule_default import (METHOD, REFERENCE, measure_runs, not_below, official_try,
+                                              record_checks, selected_val)
 from tagnn_tf.errors import InputError
 
 NORM_DIR = "item_norm"
@@ -47,21 +48,10 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, scales: Sequenc
 def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, scales: Sequence[float],
               log: Callable = print) -> str:
     """`check_dataset` for each of `datasets`; writes and returns `<results_dir>/item_norm/item_norm.json`
-    (the entries of other datasets are kept from the existing file)."""
-    from tagnn_tf import run_directory
-
-    path = os.path.join(results_dir, NORM_DIR, NORM_FILE)
-    out = run_directory.read_json(path) if os.path.exists(path) else {"datasets": {}}
-    for dataset in datasets:
-        entry = check_dataset(results_dir, dataset, data_dir, scales, log=log)
-        entry.update(git_commit=run_directory.git_commit(), machine=run_directory.machine_info())
-        out["datasets"][dataset] = entry
-        for name, diff in entry["test"]["all"]["minus_official"].items():
-            log(f"{dataset}: {name} minus learned item vectors, test HR@20 {diff['hr@20']:+.2f} "
-                f"{diff['hr@20_ci95']}, MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    run_directory.write_json_atomic(path, out)
-    return path
+    (`lr_schedule_default.record_checks`)."""
+    return record_checks(os.path.join(results_dir, NORM_DIR, NORM_FILE), datasets,
+                         lambda dataset: check_dataset(results_dir, dataset, data_dir, scales, log=log),
+                         "learned item vectors", log)
 
 
 def report_lines(results_dir: str) -> list:

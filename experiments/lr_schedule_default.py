@@ -148,25 +148,33 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequ
     return measure_runs(results_dir, dataset, data_dir, runs, log=log)
 
 
-def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, schedules: Sequence[str] = CANDIDATES,
-              log: Callable = print) -> str:
-    """`check_dataset` for each of `datasets`; writes and returns `<results_dir>/lr_schedule/lr_schedule.json`.
-
-    The entries of datasets not in `datasets` are kept from the existing file."""
+def record_checks(path: str, datasets: Sequence[str], check: Callable[[str], dict], against: str,
+                  log: Callable = print) -> str:
+    """`check(dataset)` for each of `datasets`, each entry recorded with the commit and the machine in the JSON
+    at `path` (the entries of datasets not in `datasets` are kept from the existing file); logs each run
+    minus the reference (`against` names it). Returns `path`."""
     from tagnn_tf import run_directory
 
-    path = os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE)
     out = run_directory.read_json(path) if os.path.exists(path) else {"datasets": {}}
     for dataset in datasets:
-        entry = check_dataset(results_dir, dataset, data_dir, schedules, log=log)
+        entry = check(dataset)
         entry.update(git_commit=run_directory.git_commit(), machine=run_directory.machine_info())
         out["datasets"][dataset] = entry
-        for schedule, diff in entry["test"]["all"]["minus_official"].items():
-            log(f"{dataset}: {schedule} minus official schedule, test HR@20 {diff['hr@20']:+.2f} "
+        for name, diff in entry["test"]["all"]["minus_official"].items():
+            log(f"{dataset}: {name} minus {against}, test HR@20 {diff['hr@20']:+.2f} "
                 f"{diff['hr@20_ci95']}, MRR@20 {diff['mrr@20']:+.2f} {diff['mrr@20_ci95']}")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     run_directory.write_json_atomic(path, out)
     return path
+
+
+def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, schedules: Sequence[str] = CANDIDATES,
+              log: Callable = print) -> str:
+    """`check_dataset` for each of `datasets`; writes and returns `<results_dir>/lr_schedule/lr_schedule.json`
+    (`record_checks`)."""
+    return record_checks(os.path.join(results_dir, SCHEDULE_DIR, SCHEDULE_FILE), datasets,
+                         lambda dataset: check_dataset(results_dir, dataset, data_dir, schedules, log=log),
+                         "official schedule", log)
 
 
 def not_below(entry: dict, schedule: str) -> bool:
