@@ -514,8 +514,6 @@ TRAINER_REPEAT_MECHANISM = "repeat_explore"
 TRAINER_LR_SCHEDULE = "validated"
 
 
-
-
 def trainer_default_repeat(model_name: str, padding: str) -> str:
     """The repeat mechanism `trainers.train` uses when none is given."""
     supported = model_registry.get(model_name).supports("repeat_mechanism")

@@ -198,7 +198,7 @@ class TAGNN(CatalogueScorer):
             from tagnn_tf.retrieval.item_clusters import retrieve
 
             centroids_t, members, probe = clusters
-            base, columns = retrieve(session, centroids_t, members, self.candidate_embeddings(), self.num_items,
+            base, columns = retrieve(session, centroids_t, members, self.candidate_vectors, self.num_items,
                                      probe, num_candidates)
         else:
             if candidates_t is None:
@@ -242,10 +242,12 @@ class TAGNN(CatalogueScorer):
                                          ops.where(copy, PADDING_LOGIT, scores[:, num_candidates:])], axis=1)
 
     def candidate_embeddings(self):
+        """The `[N + 1, hidden]` item table, each row scaled to length `item_norm_scale` when that is > 0."""
         table = self.embedding.embeddings
         return unit_vectors(table, self.item_norm_scale) if self.item_norm_scale else table
 
     def candidate_vectors(self, ids):
+        """`[..., hidden]` rows `ids` of `candidate_embeddings()`, normalising those rows only."""
         vectors = gather_rows(self.embedding.embeddings, ids)
         return unit_vectors(vectors, self.item_norm_scale) if self.item_norm_scale else vectors
 

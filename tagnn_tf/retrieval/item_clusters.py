@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from tagnn_tf import item_ids
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.tensor_ops import gather_rows
 
 
 def kmeans_clusters(vectors: np.ndarray, num_clusters: int, iterations: int = 8, seed: int = 0,
@@ -75,14 +74,15 @@ def _add_rows(sums, assign, vectors):
     sums += one_hot @ vectors
 
 
-def retrieve(session, centroids_t, members, candidate_embeddings, num_items: int, probe: int, num_candidates: int):
+def retrieve(session, centroids_t, members, candidate_vectors, num_items: int, probe: int, num_candidates: int):
     """Each session's `num_candidates` best columns by `session . v_t` among the members
     of its `probe` best clusters (by `session . centroid`).
 
     Args:
       session: `[batch, d]` the candidate-independent part of the score.
       centroids_t: `[d, C]`; members: int32 `[C, M]` (padded with `num_items`).
-      candidate_embeddings: the model's `[N + 1, d]` candidate table.
+      candidate_vectors: the model's `candidate_vectors`: item ids `[...]` -> their candidate vectors
+        `[..., d]` (only the probed members' rows are read).
 
     Returns:
       (base scores `[batch, K]`, columns int32 `[batch, K]`); a slot without a
@@ -91,7 +91,7 @@ def retrieve(session, centroids_t, members, candidate_embeddings, num_items: int
     _, clusters = tf.math.top_k(tf.matmul(session, centroids_t), probe)  # [batch, P]
     columns = tf.reshape(tf.gather(members, clusters), [tf.shape(session)[0], -1])  # [batch, P * M]
     real = columns < num_items
-    vectors = gather_rows(candidate_embeddings, item_ids.column_to_id(tf.minimum(columns, num_items - 1)))
+    vectors = candidate_vectors(item_ids.column_to_id(tf.minimum(columns, num_items - 1)))
     scores = tf.where(real, tf.einsum("bd,bkd->bk", session, vectors), float("-inf"))
     base, best = tf.math.top_k(scores, num_candidates)
     return base, tf.gather(columns, best, batch_dims=1)
