@@ -39,10 +39,10 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, scales: Sequenc
     """Trains (or resumes) each of `scales`' runs of `dataset` and compares them with the tuning's try 0."""
     if not scales or any(not s > 0 for s in scales):
         raise InputError(f"Scales to compare with the learned item vectors: numbers > 0. Received: {list(scales)}")
-    official = official_try(results_dir, dataset, data_dir)[0]
+    official, reference = official_try(results_dir, dataset, data_dir)
     runs = {run_name(s): (dataclasses.replace(official, model=dataclasses.replace(official.model, item_norm_scale=s)),
                           os.path.join(results_dir, NORM_DIR, dataset, run_name(s))) for s in scales}
-    return measure_runs(results_dir, dataset, data_dir, runs, log=log)
+    return measure_runs(results_dir, dataset, data_dir, reference, runs, log=log)
 
 
 def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, scales: Sequence[float],
@@ -71,7 +71,7 @@ def report_lines(results_dir: str) -> list:
              "(1,000 draws); the validation HR@20 each run selected its epoch on:", "",
              "| dataset | labels | learned | run | normalised | minus learned | validation HR@20: learned / "
              "normalised |", "|---|---|---|---|---|---|---|"]
-    verdicts, below = [], []
+    verdicts, below = [], set()
     for dataset, entry in datasets.items():
         for name in entry["test"]["all"]["minus_official"]:
             for subset in ("all", "repeat", "new"):
@@ -82,12 +82,14 @@ def report_lines(results_dir: str) -> list:
                 lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {learned['hr@20']:.2f} / "
                              f"{learned['mrr@20']:.2f} | `{name}` | {mine['hr@20']:.2f} / {mine['mrr@20']:.2f} | "
                              f"{difference_text(row['minus_official'][name])} | {val} |")
-            verdicts.append(f"{dataset} `{name}`: {'not below' if not_below(entry, name) else 'below'}")
-            below += [] if not_below(entry, name) else [dataset]
+            level = not_below(entry, name)
+            verdicts.append(f"{dataset} `{name}`: {'not below' if level else 'below'}")
+            if not level:
+                below.add(dataset)
     lines += ["", "Against the learned item vectors on all labels (below = an interval entirely under 0): "
               + "; ".join(verdicts) + ". `ModelConfig.item_norm_scale` and `trainers.train` default to 0 (the "
               "paper's model, the reproduction's and the fair tuning's)"
-              + (f": normalised vectors are below the learned ones on {', '.join(sorted(set(below)))}"
+              + (f": normalised vectors are below the learned ones on {', '.join(sorted(below))}"
                  if below else "") + "; docs/repeat_heavy_logs.md says where `--item_norm_scale=8` pays.", ""]
     return lines
 

@@ -111,14 +111,16 @@ def official_try(results_dir: str, dataset: str, data_dir: str):
     return official, reference
 
 
-def measure_runs(results_dir: str, dataset: str, data_dir: str, runs: Dict[str, tuple], log: Callable = print) -> dict:
+def measure_runs(results_dir: str, dataset: str, data_dir: str, reference: str, runs: Dict[str, tuple],
+                 log: Callable = print) -> dict:
     """Trains (or resumes) each of `runs` ({name: (configuration, run folder)}) and compares it with the tuning's
-    try 0 (`REFERENCE`): the runs' folders, the test repeat share, each run's curve and `compare_runs`."""
+    try 0 (`REFERENCE`, its folder `reference` from `official_try`): the runs' folders, the test repeat share,
+    each run's curve and `compare_runs`."""
     from tagnn_tf import run_directory
     from tagnn_tf.data.sessions import load_test_examples
     from tagnn_tf.training.trainer import train as train_run
 
-    folders = {REFERENCE: official_try(results_dir, dataset, data_dir)[1]}
+    folders = {REFERENCE: reference}
     for name, (config, folder) in runs.items():
         if not os.path.exists(os.path.join(folder, run_directory.RESULT)):
             train_run(config, folder, log=log)
@@ -141,11 +143,11 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequ
     if unknown or not schedules:
         raise InputError(f"Schedules to compare with the official one: some of {list(CANDIDATES)}. "
                          f"Received: {list(schedules)}")
-    official = official_try(results_dir, dataset, data_dir)[0]
+    official, reference = official_try(results_dir, dataset, data_dir)
     runs = {schedule: (dataclasses.replace(official, train=dataclasses.replace(official.train, lr_schedule=schedule)),
                        os.path.join(results_dir, SCHEDULE_DIR, dataset, run_name(schedule)))
             for schedule in schedules}
-    return measure_runs(results_dir, dataset, data_dir, runs, log=log)
+    return measure_runs(results_dir, dataset, data_dir, reference, runs, log=log)
 
 
 def record_checks(path: str, datasets: Sequence[str], check: Callable[[str], dict], against: str,
