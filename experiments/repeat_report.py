@@ -19,6 +19,8 @@ SYNTHETIC_FILES = tuple(os.path.join("repeat_synthetic", *sub, "repeat_synthetic
                         for sub in ((), ("paper_lr_schedule",), ("linear_lr_schedule",), ("validated_lr_schedule",),
                                     ("small_log",)))
 FORMS_DIR = "repeat_mixture_forms"
+# Beside a study's JSON: `python -m experiments.first_order_reference --output=...` on the study's log.
+FIRST_ORDER_REFERENCE = "first_order_reference.json"
 _SYNTHETIC_ROWS = (("spop", "S-POP"), ("stan", "STAN, tuned"), ("tagnn", "TAGNN"),
                    ("tagnn_boost", "TAGNN try 0 + boost"), ("tagnn_repeat", "TAGNN + repeat-explore"))
 
@@ -96,6 +98,14 @@ def synthetic_lines(results_dir: str) -> List[str]:
         if ceiling:  # the generator's own probabilities: no model can do better on average
             lines.append(f"| Bayes-optimal (the generator's probabilities) | none | {_pair(ceiling)} | "
                          f"{_pair(ceiling, 'repeat/')} | {_pair(ceiling, 'new/')} |")
+        reference_path = os.path.join(os.path.dirname(path), FIRST_ORDER_REFERENCE)
+        if os.path.exists(reference_path):  # the generator's form fitted on the training part
+            reference = run_directory.read_json(reference_path)
+            test = reference["test"]
+            lines.append(f"| First-order counts + popularity back-off (the generator's form fitted on the training "
+                         f"part, `experiments.first_order_reference`) | alpha {reference['alpha']:g}, p "
+                         f"{reference['repeat_weight']:g} picked on validation | {_pair(test)} | "
+                         f"{_pair(test, 'repeat/')} | {_pair(test, 'new/')} |")
         margins = study.get("margins_of_tagnn_repeat", {})
         if margins:
             lines += ["", "TAGNN + repeat-explore minus " + "; ".join(

@@ -34,6 +34,8 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
                "methods": {"stan": {"tries_done": 20, "tries": 20, "best_try": 8,
                                     "test": _subsets((90.61, 53.14), (98.35, 80.0), (83.94, 30.0))}}},
               open(tmp_path / "repeat_synthetic" / "small_log" / "repeat_synthetic.json", "w"))
+    json.dump({"alpha": 0.25, "repeat_weight": 0.5, "test": _subsets((92.62, 59.35), (100, 81.63), (86.27, 40.15))},
+              open(tmp_path / "repeat_synthetic" / "small_log" / repeat_report.FIRST_ORDER_REFERENCE, "w"))
     os.makedirs(tmp_path / "repeat_synthetic" / "small_log" / "no-decay")
     json.dump({"selected_epoch": 11, "epochs_run": 15, "test": _subsets((87.82, 54.01), (98.8, 70.0), (78.37, 40.0))},
               open(tmp_path / "repeat_synthetic" / "small_log" / "no-decay" / "result.json", "w"))
@@ -55,6 +57,11 @@ def test_profiles_synthetic_study_and_forms_render_from_their_files(tmp_path):
     assert "| S-POP | 1 (1), best 0 | 54.17 / 38.40 | 100.00 / 82.37 | 17.10 / 2.82 |" in text
     assert "| TAGNN try 0 + boost | weight 8.0 picked on validation | 89.31 / 50.64 |" in text
     assert "| Bayes-optimal (the generator's probabilities) | none | 95.85 / 62.41 | 99.97 / 78.22 | 92.52 / 49.62 |" in text
+    # The fitted first-order reference beside the small study's JSON: a row of that study only.
+    reference = ("| First-order counts + popularity back-off (the generator's form fitted on the training part, "
+                 "`experiments.first_order_reference`) | alpha 0.25, p 0.5 picked on validation | 92.62 / 59.35 | "
+                 "100.00 / 81.63 | 86.27 / 40.15 |")
+    assert text.count(reference) == 1 and text.index(reference) > text.index(second)
     assert "TAGNN + repeat-explore minus S-POP: +37.16 HR@20 / +19.86 MRR@20." in text
     assert "| `runs/x` | exclusive | 51.18 / 18.29 | 94.56 / 54.35 | 39.98 / 8.98 |" in text
 
