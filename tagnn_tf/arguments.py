@@ -34,6 +34,8 @@ SCORING_MODES = ("train", "serve", "tflite")
 #   (a post-hoc baseline); repeat_explore: a learned repeat score per session
 #   item, gated per session (RepeatNet-style, added in logit space).
 REPEAT_MECHANISMS = ("none", "boost", "repeat_explore")
+# ModelConfig.repeat_gate: what the repeat-explore gate reads (`tagnn_tf.layers.repeat_scores`).
+REPEAT_GATES = ("session", "history")
 # What `trainers.preprocess` writes: session shards (Parquet, `tagnn_tf.data.session_shards`) or the
 # SR-GNN pickles.
 DATASET_OUTPUTS = ("shards", "pickles")
@@ -63,7 +65,7 @@ FIT_ON = ("train", "train_and_valid")
 FIELD_CHOICES = {
     "input_pipeline": INPUT_PIPELINES,
     "variant": VARIANTS, "readout": READOUTS, "global_attention": GLOBAL_ATTENTIONS, "padding": PADDINGS,
-    "repeat_mechanism": REPEAT_MECHANISMS, "valid_split": VALID_SPLITS, "lr_schedule": LR_SCHEDULES,
+    "repeat_mechanism": REPEAT_MECHANISMS, "repeat_gate": REPEAT_GATES, "valid_split": VALID_SPLITS, "lr_schedule": LR_SCHEDULES,
     "loss": LOSSES, "selection_metric": METRIC_NAMES, "train_candidates": TRAIN_CANDIDATES,
     "negative_sampling": NEGATIVE_SAMPLING, "embedding_updates": EMBEDDING_UPDATES, "strategy": STRATEGIES,
     "rule_weighting": RULE_WEIGHTINGS, "fit_on": FIT_ON,

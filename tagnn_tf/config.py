@@ -12,9 +12,9 @@ from typing import Optional, Sequence
 
 from tagnn_tf import model_registry
 from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, INPUT_PIPELINES, LOSSES,
-                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_MECHANISMS,
-                                RULE_WEIGHTINGS, STRATEGIES, TRAIN_CANDIDATES, VALID_SPLITS, VARIANTS, check_choice,
-                                check_positive)
+                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_GATES,
+                                REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES, TRAIN_CANDIDATES, VALID_SPLITS,
+                                VARIANTS, check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
 # The default parent folder of the dataset folders (`DataConfig.data_dir`): the benchmark data beside the repo.
@@ -64,6 +64,11 @@ class ModelConfig:
         vector is L2-normalised where it is read, to length 1 as a node's
         input and to length c as a candidate (the scores' scale). Measured in
         docs/repeat_heavy_logs.md ("Small logs").
+      repeat_gate: what the repeat-explore gate reads
+        (`tagnn_tf.layers.repeat_scores`): `session` (RepeatNet: the session
+        vector) or `history` (also the session's repeat history: its clicks
+        and the share of them that went back to an earlier item). Only with
+        `repeat_mechanism="repeat_explore"`.
     """
 
     name: str = "tagnn"
@@ -75,6 +80,7 @@ class ModelConfig:
     padding: str = "masked"
     repeat_mechanism: str = "none"
     item_norm_scale: float = 0.0
+    repeat_gate: str = "session"
 
     def __post_init__(self):
         spec = model_registry.get(self.name)
@@ -107,6 +113,10 @@ class ModelConfig:
         check_choice("readout", self.readout, READOUTS)
         check_choice("global_attention", self.global_attention, GLOBAL_ATTENTIONS)
         check_choice("padding", self.padding, PADDINGS)
+        check_choice("repeat_gate", self.repeat_gate, REPEAT_GATES)
+        if self.repeat_gate != "session" and self.repeat_mechanism != "repeat_explore" and "repeat_gate" in spec.fields:
+            raise InputError(f"`--repeat_gate` is the gate of --repeat_mechanism=repeat_explore. Received: "
+                             f"repeat_gate={self.repeat_gate!r}, repeat_mechanism={self.repeat_mechanism!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ _TRAINER_DEFAULTS = {
                                        "a rerun keeps its run's",
     (TrainConfig, "lr_schedule"): f"{TRAINER_LR_SCHEDULE!r}; a rerun keeps its run's",
     (ModelConfig, "item_norm_scale"): "0.0; a rerun keeps its run's, a warm start its old run's",
+    (ModelConfig, "repeat_gate"): "'session'; a rerun keeps its run's",
 }
 
 
@@ -68,9 +69,10 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
     the mechanism that run was started with (its rerun resumes it); likewise
-    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`) and `--item_norm_scale`
-    (the dataclass's 0), which a new run started with `--warm_start_from`
-    takes from that old run (its weights were learned so).
+    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate` (the
+    dataclass's `session`) and `--item_norm_scale` (the dataclass's 0), which a
+    new run started with `--warm_start_from` also takes from that old run (its
+    weights were learned so).
     """
     values = {section: {} for section, _ in _SECTIONS}
     for section, klass, f in _fields():
@@ -84,12 +86,16 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
         if earlier:
             values["model"]["repeat_mechanism"] = earlier.model.repeat_mechanism
         else:
-            model = ModelConfig(**values["model"])
+            # Name and padding only: the fields that need a mechanism (`repeat_gate`) are checked below.
+            model = ModelConfig(**{k: v for k, v in values["model"].items() if k in ("name", "padding")})
             values["model"]["repeat_mechanism"] = trainer_default_repeat(model.name, model.padding)
     if "lr_schedule" not in values["train"]:
         values["train"]["lr_schedule"] = earlier.train.lr_schedule if earlier else TRAINER_LR_SCHEDULE
     if "item_norm_scale" not in values["model"]:
         values["model"]["item_norm_scale"] = _default_item_norm(values, earlier)
+    if "repeat_gate" not in values["model"] and earlier and earlier.model.name == values["model"].get(
+            "name", ModelConfig.name) and values["model"]["repeat_mechanism"] == earlier.model.repeat_mechanism:
+        values["model"]["repeat_gate"] = earlier.model.repeat_gate
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
                      if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))

@@ -109,6 +109,8 @@ def test_model_flag_and_baseline_section():
      "--model=stan does not read --hidden_size, --warm_start_from"),
     (["--model=gru4rec", "--item_norm_scale=8"], "--model=gru4rec does not read --item_norm_scale"),
     (["--item_norm_scale=-1"], r"`item_norm_scale` must be >= 0 .*Received: item_norm_scale=-1.0"),
+    (["--model=stan", "--repeat_gate=history"], "--model=stan does not read --repeat_gate"),
+    (["--repeat_mechanism=boost", "--repeat_gate=history"], "the gate of --repeat_mechanism=repeat_explore"),
 ])
 def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
     from absl import flags
@@ -182,6 +184,24 @@ def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the
     (tmp_path / "config.json").write_text(ExperimentConfig().to_json())
     assert parsed(model_dir=str(tmp_path)) == "official"
     assert parsed("--lr_schedule=paper", model_dir=str(tmp_path)) == "paper"
+
+
+def test_the_repeat_gate_reads_the_session_by_default_and_a_rerun_keeps_its_runs(tmp_path):
+    def parsed(*argv, model_dir=""):
+        return _trainer_config(*argv, model_dir=model_dir).model.repeat_gate
+
+    assert parsed() == parsed("--model=narm") == ModelConfig().repeat_gate == "session"
+    assert parsed("--repeat_gate=history") == parsed("--model=gru4rec", "--repeat_gate=history") == "history"
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore",
+                                                                        repeat_gate="history")).to_json())
+    assert parsed(model_dir=str(old)) == "history"
+    assert parsed("--repeat_gate=session", model_dir=str(old)) == "session"
+    # A rerun with another mechanism: the gate is the default's (`history` is repeat_explore's only).
+    assert parsed("--repeat_mechanism=boost", model_dir=str(old)) == "session"
+    # A warm start does not carry it over: the repeat layer's other weights are copied either way.
+    assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == "session"
 
 
 def test_item_norm_scale_is_off_by_default_and_a_rerun_or_a_warm_start_keeps_its_runs(tmp_path):

@@ -7,7 +7,7 @@ With `z [batch, N]` the model's own ("explore") scores:
     φ_u  = [log c_u, log(1 + a_u), 1[u is the last click]]   (c: clicks, a: clicks since u's last click)
     h_u  = tanh(W_n x_u + W_s s + W_f φ_u + b_h)              `[batch, U, d]`
     ρ_u  = v^T h_u + w_φ^T φ_u + b_ρ + α z_{u}                repeat logit of node u
-    g    = w_g^T s + b_g                                      the session's repeat gate logit
+    g    = w_g^T s + b_g [+ w_r^T r]                          the session's repeat gate logit
     P(i) = sigmoid(g) softmax_u(ρ)[u(i)]                   for an item i of the session (repeat mode)
     P(i) = sigmoid(-g) exp(z_i) / sum_{j not in S} exp(z_j) for the others (explore mode)
 
@@ -17,6 +17,13 @@ target attention), `α` a learned scale (1 at first) and `u(i)` the node of
 item i (the repeat term is 0 for items outside the session; padding nodes take
 no part in the softmax over nodes). The layer reads `x`, `s` and `z` without
 passing gradients back, so the explore part trains exactly as the plain model.
+With `gate="history"` (`--repeat_gate=history`) the gate also reads the
+session's repeat history `r = [log n, 1 - |S| / n]` (`history_features`: n
+clicks on |S| distinct items, so the second term is the share of clicks that
+went back to an earlier item; `w_r` starts at 0): a session that keeps
+returning to its items is told from one that does not, which the session
+vector, a weighted sum of node vectors, hardly encodes (measured:
+docs/repeat_heavy_logs.md).
 With `α z_{u}` the repeat part starts from the explore part's own order of the
 session's items and nests a learned per-session boost: `ρ_u = z_{u} + w_φ^T φ_u`
 makes every session item's probability `exp(z_i + w_φ^T φ_u)` times one
@@ -54,12 +61,13 @@ import tensorflow as tf
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import check_positive
+from tagnn_tf.arguments import REPEAT_GATES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
 
 # The boost weights `a` the trainer tries on validation (`--repeat_mechanism=boost`).
 BOOST_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 NUM_NODE_FEATURES = 3
+NUM_HISTORY_FEATURES = 2
 # Logit of padding nodes in the softmax over a session's nodes (exp underflows to 0).
 PADDING_LOGIT = -1e9
 
@@ -79,6 +87,19 @@ def node_features(node_counts, node_recency, last_node):
                       is_last], axis=-1)
 
 
+def history_features(node_counts):
+    """r `[batch, 2]`: log(clicks), and the share of clicks on an item clicked before in the session
+    (1 - distinct items / clicks); 0 and 0 for a session without clicks.
+
+    Args:
+      node_counts: `[batch, U]` clicks per node, 0 for padding.
+    """
+    counts = ops.cast(node_counts, "float32")
+    clicks = ops.sum(counts, axis=1)
+    distinct = ops.sum(ops.cast(counts > 0, "float32"), axis=1)
+    return ops.stack([ops.log(ops.maximum(clicks, 1.0)), (clicks - distinct) / ops.maximum(clicks, 1.0)], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="tagnn_tf")
 class RepeatExplore(keras.layers.Layer):
     """The repeat-explore mixture's gate and repeat logits (module docstring).
@@ -86,6 +107,9 @@ class RepeatExplore(keras.layers.Layer):
     Args:
       hidden_size: d, width of the hidden layer `h_u`.
       seed: optional initializer seed.
+      gate: what the gate reads, one of `tagnn_tf.arguments.REPEAT_GATES`:
+        `session` (RepeatNet: the session vector) or `history` (also the
+        session's repeat history `history_features`).
 
     Call args:
       nodes: `[batch, U, node_width]` node vectors.
@@ -100,11 +124,13 @@ class RepeatExplore(keras.layers.Layer):
       (gate logit g `[batch]`, repeat logits ρ `[batch, U]`, `PADDING_LOGIT` at padding).
     """
 
-    def __init__(self, hidden_size: int, seed=None, **kwargs):
+    def __init__(self, hidden_size: int, seed=None, gate: str = "session", **kwargs):
         super().__init__(**kwargs)
         check_positive("hidden_size", hidden_size)
+        check_choice("gate", gate, REPEAT_GATES)
         self.hidden_size = hidden_size
         self.seed = seed
+        self.gate = gate
 
     def build(self, nodes_shape, session_shape, node_counts_shape=None, node_recency_shape=None,
               last_node_shape=None, own_scores_shape=None):
@@ -120,6 +146,9 @@ class RepeatExplore(keras.layers.Layer):
         self.gate_vector = self.add_weight(name="gate_vector", shape=(session_shape[-1],), initializer=init)
         self.gate_bias = self.add_weight(name="gate_bias", shape=(), initializer="zeros")
         self.explore_scale = self.add_weight(name="explore_scale", shape=(), initializer="ones")
+        if self.gate == "history":
+            self.history_weights = self.add_weight(name="history_weights", shape=(NUM_HISTORY_FEATURES,),
+                                                   initializer="zeros")
 
     def call(self, nodes, session, node_counts, node_recency, last_node, own_scores=None):
         features = node_features(node_counts, node_recency, last_node)  # [b, U, 3]
@@ -131,11 +160,13 @@ class RepeatExplore(keras.layers.Layer):
         if own_scores is not None:
             logits = logits + self.explore_scale * ops.stop_gradient(ops.cast(own_scores, logits.dtype))
         gate = ops.einsum("bw,w->b", session, self.gate_vector) + self.gate_bias
+        if self.gate == "history":
+            gate = gate + ops.einsum("bf,f->b", history_features(node_counts), self.history_weights)
         return gate, ops.where(ops.cast(node_counts, "float32") > 0, logits, PADDING_LOGIT)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_size": self.hidden_size, "seed": self.seed})
+        config.update({"hidden_size": self.hidden_size, "seed": self.seed, "gate": self.gate})
         return config
 
 
@@ -238,10 +269,13 @@ def scatter_to_columns(repeat, items, num_items: int):
     return tf.scatter_nd(indices, ops.cast(repeat, "float32"), ops.stack([batch, num_items]))
 
 
-def make_repeat_layer(mechanism: str, hidden_size: int, seed=None):
-    """The layer of `--repeat_mechanism` (None for `none`)."""
+def make_repeat_layer(mechanism: str, hidden_size: int, seed=None, gate: str = "session"):
+    """The layer of `--repeat_mechanism` (None for `none`); `gate` (`--repeat_gate`) is `repeat_explore`'s."""
+    if gate != "session" and mechanism != "repeat_explore":
+        raise ValueError(f"`repeat_gate` is the repeat_explore mixture's. Received: repeat_gate={gate!r}, "
+                         f"repeat_mechanism={mechanism!r}")
     if mechanism == "repeat_explore":
-        return RepeatExplore(hidden_size, seed=seed, name="repeat_explore")
+        return RepeatExplore(hidden_size, seed=seed, gate=gate, name="repeat_explore")
     if mechanism == "boost":
         return RepeatBoost(name="repeat_boost")
     return None

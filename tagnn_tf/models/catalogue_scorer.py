@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import REPEAT_MECHANISMS, check_choice, check_positive
+from tagnn_tf.arguments import REPEAT_GATES, REPEAT_MECHANISMS, check_choice, check_positive
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import item_columns, make_repeat_layer, mixture_log_scores, scatter_to_columns
 from tagnn_tf.layers.tensor_ops import gather_rows
@@ -90,15 +90,27 @@ class CatalogueScorer(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "seed": self.seed,
-                       "repeat_mechanism": self.repeat_mechanism})
+                       "repeat_mechanism": self.repeat_mechanism, "repeat_gate": self.repeat_gate})
         return config
 
     # The repeat mechanism.
 
-    def _init_repeat(self, mechanism: str, seed=None) -> None:
+    def _init_repeat(self, mechanism: str, seed=None, gate: str = "session") -> None:
         check_choice("repeat_mechanism", mechanism, REPEAT_MECHANISMS)
-        self.repeat_mechanism = mechanism
-        self.repeat = make_repeat_layer(mechanism, self.hidden_size, seed)
+        check_choice("repeat_gate", gate, REPEAT_GATES)
+        self.repeat_mechanism, self.repeat_gate = mechanism, gate
+        self.repeat = make_repeat_layer(mechanism, self.hidden_size, seed, gate)
+
+    def warm_start_repeat(self, old) -> None:
+        """Copies `old`'s repeat layer into this one's when both have the same `repeat_mechanism`, weight by
+        weight (a `repeat_gate` that `old` lacked keeps its fresh weights: the history's start at 0)."""
+        if self.repeat is None or self.repeat_mechanism != old.repeat_mechanism:
+            return
+        old_weights = {w.path.split("/")[-1]: w for w in old.repeat.weights}
+        for weight in self.repeat.weights:
+            name = weight.path.split("/")[-1]
+            if name in old_weights:
+                weight.assign(old_weights[name])
 
     def repeat_active(self, training=None) -> bool:
         """Whether the scores include the repeat mechanism: always with `repeat_explore`; with `boost`

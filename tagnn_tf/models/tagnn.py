@@ -52,12 +52,13 @@ class TAGNN(CatalogueScorer):
 
     Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
     (hidden_size, gnn_steps, variant, readout, global_attention, padding,
-    repeat_mechanism, item_norm_scale) and an initializer `seed`.
+    repeat_mechanism, item_norm_scale, repeat_gate) and an initializer `seed`.
     """
 
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
-                 repeat_mechanism: str = "none", item_norm_scale: float = 0.0, seed=None, **kwargs):
+                 repeat_mechanism: str = "none", item_norm_scale: float = 0.0, repeat_gate: str = "session",
+                 seed=None, **kwargs):
         super().__init__(num_items, hidden_size, seed, **kwargs)
         if not item_norm_scale >= 0:
             raise ValueError(f"`item_norm_scale` must be >= 0 (0: item vectors as learned). "
@@ -82,7 +83,7 @@ class TAGNN(CatalogueScorer):
         if variant == "tagnn":
             self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
                                                     seed=seed, name="target_attention")
-        self._init_repeat(repeat_mechanism, seed)
+        self._init_repeat(repeat_mechanism, seed, repeat_gate)
         if self.repeat is not None and padding != "masked":
             raise ValueError(f"A repeat mechanism needs padding='masked'. Received: padding={padding!r}")
 
@@ -266,7 +267,7 @@ class TAGNN(CatalogueScorer):
 
     def warm_start_from(self, old, rows, old_rows) -> None:
         """Copies the trained TAGNN `old` into this one: the gated graph, readout and target attention,
-        the repeat layer when both have the same `repeat_mechanism`, and the embedding rows `old_rows`
+        the repeat layer when both have the same `repeat_mechanism` (`warm_start_repeat`), and the embedding rows `old_rows`
         into `rows` (int arrays; every other row keeps its fresh initialisation).
 
         Raises:
@@ -281,8 +282,7 @@ class TAGNN(CatalogueScorer):
             raise InputError(f"its model differs in {differing} ("
                              f"{', '.join(f'{n}={old_config[n]!r} vs {new_config[n]!r}' for n in differing)})")
         pairs = [(self.gnn, old.gnn), (self.readout, old.readout), (self.target_attention, old.target_attention)]
-        if self.repeat_mechanism == old.repeat_mechanism:
-            pairs.append((self.repeat, old.repeat))
+        self.warm_start_repeat(old)
         for layer, old_layer in pairs:
             if layer is not None:
                 layer.set_weights(old_layer.get_weights())

@@ -11,8 +11,8 @@ from tagnn_tf.data import pipeline
 from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, mixture_log_scores, node_features,
-                                           scatter_to_columns)
+from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, history_features, mixture_log_scores,
+                                           node_features, scatter_to_columns)
 from tagnn_tf.models import build_model
 from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
 from tagnn_tf.training.trainer import model_preprocessor
@@ -124,6 +124,42 @@ def test_node_features_and_scatter_by_hand():
     np.testing.assert_array_equal(scattered, expected)
 
 
+def test_history_features_by_hand():
+    # [5, 7, 5, 9]: 4 clicks on 3 items -> [log 4, 1/4]; [3]: [log 1, 0]; [2, 2, 2]: [log 3, 2/3]; a padded row
+    # of no clicks: [0, 0].
+    d = densify(tf.ragged.constant([[5, 7, 5, 9], [3], [2, 2, 2]]))
+    counts = tf.concat([tf.cast(d["node_counts"], tf.float32), tf.zeros((1, 3))], axis=0)
+    np.testing.assert_allclose(history_features(counts).numpy(),
+                               [[np.log(4), 0.25], [0, 0], [np.log(3), 2 / 3], [0, 0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["tagnn", "gru4rec"])
+def test_the_history_gate_adds_its_weights_times_the_history_and_starts_as_the_session_gate(name):
+    session_gate = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    history_gate = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore", repeat_gate="history"),
+                               NUM_ITEMS, seed=3)
+    shared = {v.path.split("/", 1)[1]: v for v in session_gate.weights}  # below the model's own name
+    others = [w for w in history_gate.weights if w.path.split("/", 1)[1] not in shared]
+    assert [w.path.split("/", 1)[1] for w in others] == ["repeat_explore/history_weights"]
+    for w in history_gate.weights:  # every other weight as the session gate's
+        if w.path.split("/", 1)[1] in shared:
+            w.assign(shared[w.path.split("/", 1)[1]])
+    features, labels = _features(history_gate, SESSIONS, [2, 5, 4])  # batched shortest first
+
+    def gates(model):
+        return model.explore_and_repeat(features, model.candidate_table_t())[1]
+
+    (g0, logits0), (g1, logits1) = gates(session_gate), gates(history_gate)
+    np.testing.assert_allclose(g1.numpy(), g0.numpy(), atol=1e-6)  # w_r starts at 0
+    # w_r = (0.5, 2): [1, 2, 1, 3] has 4 clicks on 3 items -> + 0.5 log 4 + 2 / 4; [5, 6] -> + 0.5 log 2;
+    # [9] -> + 0. The repeat logits do not read the history.
+    history_gate.repeat.history_weights.assign([0.5, 2.0])
+    g2, logits2 = gates(history_gate)
+    added = {2: 0.5 * np.log(4) + 0.5, 5: 0.5 * np.log(2), 4: 0.0}  # by each session's label
+    np.testing.assert_allclose(g2.numpy() - g0.numpy(), [added[int(y)] for y in labels.numpy()], atol=1e-5)
+    np.testing.assert_allclose(logits2.numpy(), logits0.numpy(), atol=1e-6)
+
+
 class WholeCatalogue(CandidateSampler):
     """Negatives = every item, in column order (the sampled softmax's exact limit)."""
 
@@ -202,8 +238,11 @@ def test_rerank_with_k_equal_n_gives_the_exact_scores_and_always_reranks_the_ses
 def test_repeat_explore_layer_refuses_bad_arguments_and_round_trips():
     with pytest.raises(ValueError, match="hidden_size"):
         RepeatExplore(0)
-    layer = RepeatExplore(8, seed=1)
-    assert RepeatExplore.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="gate"):
+        RepeatExplore(8, gate="clicks")
+    for gate in ("session", "history"):
+        layer = RepeatExplore(8, seed=1, gate=gate)
+        assert RepeatExplore.from_config(layer.get_config()).get_config() == layer.get_config()
 
 
 @pytest.mark.parametrize("overrides, fragment", [
@@ -212,6 +251,8 @@ def test_repeat_explore_layer_refuses_bad_arguments_and_round_trips():
     ({"model": {"name": "bpr_mf", "repeat_mechanism": "repeat_explore"}, "train": {"loss": "bpr"}},
      "cross_entropy"),
     ({"model": {"repeat_mechanism": "again"}}, "repeat_mechanism"),
+    ({"model": {"repeat_mechanism": "boost", "repeat_gate": "history"}}, "repeat_gate"),
+    ({"model": {"repeat_mechanism": "repeat_explore", "repeat_gate": "recent"}}, "repeat_gate"),
 ])
 def test_config_refuses_a_repeat_mechanism_where_it_does_not_apply(overrides, fragment):
     with pytest.raises(InputError, match=fragment):

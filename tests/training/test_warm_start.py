@@ -81,8 +81,8 @@ def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
     _dataset(tmp_path / "day1", items, seed=0)
     _dataset(tmp_path / "day2", items[5:] + ["sku-new"], seed=1)
 
-    def config(dataset, mechanism, **train_fields):
-        return ExperimentConfig(model=ModelConfig(hidden_size=8, repeat_mechanism=mechanism),
+    def config(dataset, mechanism, gate="session", **train_fields):
+        return ExperimentConfig(model=ModelConfig(hidden_size=8, repeat_mechanism=mechanism, repeat_gate=gate),
                                 data=DataConfig(dataset=dataset, data_dir=str(tmp_path)),
                                 train=TrainConfig(batch_size=25, epochs=1, **train_fields))
 
@@ -102,6 +102,14 @@ def test_the_repeat_mechanism_is_carried_over_and_may_start_fresh(tmp_path):
         nodes, counts = model._nodes(inputs)
         return model.repeat_scores(inputs, nodes, model.readout(nodes, counts, inputs["last_node"]))
 
+    for a, b in zip(repeat_outputs(trainer.model, features["new"]), repeat_outputs(old_model, features["old"])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    trainer.close()
+    # To the gate that also reads the session's history: the old weights are copied, the history's start at 0,
+    # so the new run starts with the old gate and repeat logits.
+    trainer = Trainer(config("day2", "repeat_explore", "history", warm_start_from=old_dir), str(tmp_path / "run4"),
+                      log=lambda _: None)
+    np.testing.assert_array_equal(trainer.model.repeat.history_weights.numpy(), [0.0, 0.0])
     for a, b in zip(repeat_outputs(trainer.model, features["new"]), repeat_outputs(old_model, features["old"])):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
     trainer.close()
