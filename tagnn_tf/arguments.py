@@ -65,7 +65,8 @@ FIT_ON = ("train", "train_and_valid")
 FIELD_CHOICES = {
     "input_pipeline": INPUT_PIPELINES,
     "variant": VARIANTS, "readout": READOUTS, "global_attention": GLOBAL_ATTENTIONS, "padding": PADDINGS,
-    "repeat_mechanism": REPEAT_MECHANISMS, "repeat_gate": REPEAT_GATES, "valid_split": VALID_SPLITS, "lr_schedule": LR_SCHEDULES,
+    "repeat_mechanism": REPEAT_MECHANISMS, "repeat_gate": REPEAT_GATES, "valid_split": VALID_SPLITS,
+    "lr_schedule": LR_SCHEDULES,
     "loss": LOSSES, "selection_metric": METRIC_NAMES, "train_candidates": TRAIN_CANDIDATES,
     "negative_sampling": NEGATIVE_SAMPLING, "embedding_updates": EMBEDDING_UPDATES, "strategy": STRATEGIES,
     "rule_weighting": RULE_WEIGHTINGS, "fit_on": FIT_ON,

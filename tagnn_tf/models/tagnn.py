@@ -267,8 +267,8 @@ class TAGNN(CatalogueScorer):
 
     def warm_start_from(self, old, rows, old_rows) -> None:
         """Copies the trained TAGNN `old` into this one: the gated graph, readout and target attention,
-        the repeat layer when both have the same `repeat_mechanism` (`warm_start_repeat`), and the embedding rows `old_rows`
-        into `rows` (int arrays; every other row keeps its fresh initialisation).
+        the repeat layer when both have the same `repeat_mechanism` (`warm_start_repeat`), and the embedding
+        rows `old_rows` into `rows` (int arrays; every other row keeps its fresh initialisation).
 
         Raises:
           InputError: `old` is not a TAGNN of the same `WEIGHT_FIELDS` (the message names them).

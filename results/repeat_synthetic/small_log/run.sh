@@ -13,7 +13,8 @@ out=results/repeat_synthetic/small_log
 .venv/bin/python -m experiments.repeat_synthetic --work_dir=runs/repeat_synthetic_small --results_dir=$out \
     --num_items=300 --num_sessions=2500 --seed=1 --neural_tries=4 > $out/repeat_synthetic.log 2>&1
 for name in tagnn_repeat-official-decay tagnn_repeat-no-decay tagnn_repeat-linear tagnn_repeat-validated \
-    tagnn_repeat-validated-item-norm tagnn_repeat-validated-history-gate tagnn_repeat-validated-item-norm-history-gate; do
+    tagnn_repeat-validated-item-norm tagnn_repeat-validated-history-gate \
+    tagnn_repeat-validated-item-norm-history-gate; do
   case $name in
     tagnn_repeat-official-decay) schedule="--lr_schedule=official --lr_decay_epochs=3" ;;
     tagnn_repeat-no-decay) schedule="--lr_schedule=official --lr_decay_epochs=100" ;;
