@@ -70,9 +70,9 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
     the mechanism that run was started with (its rerun resumes it); likewise
     `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate` (the
-    dataclass's `session`) and `--item_norm_scale` (the dataclass's 0), which a
-    new run started with `--warm_start_from` also takes from that old run (its
-    weights were learned so).
+    dataclass's `session`, kept when the mechanism is) and `--item_norm_scale`
+    (the dataclass's 0), which a new run started with `--warm_start_from` also
+    takes from that old run (its weights were learned so).
     """
     values = {section: {} for section, _ in _SECTIONS}
     for section, klass, f in _fields():
