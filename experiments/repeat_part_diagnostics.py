@@ -42,8 +42,9 @@ def diagnose(model, examples, batch_size: int = 500) -> dict:
         raise InputError("The diagnostics take a repeat_explore model apart. Received: repeat_mechanism="
                          f"{getattr(model, 'repeat_mechanism', None)!r}")
     within, outranked, gate_repeat, gate_new, explore_top = [], [], [], [], []
+    candidates_t = model.candidate_table_t()  # the whole catalogue, once
     for features, labels in eval_dataset(examples, batch_size):
-        explore, (gate, node_logits) = model.explore_and_repeat(features, model.candidate_table_t())
+        explore, (gate, node_logits) = model.explore_and_repeat(features, candidates_t)
         log_p = ops.convert_to_numpy(mixture_log_scores(explore, features["items"], gate, node_logits))
         items, labels = ops.convert_to_numpy(features["items"]), ops.convert_to_numpy(labels)
         node_logits, explore = ops.convert_to_numpy(node_logits), ops.convert_to_numpy(explore)

@@ -244,12 +244,14 @@ class TAGNN(CatalogueScorer):
 
     def candidate_embeddings(self):
         """The `[N + 1, hidden]` item table, each row scaled to length `item_norm_scale` when that is > 0."""
-        table = self.embedding.embeddings
-        return unit_vectors(table, self.item_norm_scale) if self.item_norm_scale else table
+        return self._as_candidates(self.embedding.embeddings)
 
     def candidate_vectors(self, ids):
         """`[..., hidden]` rows `ids` of `candidate_embeddings()`, normalising those rows only."""
-        vectors = gather_rows(self.embedding.embeddings, ids)
+        return self._as_candidates(gather_rows(self.embedding.embeddings, ids))
+
+    def _as_candidates(self, vectors):
+        """Item vectors `[..., hidden]` as candidates: as learned, or of length `item_norm_scale` when > 0."""
         return unit_vectors(vectors, self.item_norm_scale) if self.item_norm_scale else vectors
 
     def _nodes(self, inputs):
