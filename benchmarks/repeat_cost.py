@@ -3,8 +3,9 @@
   python -m benchmarks.repeat_cost --data_dir=../shared/data --json_out=benchmarks/results/repeat_cost.json
 
 On Diginetica (43k items), in one process: the paper's TAGNN and TAGNN with
-`--repeat_mechanism=repeat_explore` (and `boost`, scored like the plain model
-plus one scatter) train on the same in-memory batches of the real shuffled
+`--repeat_mechanism=repeat_explore` (`repeat_explore:history`: with
+`--repeat_gate=history`; and `boost`, scored like the plain model plus one
+scatter) train on the same in-memory batches of the real shuffled
 pipeline, with the full softmax and with the sampled one; timed in
 --rounds interleaved rounds of --steps steps (median examples/s of the rounds).
 Each model is then exported (`export.export_savedmodel`'s signatures) and the
@@ -28,7 +29,8 @@ from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 
 flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset to measure.")
-flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "boost"], "Repeat mechanisms to compare.")
+flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "repeat_explore:history", "boost"],
+                  "Repeat mechanisms to compare (`mechanism:gate` gives --repeat_gate).")
 flags.DEFINE_list("train_candidates", ["full", "sampled"], "Softmaxes to time.")
 flags.DEFINE_integer("steps", 40, "Timed training steps per model and round.")
 flags.DEFINE_integer("warmup", 30, "Untimed training steps per model first.")
@@ -38,17 +40,25 @@ flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
 FLAGS = flags.FLAGS
 
 
-def _train_steps(mechanism: str, candidates: str, splits):
+def _model_config(variant: str):
+    """The ModelConfig of a `--mechanisms` entry: `mechanism` or `mechanism:gate`."""
+    from tagnn_tf.config import ModelConfig
+
+    mechanism, _, gate = variant.partition(":")
+    return ModelConfig(repeat_mechanism=mechanism, repeat_gate=gate or ModelConfig.repeat_gate)
+
+
+def _train_steps(variant: str, candidates: str, splits):
     """A compiled training step of a fresh model: `step(batch) -> loss`."""
     import tensorflow as tf
 
-    from tagnn_tf.config import ModelConfig, TrainConfig
+    from tagnn_tf.config import TrainConfig
     from tagnn_tf.models import build_model
     from tagnn_tf.training.sampled_softmax import CandidateSampler, label_counts
     from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
 
     config = TrainConfig(train_candidates=candidates)
-    model = build_model(ModelConfig(repeat_mechanism=mechanism), splits.num_items, seed=1)
+    model = build_model(_model_config(variant), splits.num_items, seed=1)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
     sampler = (CandidateSampler(label_counts(splits.train.labels, splits.num_items), config.num_negatives,
@@ -57,16 +67,16 @@ def _train_steps(mechanism: str, candidates: str, splits):
     return model, steps
 
 
-def _export(model, splits, root: str, name: str):
+def _export(model, splits, root: str, name: str, variant: str):
     """The model exported as `export.export_savedmodel` does; its `by_index` signature."""
     import tensorflow as tf
 
-    from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig
+    from tagnn_tf.config import DataConfig, ExperimentConfig
     from tagnn_tf.serving.savedmodel_export import export_savedmodel
 
     run = os.path.join(root, name)
     os.makedirs(run)
-    config = ExperimentConfig(model=ModelConfig(repeat_mechanism=model.repeat_mechanism),
+    config = ExperimentConfig(model=_model_config(variant),
                               data=DataConfig(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
                                               num_items=splits.num_items))
     with open(os.path.join(run, "config.json"), "w") as f:
@@ -124,7 +134,7 @@ def main(argv):
     picks = np.random.default_rng(0).choice(len(test), FLAGS.latency_requests, replace=False)
     requests = [tf.constant([test.prefix(int(i))], tf.int64) for i in picks]
     root = tempfile.mkdtemp(prefix="tagnn_repeat_cost_")
-    signatures = {m: _export(model, splits, root, m) for m, model in models.items()}
+    signatures = {m: _export(model, splits, root, m.replace(":", "-"), m) for m, model in models.items()}
     for fn in signatures.values():
         for r in requests[:20]:
             fn(session_items=r)

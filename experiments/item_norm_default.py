@@ -22,8 +22,7 @@ import dataclasses
 import os
 from typing import Callable, Sequence
 
-from experiments.lr_schedule_default import (METHOD, REFERENCE, measure_runs, not_below, official_try,
-                                              record_checks, selected_val)
+from experiments.lr_schedule_default import METHOD, measure_runs, official_try, record_checks, variant_rows
 from tagnn_tf.errors import InputError
 
 NORM_DIR = "item_norm"
@@ -56,36 +55,18 @@ def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, scales: 
 
 def report_lines(results_dir: str) -> list:
     """The report's section (results/README.md), from `item_norm.json`; [] when it is not there."""
-    from experiments.measure_uncertainty_lib import difference_text
     from tagnn_tf import run_directory
 
     path = os.path.join(results_dir, NORM_DIR, NORM_FILE)
     if not os.path.exists(path):
         return []
-    datasets = run_directory.read_json(path)["datasets"]
+    rows, verdicts, below = variant_rows(run_directory.read_json(path)["datasets"], "learned", "normalised")
     lines = ["## Normalised item vectors (`python -m experiments.item_norm_default`)", "",
              "TAGNN + repeat-explore, the fair tuning's try 0 (`time` split, sampled softmax, 6 epochs, the official "
              "schedule, seed 2020), trained with `--item_norm_scale=c` (item vectors L2-normalised: length 1 as "
              "node inputs, c as candidates) against the same try with the vectors as learned. Test HR@20 / MRR@20 "
              "at the validation-selected epoch; minus the learned vectors with the paired bootstrap's 95% interval "
-             "(1,000 draws); the validation HR@20 each run selected its epoch on:", "",
-             "| dataset | labels | learned | run | normalised | minus learned | validation HR@20: learned / "
-             "normalised |", "|---|---|---|---|---|---|---|"]
-    verdicts, below = [], set()
-    for dataset, entry in datasets.items():
-        for name in entry["test"]["all"]["minus_official"]:
-            for subset in ("all", "repeat", "new"):
-                row = entry["test"][subset]
-                learned, mine = row["runs"][REFERENCE], row["runs"][name]
-                val = (f"{selected_val(entry['curves'][REFERENCE]):.2f} / {selected_val(entry['curves'][name]):.2f}"
-                       if subset == "all" else "")
-                lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {learned['hr@20']:.2f} / "
-                             f"{learned['mrr@20']:.2f} | `{name}` | {mine['hr@20']:.2f} / {mine['mrr@20']:.2f} | "
-                             f"{difference_text(row['minus_official'][name])} | {val} |")
-            level = not_below(entry, name)
-            verdicts.append(f"{dataset} `{name}`: {'not below' if level else 'below'}")
-            if not level:
-                below.add(dataset)
+             "(1,000 draws); the validation HR@20 each run selected its epoch on:", ""] + rows
     lines += ["", "Against the learned item vectors on all labels (below = an interval entirely under 0): "
               + "; ".join(verdicts) + ". `ModelConfig.item_norm_scale` and `trainers.train` default to 0 (the "
               "paper's model, the reproduction's and the fair tuning's)"

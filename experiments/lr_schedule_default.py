@@ -93,7 +93,8 @@ def _check_run(run_dir: str, expected) -> None:
     if differences:
         raise InputError(f"{run_dir}: not trained with the configuration this comparison needs (the tuning "
                          f"protocol's try 0 of {METHOD}, lr_schedule={expected.train.lr_schedule!r}, "
-                         f"item_norm_scale={expected.model.item_norm_scale!r}): " + ", ".join(differences))
+                         f"item_norm_scale={expected.model.item_norm_scale!r}, repeat_gate={expected.model.repeat_gate!r}): "
+                         + ", ".join(differences))
 
 
 def official_try(results_dir: str, dataset: str, data_dir: str):
@@ -189,6 +190,37 @@ def not_below(entry: dict, schedule: str) -> bool:
 def selected_val(curve: list) -> float:
     """The validation HR@20 of the epoch validation selects (the best; the earliest on ties)."""
     return max(row["val_hr@20"] for row in curve)
+
+
+def variant_rows(datasets: dict, reference: str, variant: str) -> tuple:
+    """The report's rows for runs that each change one thing of the tuning's try 0 (`measure_runs`' entries,
+    {dataset: entry}): one row per dataset, run and subset (all, repeat, new), under the header this returns,
+    whose columns `reference` and `variant` name.
+
+    Returns:
+      (lines: header and rows, verdicts: "<dataset> `<run>`: not below|below" per run, below: the datasets where
+      a run is below the reference, `not_below`).
+    """
+    from experiments.measure_uncertainty_lib import difference_text
+
+    lines = [f"| dataset | labels | {reference} | run | {variant} | minus {reference} | validation HR@20: "
+             f"{reference} / {variant} |", "|---|---|---|---|---|---|---|"]
+    verdicts, below = [], set()
+    for dataset, entry in datasets.items():
+        for name in entry["test"]["all"]["minus_official"]:
+            for subset in ("all", "repeat", "new"):
+                row = entry["test"][subset]
+                theirs, mine = row["runs"][REFERENCE], row["runs"][name]
+                val = (f"{selected_val(entry['curves'][REFERENCE]):.2f} / {selected_val(entry['curves'][name]):.2f}"
+                       if subset == "all" else "")
+                lines.append(f"| {dataset} | {subset} ({row['examples']:,}) | {theirs['hr@20']:.2f} / "
+                             f"{theirs['mrr@20']:.2f} | `{name}` | {mine['hr@20']:.2f} / {mine['mrr@20']:.2f} | "
+                             f"{difference_text(row['minus_official'][name])} | {val} |")
+            level = not_below(entry, name)
+            verdicts.append(f"{dataset} `{name}`: {'not below' if level else 'below'}")
+            if not level:
+                below.add(dataset)
+    return lines, verdicts, below
 
 
 def report_lines(results_dir: str) -> list:

@@ -68,7 +68,8 @@ class ModelConfig:
         (`tagnn_tf.layers.repeat_scores`): `session` (RepeatNet: the session
         vector) or `history` (also the session's repeat history: its clicks
         and the share of them that went back to an earlier item). Only with
-        `repeat_mechanism="repeat_explore"`.
+        `repeat_mechanism="repeat_explore"`. This dataclass keeps `session`;
+        `trainers.train` defaults to `TRAINER_REPEAT_GATE` for a new run.
     """
 
     name: str = "tagnn"
@@ -522,6 +523,12 @@ TRAINER_REPEAT_MECHANISM = "repeat_explore"
 # kept only where validation prefers it. Not below the official schedule on Diginetica and Yoochoose 1/64,
 # above it on the repeat-heavy synthetic log (docs/repeat_heavy_logs.md); TrainConfig keeps `official`.
 TRAINER_LR_SCHEDULE = "validated"
+
+
+# `trainers.train`'s repeat gate for a new run with `repeat_explore` when `--repeat_gate` is not given
+# (experiments.repeat_gate_default measures it against the session gate on Diginetica and Yoochoose 1/64);
+# ModelConfig keeps RepeatNet's `session`.
+TRAINER_REPEAT_GATE = "session"
 
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:

@@ -8,7 +8,7 @@ import os
 from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
-                             TrainConfig, TRAINER_LR_SCHEDULE, fields_not_read, trainer_default_repeat)
+                             TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_GATE, fields_not_read, trainer_default_repeat)
 from tagnn_tf import model_registry, run_directory
 from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.errors import InputError
@@ -24,7 +24,8 @@ _TRAINER_DEFAULTS = {
                                        "a rerun keeps its run's",
     (TrainConfig, "lr_schedule"): f"{TRAINER_LR_SCHEDULE!r}; a rerun keeps its run's",
     (ModelConfig, "item_norm_scale"): "0.0; a rerun keeps its run's, a warm start its old run's",
-    (ModelConfig, "repeat_gate"): "'session'; a rerun keeps its run's",
+    (ModelConfig, "repeat_gate"): f"{TRAINER_REPEAT_GATE!r} with --repeat_mechanism=repeat_explore, else "
+                                  "'session'; a rerun keeps its run's",
 }
 
 
@@ -69,8 +70,9 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
     the mechanism that run was started with (its rerun resumes it); likewise
-    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate` (the
-    dataclass's `session`, kept when the mechanism is) and `--item_norm_scale`
+    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate`
+    (`config.TRAINER_REPEAT_GATE` with repeat-explore; a rerun keeps its run's
+    when the mechanism is the same) and `--item_norm_scale`
     (the dataclass's 0), which a new run started with `--warm_start_from` also
     takes from that old run (its weights were learned so).
     """
@@ -93,9 +95,8 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
         values["train"]["lr_schedule"] = earlier.train.lr_schedule if earlier else TRAINER_LR_SCHEDULE
     if "item_norm_scale" not in values["model"]:
         values["model"]["item_norm_scale"] = _default_item_norm(values, earlier)
-    if "repeat_gate" not in values["model"] and earlier and earlier.model.name == values["model"].get(
-            "name", ModelConfig.name) and values["model"]["repeat_mechanism"] == earlier.model.repeat_mechanism:
-        values["model"]["repeat_gate"] = earlier.model.repeat_gate
+    if "repeat_gate" not in values["model"]:
+        values["model"]["repeat_gate"] = _default_repeat_gate(values, earlier)
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
                      if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
@@ -104,6 +105,17 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
                          f"{'them' if len(ignored) > 1 else 'it'} out (it would be written to config.json and "
                          "ignored)")
     return config
+
+
+def _default_repeat_gate(values: dict, earlier) -> str:
+    """`repeat_gate` without the flag: the rerun's run's (same model and mechanism), else `TRAINER_REPEAT_GATE`
+    with `repeat_explore` for the models that read the field, else the dataclass's."""
+    name, mechanism = values["model"].get("name", ModelConfig.name), values["model"]["repeat_mechanism"]
+    if earlier and earlier.model.name == name and earlier.model.repeat_mechanism == mechanism:
+        return earlier.model.repeat_gate
+    if mechanism == "repeat_explore" and "model.repeat_gate" not in fields_not_read(name):
+        return TRAINER_REPEAT_GATE
+    return ModelConfig.repeat_gate
 
 
 def _default_item_norm(values: dict, earlier) -> float:

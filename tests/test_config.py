@@ -186,22 +186,33 @@ def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the
     assert parsed("--lr_schedule=paper", model_dir=str(tmp_path)) == "paper"
 
 
-def test_the_repeat_gate_reads_the_session_by_default_and_a_rerun_keeps_its_runs(tmp_path):
+def test_the_repeat_gate_default_is_the_trainers_with_repeat_explore_and_a_rerun_keeps_its_runs(tmp_path):
+    from tagnn_tf.config import TRAINER_REPEAT_GATE
+
     def parsed(*argv, model_dir=""):
         return _trainer_config(*argv, model_dir=model_dir).model.repeat_gate
 
-    assert parsed() == parsed("--model=narm") == ModelConfig().repeat_gate == "session"
-    assert parsed("--repeat_gate=history") == parsed("--model=gru4rec", "--repeat_gate=history") == "history"
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "config.json").write_text(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore",
-                                                                        repeat_gate="history")).to_json())
-    assert parsed(model_dir=str(old)) == "history"
-    assert parsed("--repeat_gate=session", model_dir=str(old)) == "session"
-    # A rerun with another mechanism: the gate is the default's (`history` is repeat_explore's only).
-    assert parsed("--repeat_mechanism=boost", model_dir=str(old)) == "session"
-    # A warm start does not carry it over: the repeat layer's other weights are copied either way.
-    assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == "session"
+    assert TRAINER_REPEAT_GATE == "session"
+    assert parsed() == parsed("--model=narm") == parsed("--model=srgnn") == TRAINER_REPEAT_GATE
+    # Without repeat-explore there is no gate to read anything: the dataclass's.
+    assert parsed("--repeat_mechanism=none") == parsed("--model=stan") == parsed("--padding=official") == "session"
+    assert ModelConfig().repeat_gate == "session"
+    for given in ("history", "session"):
+        assert parsed(f"--repeat_gate={given}") == parsed("--model=gru4rec", f"--repeat_gate={given}") == given
+    for kept in ("history", "session"):
+        old = tmp_path / f"old-{kept}"
+        old.mkdir()
+        (old / "config.json").write_text(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore",
+                                                                            repeat_gate=kept)).to_json())
+        # A rerun resumes with its run's gate, whatever the default; the flag still wins.
+        assert parsed(model_dir=str(old)) == kept
+        other = "session" if kept == "history" else "history"
+        assert parsed(f"--repeat_gate={other}", model_dir=str(old)) == other
+        # A rerun with another mechanism: no gate.
+        assert parsed("--repeat_mechanism=boost", model_dir=str(old)) == "session"
+        # A warm start takes the default: the repeat layer is copied weight by weight, and the history weights
+        # start at 0, so a `history` run may start from a `session` run.
+        assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == TRAINER_REPEAT_GATE
 
 
 def test_item_norm_scale_is_off_by_default_and_a_rerun_or_a_warm_start_keeps_its_runs(tmp_path):
