@@ -6,7 +6,8 @@
 # (--lr_schedule=linear: from 0.002 to 0 at the end of epoch 40), with the official decays kept only where
 # validation prefers them (--lr_schedule=validated), and that with normalised item vectors
 # (--item_norm_scale=8), and both with the repeat-explore gate reading the session's history
-# (--repeat_gate=history). Rerunning resumes.
+# (--repeat_gate=history; the others name RepeatNet's session gate, trainers.train's default before
+# experiments.repeat_gate_default). Rerunning resumes.
 set -e
 cd "$(dirname "$0")/../../.."
 out=results/repeat_synthetic/small_log
@@ -16,11 +17,11 @@ for name in tagnn_repeat-official-decay tagnn_repeat-no-decay tagnn_repeat-linea
     tagnn_repeat-validated-item-norm tagnn_repeat-validated-history-gate \
     tagnn_repeat-validated-item-norm-history-gate; do
   case $name in
-    tagnn_repeat-official-decay) schedule="--lr_schedule=official --lr_decay_epochs=3" ;;
-    tagnn_repeat-no-decay) schedule="--lr_schedule=official --lr_decay_epochs=100" ;;
-    tagnn_repeat-linear) schedule="--lr_schedule=linear" ;;
-    tagnn_repeat-validated) schedule="--lr_schedule=validated" ;;
-    tagnn_repeat-validated-item-norm) schedule="--lr_schedule=validated --item_norm_scale=8" ;;
+    tagnn_repeat-official-decay) schedule="--lr_schedule=official --lr_decay_epochs=3 --repeat_gate=session" ;;
+    tagnn_repeat-no-decay) schedule="--lr_schedule=official --lr_decay_epochs=100 --repeat_gate=session" ;;
+    tagnn_repeat-linear) schedule="--lr_schedule=linear --repeat_gate=session" ;;
+    tagnn_repeat-validated) schedule="--lr_schedule=validated --repeat_gate=session" ;;
+    tagnn_repeat-validated-item-norm) schedule="--lr_schedule=validated --item_norm_scale=8 --repeat_gate=session" ;;
     tagnn_repeat-validated-history-gate) schedule="--lr_schedule=validated --repeat_gate=history" ;;
     tagnn_repeat-validated-item-norm-history-gate)
       schedule="--lr_schedule=validated --item_norm_scale=8 --repeat_gate=history" ;;

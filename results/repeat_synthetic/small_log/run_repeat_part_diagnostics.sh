@@ -13,7 +13,8 @@ for norm in 0 8; do
   name=tagnn_repeat-validated; [ $norm = 0 ] || name=tagnn_repeat-validated-item-norm
   .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=runs/repeat_synthetic_small/data \
       --model_dir=$work/$name --valid_split=time --train_candidates=sampled --learning_rate=0.002 --l2=0 \
-      --epochs=40 --patience=4 --lr_schedule=validated --item_norm_scale=$norm > $work/$name.log 2>&1
+      --epochs=40 --patience=4 --lr_schedule=validated --item_norm_scale=$norm \
+      --repeat_gate=session > $work/$name.log 2>&1
 done
 .venv/bin/python -m experiments.repeat_part_diagnostics \
     --run_dirs=$work/tagnn_repeat-validated,$work/tagnn_repeat-validated-item-norm \
