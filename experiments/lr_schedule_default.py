@@ -93,8 +93,8 @@ def _check_run(run_dir: str, expected) -> None:
     if differences:
         raise InputError(f"{run_dir}: not trained with the configuration this comparison needs (the tuning "
                          f"protocol's try 0 of {METHOD}, lr_schedule={expected.train.lr_schedule!r}, "
-                         f"item_norm_scale={expected.model.item_norm_scale!r}, repeat_gate={expected.model.repeat_gate!r}): "
-                         + ", ".join(differences))
+                         f"item_norm_scale={expected.model.item_norm_scale!r}, "
+                         f"repeat_gate={expected.model.repeat_gate!r}): " + ", ".join(differences))
 
 
 def official_try(results_dir: str, dataset: str, data_dir: str):

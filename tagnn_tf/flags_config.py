@@ -8,7 +8,8 @@ import os
 from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
-                             TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_GATE, fields_not_read, trainer_default_repeat)
+                             TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_GATE, fields_not_read,
+                             trainer_default_repeat)
 from tagnn_tf import model_registry, run_directory
 from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.errors import InputError
