@@ -18,11 +18,10 @@ paired bootstrap. Writes `<results_dir>/item_norm/item_norm.json`;
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Callable, Sequence
 
-from experiments.lr_schedule_default import METHOD, measure_runs, official_try, record_checks, variant_rows
+from experiments.lr_schedule_default import METHOD, measure_model_variants, record_checks, variant_rows
 from tagnn_tf.errors import InputError
 
 NORM_DIR = "item_norm"
@@ -38,10 +37,8 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, scales: Sequenc
     """Trains (or resumes) each of `scales`' runs of `dataset` and compares them with the tuning's try 0."""
     if not scales or any(not s > 0 for s in scales):
         raise InputError(f"Scales to compare with the learned item vectors: numbers > 0. Received: {list(scales)}")
-    official, reference = official_try(results_dir, dataset, data_dir)
-    runs = {run_name(s): (dataclasses.replace(official, model=dataclasses.replace(official.model, item_norm_scale=s)),
-                          os.path.join(results_dir, NORM_DIR, dataset, run_name(s))) for s in scales}
-    return measure_runs(results_dir, dataset, data_dir, reference, runs, log=log)
+    return measure_model_variants(results_dir, dataset, data_dir, NORM_DIR,
+                                  {run_name(s): {"item_norm_scale": s} for s in scales}, log=log)
 
 
 def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, scales: Sequence[float],

@@ -137,6 +137,16 @@ def measure_runs(results_dir: str, dataset: str, data_dir: str, reference: str, 
                                  repeats)}
 
 
+def measure_model_variants(results_dir: str, dataset: str, data_dir: str, folder: str, variants: Dict[str, dict],
+                           log: Callable = print) -> dict:
+    """`measure_runs` for runs that each change `ModelConfig` fields of the tuning's try 0: `variants` is
+    {run name: {field: value}}; each run goes to `<results_dir>/<folder>/<dataset>/<run name>/`."""
+    official, reference = official_try(results_dir, dataset, data_dir)
+    runs = {name: (dataclasses.replace(official, model=dataclasses.replace(official.model, **fields)),
+                   os.path.join(results_dir, folder, dataset, name)) for name, fields in variants.items()}
+    return measure_runs(results_dir, dataset, data_dir, reference, runs, log=log)
+
+
 def check_dataset(results_dir: str, dataset: str, data_dir: str, schedules: Sequence[str] = CANDIDATES,
                   log: Callable = print) -> dict:
     """Trains (or resumes) each of `schedules`' runs of `dataset` and compares them with the tuning's try 0."""

@@ -16,11 +16,10 @@ paired bootstrap. Writes `<results_dir>/repeat_gate/repeat_gate.json`;
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Callable, Sequence
 
-from experiments.lr_schedule_default import METHOD, measure_runs, official_try, record_checks, variant_rows
+from experiments.lr_schedule_default import METHOD, measure_model_variants, record_checks, variant_rows
 
 GATE_DIR = "repeat_gate"
 GATE_FILE = "repeat_gate.json"
@@ -30,10 +29,7 @@ RUN_NAME = f"{METHOD}-{GATE}-gate"
 
 def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable = print) -> dict:
     """Trains (or resumes) the `history` gate's run of `dataset` and compares it with the tuning's try 0."""
-    official, reference = official_try(results_dir, dataset, data_dir)
-    config = dataclasses.replace(official, model=dataclasses.replace(official.model, repeat_gate=GATE))
-    runs = {RUN_NAME: (config, os.path.join(results_dir, GATE_DIR, dataset, RUN_NAME))}
-    return measure_runs(results_dir, dataset, data_dir, reference, runs, log=log)
+    return measure_model_variants(results_dir, dataset, data_dir, GATE_DIR, {RUN_NAME: {"repeat_gate": GATE}}, log=log)
 
 
 def run_check(results_dir: str, datasets: Sequence[str], data_dir: str, log: Callable = print) -> str:
