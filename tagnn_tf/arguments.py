@@ -36,6 +36,9 @@ SCORING_MODES = ("train", "serve", "tflite")
 REPEAT_MECHANISMS = ("none", "boost", "repeat_explore")
 # ModelConfig.repeat_gate: what the repeat-explore gate reads (`tagnn_tf.layers.repeat_scores`).
 REPEAT_GATES = ("session", "history")
+# ModelConfig.repeat_floor: `none`, or `validated` (the repeat distribution's floor picked on validation
+# after each epoch from `layers.repeat_scores.REPEAT_FLOORS`).
+REPEAT_FLOOR_MODES = ("none", "validated")
 # What `trainers.preprocess` writes: session shards (Parquet, `tagnn_tf.data.session_shards`) or the
 # SR-GNN pickles.
 DATASET_OUTPUTS = ("shards", "pickles")
@@ -65,7 +68,8 @@ FIT_ON = ("train", "train_and_valid")
 FIELD_CHOICES = {
     "input_pipeline": INPUT_PIPELINES,
     "variant": VARIANTS, "readout": READOUTS, "global_attention": GLOBAL_ATTENTIONS, "padding": PADDINGS,
-    "repeat_mechanism": REPEAT_MECHANISMS, "repeat_gate": REPEAT_GATES, "valid_split": VALID_SPLITS,
+    "repeat_mechanism": REPEAT_MECHANISMS, "repeat_gate": REPEAT_GATES,
+    "repeat_floor": REPEAT_FLOOR_MODES, "valid_split": VALID_SPLITS,
     "lr_schedule": LR_SCHEDULES,
     "loss": LOSSES, "selection_metric": METRIC_NAMES, "train_candidates": TRAIN_CANDIDATES,
     "negative_sampling": NEGATIVE_SAMPLING, "embedding_updates": EMBEDDING_UPDATES, "strategy": STRATEGIES,

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from tagnn_tf import model_registry
 from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, INPUT_PIPELINES, LOSSES,
-                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_GATES,
+                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_FLOOR_MODES, REPEAT_GATES,
                                 REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES, TRAIN_CANDIDATES, VALID_SPLITS,
                                 VARIANTS, check_choice, check_positive)
 from tagnn_tf.errors import InputError
@@ -70,6 +70,14 @@ class ModelConfig:
         and the share of them that went back to an earlier item). Only with
         `repeat_mechanism="repeat_explore"`. This dataclass keeps `session`;
         `trainers.train` defaults to `TRAINER_REPEAT_GATE` for a new run.
+      repeat_floor: `none`, or `validated`: after each epoch the trainer
+        picks the floor `e` of the repeat distribution, `(1 - e) softmax(ρ)
+        + e clicks_u / clicks` (`tagnn_tf.layers.repeat_scores`), from
+        `REPEAT_FLOORS` on the validation `selection_metric` (0 on a tie),
+        as `boost` picks its weight; scoring only, the training loss is
+        unchanged. Only with `repeat_mechanism="repeat_explore"`. This
+        dataclass keeps `none`; `trainers.train` defaults to
+        `TRAINER_REPEAT_FLOOR` for a new run.
     """
 
     name: str = "tagnn"
@@ -82,6 +90,7 @@ class ModelConfig:
     repeat_mechanism: str = "none"
     item_norm_scale: float = 0.0
     repeat_gate: str = "session"
+    repeat_floor: str = "none"
 
     def __post_init__(self):
         spec = model_registry.get(self.name)
@@ -118,6 +127,12 @@ class ModelConfig:
         if self.repeat_gate != "session" and self.repeat_mechanism != "repeat_explore" and "repeat_gate" in spec.fields:
             raise InputError(f"`--repeat_gate` is the gate of --repeat_mechanism=repeat_explore. Received: "
                              f"repeat_gate={self.repeat_gate!r}, repeat_mechanism={self.repeat_mechanism!r}")
+        check_choice("repeat_floor", self.repeat_floor, REPEAT_FLOOR_MODES)
+        if (self.repeat_floor != "none" and self.repeat_mechanism != "repeat_explore"
+                and "repeat_floor" in spec.fields):
+            raise InputError(f"`--repeat_floor` is the floor of --repeat_mechanism=repeat_explore's repeat "
+                             f"distribution. Received: repeat_floor={self.repeat_floor!r}, "
+                             f"repeat_mechanism={self.repeat_mechanism!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -530,6 +545,11 @@ TRAINER_LR_SCHEDULE = "validated"
 # MRR@20 on both, experiments.repeat_gate_default), above it on the synthetic repeat-heavy logs
 # (docs/repeat_heavy_logs.md). ModelConfig keeps `session`.
 TRAINER_REPEAT_GATE = "history"
+
+
+# `trainers.train`'s repeat floor for a new run with `repeat_explore` when `--repeat_floor` is not given
+# (MEASUREMENT PENDING). ModelConfig, the reproduction and the fair tuning keep `none`.
+TRAINER_REPEAT_FLOOR = "validated"
 
 
 def trainer_default_repeat(model_name: str, padding: str) -> str:

@@ -8,7 +8,8 @@ import os
 from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
-                             TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_GATE, fields_not_read,
+                             TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_FLOOR, TRAINER_REPEAT_GATE,
+                             fields_not_read,
                              trainer_default_repeat)
 from tagnn_tf import model_registry, run_directory
 from tagnn_tf.arguments import FIELD_CHOICES
@@ -27,6 +28,8 @@ _TRAINER_DEFAULTS = {
     (ModelConfig, "item_norm_scale"): "0.0; a rerun keeps its run's, a warm start its old run's",
     (ModelConfig, "repeat_gate"): f"{TRAINER_REPEAT_GATE!r} with --repeat_mechanism=repeat_explore, else "
                                   "'session'; a rerun keeps its run's",
+    (ModelConfig, "repeat_floor"): f"{TRAINER_REPEAT_FLOOR!r} with --repeat_mechanism=repeat_explore, else "
+                                   "'none'; a rerun keeps its run's",
 }
 
 
@@ -71,9 +74,9 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     Without `--repeat_mechanism`, a neural model gets `trainers.train`'s default
     (`config.trainer_default_repeat`), or, when `model_dir` already holds a run,
     the mechanism that run was started with (its rerun resumes it); likewise
-    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate`
-    (`config.TRAINER_REPEAT_GATE` with repeat-explore; a rerun keeps its run's
-    when the mechanism is the same) and `--item_norm_scale`
+    `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate` and
+    `--repeat_floor` (`config.TRAINER_REPEAT_GATE`, `config.TRAINER_REPEAT_FLOOR`
+    with repeat-explore; a rerun keeps its run's when the mechanism is the same) and `--item_norm_scale`
     (the dataclass's 0), which a new run started with `--warm_start_from` also
     takes from that old run (its weights were learned so).
     """
@@ -96,8 +99,9 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
         values["train"]["lr_schedule"] = earlier.train.lr_schedule if earlier else TRAINER_LR_SCHEDULE
     if "item_norm_scale" not in values["model"]:
         values["model"]["item_norm_scale"] = _default_item_norm(values, earlier)
-    if "repeat_gate" not in values["model"]:
-        values["model"]["repeat_gate"] = _default_repeat_gate(values, earlier)
+    for field, trainer_value in (("repeat_gate", TRAINER_REPEAT_GATE), ("repeat_floor", TRAINER_REPEAT_FLOOR)):
+        if field not in values["model"]:
+            values["model"][field] = _default_repeat_option(values, earlier, field, trainer_value)
     config = ExperimentConfig.from_dict(values)
     ignored = sorted(f"--{flag_name(klass, f.name)}" for section, klass, f in _fields()
                      if f.name in given[section] and f"{section}.{f.name}" in fields_not_read(config.model.name))
@@ -108,15 +112,16 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     return config
 
 
-def _default_repeat_gate(values: dict, earlier) -> str:
-    """`repeat_gate` without the flag: the rerun's run's (same model and mechanism), else `TRAINER_REPEAT_GATE`
-    with `repeat_explore` for the models that read the field, else the dataclass's."""
+def _default_repeat_option(values: dict, earlier, field: str, trainer_value: str) -> str:
+    """ModelConfig `field` (`repeat_gate`, `repeat_floor`) without its flag: the rerun's run's (same model and
+    mechanism), else `trainer_value` with `repeat_explore` for the models that read the field, else the
+    dataclass's."""
     name, mechanism = values["model"].get("name", ModelConfig.name), values["model"]["repeat_mechanism"]
     if earlier and earlier.model.name == name and earlier.model.repeat_mechanism == mechanism:
-        return earlier.model.repeat_gate
-    if mechanism == "repeat_explore" and "model.repeat_gate" not in fields_not_read(name):
-        return TRAINER_REPEAT_GATE
-    return ModelConfig.repeat_gate
+        return getattr(earlier.model, field)
+    if mechanism == "repeat_explore" and f"model.{field}" not in fields_not_read(name):
+        return trainer_value
+    return getattr(ModelConfig, field)
 
 
 def _default_item_norm(values: dict, earlier) -> float:

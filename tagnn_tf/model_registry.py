@@ -36,8 +36,8 @@ OPTIONS = ("sampled", "repeat_mechanism", "warm_start", "official_padding")
 
 # TAGNN's architecture (ModelConfig fields) and the sequence models' (they read the width only).
 _GRAPH_FIELDS = ("hidden_size", "gnn_steps", "variant", "readout", "global_attention", "padding", "repeat_mechanism",
-                 "item_norm_scale", "repeat_gate")
-_SEQUENCE_FIELDS = ("hidden_size", "repeat_mechanism", "repeat_gate")
+                 "item_norm_scale", "repeat_gate", "repeat_floor")
+_SEQUENCE_FIELDS = ("hidden_size", "repeat_mechanism", "repeat_gate", "repeat_floor")
 _NEURAL_OPTIONS = frozenset({"sampled", "repeat_mechanism"})
 _KNN_FIELDS = ("neighbours", "sample_size")
 _STAN_FIELDS = _KNN_FIELDS + ("position_lambda", "recency_lambda", "match_lambda")

@@ -42,6 +42,15 @@ repeat probability to the explore part's own probability of the session's
 items (`sigmoid(g) P_repeat + sigmoid(-g) softmax(z)`) lost MRR@20 on
 Yoochoose (docs/repeat_heavy_logs.md).
 
+With `--repeat_floor=validated` the repeat distribution gets a floor when the
+model scores (not in its training loss): `P_repeat(u) = (1 - e) softmax_u(ρ)
++ e c_u / n` (n: the session's clicks), with a non-trainable `e` (0 at first)
+that the trainer picks on validation after each epoch from `REPEAT_FLOORS`.
+The learned repeat logits can push a session item below the explore part's
+catalogue; the floor keeps every session item at least at `sigmoid(g) e c_u / n`.
+The floor only moves the session's items: `floored_scores` computes it from
+the model's floor-0 scores, `sigmoid(g)` being the sum of their probabilities.
+
 Training (`training.sampled_softmax.repeat_explore_loss`) gives each part its
 own loss: the explore scores the plain model's (full or sampled) softmax
 cross-entropy, the gate the binary cross-entropy of "the label is a session
@@ -66,6 +75,8 @@ from tagnn_tf.layers.initializers import uniform_init
 
 # The boost weights `a` the trainer tries on validation (`--repeat_mechanism=boost`).
 BOOST_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+# The repeat floors `e` the trainer tries on validation (`--repeat_floor=validated`).
+REPEAT_FLOORS = (0.0, 0.03, 0.1, 0.3, 0.5)
 NUM_NODE_FEATURES = 3
 NUM_HISTORY_FEATURES = 2
 # Logit of padding nodes in the softmax over a session's nodes (exp underflows to 0).
@@ -149,6 +160,20 @@ class RepeatExplore(keras.layers.Layer):
         if self.gate == "history":
             self.history_weights = self.add_weight(name="history_weights", shape=(NUM_HISTORY_FEATURES,),
                                                    initializer="zeros")
+        # Created last: a model saved before the floor existed loads with floor 0 (`load_own_variables`).
+        self.floor = self.add_weight(name="floor", shape=(), initializer="zeros", trainable=False)
+
+    def load_own_variables(self, store):
+        variables = self.trainable_weights + self.non_trainable_weights  # Keras' order: the floor last
+        if len(store.keys()) != len(variables) - 1:
+            return super().load_own_variables(store)
+        for i, variable in enumerate(variables[:-1]):  # saved before the floor existed
+            variable.assign(store[str(i)])
+        self.floor.assign(0.0)
+
+    def floored(self, node_logits, node_counts):
+        """`[batch, U]` the repeat logits with the floor (`floored_node_logits` at this layer's `floor`)."""
+        return floored_node_logits(node_logits, node_counts, self.floor)
 
     def call(self, nodes, session, node_counts, node_recency, last_node, own_scores=None):
         features = node_features(node_counts, node_recency, last_node)  # [b, U, 3]
@@ -168,6 +193,46 @@ class RepeatExplore(keras.layers.Layer):
         config = super().get_config()
         config.update({"hidden_size": self.hidden_size, "seed": self.seed, "gate": self.gate})
         return config
+
+
+def floored_node_logits(node_logits, node_counts, floor):
+    """`[batch, U]` `log((1 - e) softmax_u(ρ) + e c_u / n)` (a log distribution over the session's nodes,
+    `PADDING_LOGIT` at padding); exactly `node_logits` when `e = 0`.
+
+    Args:
+      node_logits: ρ `[batch, U]`, `PADDING_LOGIT` at padding.
+      node_counts: `[batch, U]` clicks per node c_u, 0 for padding.
+      floor: e in [0, 1), a scalar.
+    """
+    counts = ops.cast(node_counts, "float32")
+    floor = ops.cast(floor, "float32")
+    share = counts / ops.maximum(ops.sum(counts, axis=1, keepdims=True), 1.0)
+    mixed = (1.0 - floor) * ops.softmax(node_logits, axis=1) + floor * share
+    floored = ops.where(counts > 0, ops.log(ops.maximum(mixed, 1e-30)), PADDING_LOGIT)
+    return ops.where(floor > 0.0, floored, node_logits)
+
+
+def floored_scores(scores, items, node_counts, floor):
+    """`[batch, N]` the repeat-explore model's floor-0 log scores with the floor `e` (a Python float): at the
+    session's items `log((1 - e) P(i) + e G c_u / n)` with `G = sum_u P(u(i))` (= sigmoid(g)), elsewhere
+    unchanged. Equal to the model's scores with `floor = e` (tested); scores every floor of
+    `REPEAT_FLOORS` from one forward pass.
+
+    Args:
+      scores: `[batch, N]` `mixture_log_scores` with floor 0.
+      items, node_counts: `[batch, U]` the session's node items (0 = padding) and clicks per node.
+    """
+    if floor == 0.0:
+        return scores
+    real = ops.cast(items, "int32") > 0
+    at_nodes = ops.where(real, tf.gather(scores, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1),
+                         PADDING_LOGIT)
+    node_probabilities = ops.exp(at_nodes)  # 0 at padding
+    gate = ops.sum(node_probabilities, axis=1, keepdims=True)
+    counts = ops.cast(node_counts, "float32")
+    share = counts / ops.maximum(ops.sum(counts, axis=1, keepdims=True), 1.0)
+    mixed = ops.log(ops.maximum((1.0 - floor) * node_probabilities + floor * gate * share, 1e-30))
+    return scores + scatter_to_columns(ops.where(real, mixed - at_nodes, 0.0), items, ops.shape(scores)[1])
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")

@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from tagnn_tf import item_ids
-from tagnn_tf.arguments import REPEAT_GATES, REPEAT_MECHANISMS, check_choice, check_positive
+from tagnn_tf.arguments import REPEAT_FLOOR_MODES, REPEAT_GATES, REPEAT_MECHANISMS, check_choice, check_positive
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import item_columns, make_repeat_layer, mixture_log_scores, scatter_to_columns
 from tagnn_tf.layers.tensor_ops import gather_rows
@@ -90,24 +90,31 @@ class CatalogueScorer(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"num_items": self.num_items, "hidden_size": self.hidden_size, "seed": self.seed,
-                       "repeat_mechanism": self.repeat_mechanism, "repeat_gate": self.repeat_gate})
+                       "repeat_mechanism": self.repeat_mechanism, "repeat_gate": self.repeat_gate,
+                       "repeat_floor": self.repeat_floor})
         return config
 
     # The repeat mechanism.
 
-    def _init_repeat(self, mechanism: str, seed=None, gate: str = "session") -> None:
+    def _init_repeat(self, mechanism: str, seed=None, gate: str = "session", floor: str = "none") -> None:
         check_choice("repeat_mechanism", mechanism, REPEAT_MECHANISMS)
         check_choice("repeat_gate", gate, REPEAT_GATES)
-        self.repeat_mechanism, self.repeat_gate = mechanism, gate
+        check_choice("repeat_floor", floor, REPEAT_FLOOR_MODES)
+        if floor != "none" and mechanism != "repeat_explore":
+            raise ValueError(f"`repeat_floor` is the repeat_explore mixture's. Received: repeat_floor={floor!r}, "
+                             f"repeat_mechanism={mechanism!r}")
+        # `repeat_floor` says whether the trainer picks the floor; the layer always holds it (0 when unpicked).
+        self.repeat_mechanism, self.repeat_gate, self.repeat_floor = mechanism, gate, floor
         self.repeat = make_repeat_layer(mechanism, self.hidden_size, seed, gate)
 
     def warm_start_repeat(self, old) -> None:
         """Copies `old`'s repeat layer into this one's when both have the same `repeat_mechanism`, weight by
-        weight (a `repeat_gate` that `old` lacked keeps its fresh weights: the history's start at 0)."""
+        weight (a `repeat_gate` that `old` lacked keeps its fresh weights: the history's start at 0). The
+        weights picked on validation (the boost's, the floor) stay 0: the new run picks its own."""
         if self.repeat is None or self.repeat_mechanism != old.repeat_mechanism:
             return
         old_weights = {w.path.split("/")[-1]: w for w in old.repeat.weights}
-        for weight in self.repeat.weights:
+        for weight in self.repeat.trainable_weights:
             name = weight.path.split("/")[-1]
             if name in old_weights:
                 weight.assign(old_weights[name])
@@ -148,7 +155,13 @@ class CatalogueScorer(keras.Model):
         repeat = self.repeat_scores(inputs, nodes, session, own)
         if self.repeat_mechanism == "boost":
             return scores + scatter_to_columns(repeat, inputs["items"], self.num_items)
-        return mixture_log_scores(scores, inputs["items"], *repeat)
+        return mixture_log_scores(scores, inputs["items"], *self.with_floor(repeat, inputs))
+
+    def with_floor(self, repeat, inputs):
+        """repeat-explore's (gate, node logits) for scoring: the node logits with the layer's floor
+        (`RepeatExplore.floored`; the training loss reads them without)."""
+        gate, node_logits = repeat
+        return gate, self.repeat.floored(node_logits, inputs["node_counts"])
 
 
 def example_inputs(batch: int = 1, nodes: int = 2, padded_length: int = 0, with_click_alias: bool = False) -> dict:

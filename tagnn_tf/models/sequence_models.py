@@ -50,12 +50,13 @@ class SequenceRecommender(CatalogueScorer):
     padding = "masked"
 
     def __init__(self, num_items: int, hidden_size: int = 100, seed=None, embedding_width=None,
-                 repeat_mechanism: str = "none", repeat_gate: str = "session", **kwargs):
+                 repeat_mechanism: str = "none", repeat_gate: str = "session", repeat_floor: str = "none",
+                 **kwargs):
         super().__init__(num_items, hidden_size, seed, **kwargs)
         self.embedding = RowGatherEmbedding(num_items + item_ids.FIRST_ITEM_ID, embedding_width or hidden_size,
                                                 embeddings_initializer=uniform_init(hidden_size, seed),
                                                 name="item_embedding")
-        self._init_repeat(repeat_mechanism, seed, repeat_gate)
+        self._init_repeat(repeat_mechanism, seed, repeat_gate, repeat_floor)
 
     def clicks(self, inputs):
         """(item ids `[batch, L]` in click order, 0 where padded; mask float `[batch, L]`)."""

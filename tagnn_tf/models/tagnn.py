@@ -52,13 +52,13 @@ class TAGNN(CatalogueScorer):
 
     Args: `num_items` (the catalogue size N), the fields of `ModelConfig`
     (hidden_size, gnn_steps, variant, readout, global_attention, padding,
-    repeat_mechanism, item_norm_scale, repeat_gate) and an initializer `seed`.
+    repeat_mechanism, item_norm_scale, repeat_gate, repeat_floor) and an initializer `seed`.
     """
 
     def __init__(self, num_items: int, hidden_size: int = 100, gnn_steps: int = 1, variant: str = "tagnn",
                  readout: str = "official", global_attention: str = "softmax", padding: str = "masked",
                  repeat_mechanism: str = "none", item_norm_scale: float = 0.0, repeat_gate: str = "session",
-                 seed=None, **kwargs):
+                 repeat_floor: str = "none", seed=None, **kwargs):
         super().__init__(num_items, hidden_size, seed, **kwargs)
         if not item_norm_scale >= 0:
             raise ValueError(f"`item_norm_scale` must be >= 0 (0: item vectors as learned). "
@@ -83,7 +83,7 @@ class TAGNN(CatalogueScorer):
         if variant == "tagnn":
             self.target_attention = TargetAttention(hidden_size, value_projection=(readout == "paper"),
                                                     seed=seed, name="target_attention")
-        self._init_repeat(repeat_mechanism, seed, repeat_gate)
+        self._init_repeat(repeat_mechanism, seed, repeat_gate, repeat_floor)
         if self.repeat is not None and padding != "masked":
             raise ValueError(f"A repeat mechanism needs padding='masked'. Received: padding={padding!r}")
 
@@ -237,8 +237,8 @@ class TAGNN(CatalogueScorer):
             else:
                 normaliser = (ops.logsumexp(full, axis=1) + ops.logsumexp(scores[:, retrieved], axis=1)
                               - ops.logsumexp(base[:, retrieved], axis=1))
-            scores = mixture_log_scores_at(scores, columns, inputs["items"], *repeat, normaliser,
-                                           own_explore=scores[:, num_candidates:])
+            scores = mixture_log_scores_at(scores, columns, inputs["items"], *self.with_floor(repeat, inputs),
+                                           normaliser, own_explore=scores[:, num_candidates:])
         return columns, ops.concatenate([scores[:, :num_candidates],
                                          ops.where(copy, PADDING_LOGIT, scores[:, num_candidates:])], axis=1)
 

@@ -20,8 +20,8 @@ def summarize(history, metric: str) -> dict:
     value, and the official code's best-on-test numbers."""
     best = select(history, metric)
     best_hr, best_mrr = select(history, "hr@20"), select(history, "mrr@20")
-    boost = {"boost_weight": best["boost_weight"]} if "boost_weight" in best else {}
-    return {**boost,
+    picked = {k: best[k] for k in ("boost_weight", "repeat_floor") if k in best}
+    return {**picked,
         "selection_metric": metric,
         "selected_epoch": best["epoch"],
         "val": best["val"],

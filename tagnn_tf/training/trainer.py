@@ -36,7 +36,8 @@ from tagnn_tf.data.session_stream import SessionStream
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, RepeatBoost, scatter_to_columns
+from tagnn_tf.layers.repeat_scores import (BOOST_WEIGHTS, REPEAT_FLOORS, RepeatBoost, floored_scores,
+                                           scatter_to_columns)
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.models.model_builder import build_model, needs_click_alias
 from tagnn_tf.metrics import ranking_metrics
@@ -75,6 +76,50 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     # epsilon 1e-8 as PyTorch's Adam; L2 is coupled and added to the gradients.
     # LazyAdam: Keras' Adam for dense gradients; sparse embedding rows updated lazily.
     return LazyAdam(learning_rate=config.learning_rate, epsilon=1e-8)
+
+
+@dataclasses.dataclass(frozen=True)
+class PosthocChoice:
+    """A non-trainable weight of the repeat layer that the trainer picks on validation after each epoch.
+
+    Attributes:
+      field: its key in the epoch's metrics row and `result.json` (`boost_weight`, `repeat_floor`).
+      weight: the repeat layer's attribute holding it.
+      values: the values tried (the first, 0, is the model without it).
+      apply: `(scores [batch, N] with the weight at 0, features, value) -> [batch, N]` the model's scores
+        with the weight at `value`.
+    """
+
+    field: str
+    weight: str
+    values: tuple
+    apply: Callable
+
+
+def _boosted(scores, features, weight):
+    """`scores` plus `weight * log(1 + clicks)` at the session's items."""
+    unit = scatter_to_columns(RepeatBoost.unit_scores(features["node_counts"]), features["items"],
+                              tf.shape(scores)[1])
+    return scores + weight * unit
+
+
+def _floored(scores, features, floor):
+    """`scores` with the repeat floor `floor` (`repeat_scores.floored_scores`)."""
+    return floored_scores(scores, features["items"], features["node_counts"], floor)
+
+
+BOOST_CHOICE = PosthocChoice("boost_weight", "boost", BOOST_WEIGHTS, _boosted)
+FLOOR_CHOICE = PosthocChoice("repeat_floor", "floor", REPEAT_FLOORS, _floored)
+
+
+def posthoc_choice(model_config) -> Optional[PosthocChoice]:
+    """What the trainer picks on validation for `model_config`: the boost's weight (`boost`), the repeat
+    floor (`repeat_explore` with `repeat_floor="validated"`), or nothing."""
+    if model_config.repeat_mechanism == "boost":
+        return BOOST_CHOICE
+    if model_config.repeat_mechanism == "repeat_explore" and model_config.repeat_floor == "validated":
+        return FLOOR_CHOICE
+    return None
 
 
 class DistributedSteps:
@@ -177,23 +222,21 @@ class DistributedSteps:
         repeats = ranking_metrics.label_repeats(features["items"], labels)
         return ranking_metrics.rank_sums(ranking_metrics.target_ranks(logits, labels), repeats=repeats)
 
-    def _replica_eval_boosts(self, features, labels):
-        """Rank sums for every boost weight of `BOOST_WEIGHTS` (`repeat_mechanism="boost"`), keyed `w{i}:`.
+    def _replica_eval_choice(self, choice: PosthocChoice):
+        """The replica function of rank sums for every value of `choice`, keyed `w{i}:`.
 
-        The model's scores are computed once without the boost (the caller
-        sets its weight to 0 first); each weight adds `a log(1 + clicks)` at
-        the session's items.
+        The model's scores are computed once with the weight at 0 (the caller
+        sets it first); `choice.apply` gives each value's scores from them.
         """
-        explore = self.model(features, training=False)
-        unit = scatter_to_columns(RepeatBoost.unit_scores(features["node_counts"]), features["items"],
-                                  self.model.num_items)
-        repeats = ranking_metrics.label_repeats(features["items"], labels)
-        out = {}
-        for i, weight in enumerate(BOOST_WEIGHTS):
-            sums = ranking_metrics.rank_sums(ranking_metrics.target_ranks(explore + weight * unit, labels),
-                                             repeats=repeats)
-            out.update({f"w{i}:{k}": v for k, v in sums.items()})
-        return out
+        def fn(features, labels):
+            scores = self.model(features, training=False)
+            repeats = ranking_metrics.label_repeats(features["items"], labels)
+            out = {}
+            for i, value in enumerate(choice.values):
+                ranks = ranking_metrics.target_ranks(choice.apply(scores, features, value), labels)
+                out.update({f"w{i}:{k}": v for k, v in ranking_metrics.rank_sums(ranks, repeats=repeats).items()})
+            return out
+        return fn
 
     def train(self, batch, spec):
         if self._train_fn is None:
@@ -204,13 +247,13 @@ class DistributedSteps:
             self._train_fn = fn
         return self._train_fn(batch)
 
-    def evaluate(self, batch, spec, boosts: bool = False):
-        """Summed rank metrics of a batch (`boosts`: for every boost weight, `_replica_eval_boosts`)."""
-        key = "boosts" if boosts else "plain"
+    def evaluate(self, batch, spec, choice: Optional[PosthocChoice] = None):
+        """Summed rank metrics of a batch (`choice`: for every value of it, `_replica_eval_choice`)."""
+        key = choice.field if choice else "plain"
         if self._eval_fn is None:
             self._eval_fn = {}
         if key not in self._eval_fn:
-            replica_fn = self._replica_eval_boosts if boosts else self._replica_eval
+            replica_fn = self._replica_eval_choice(choice) if choice else self._replica_eval
 
             @tf.function(input_signature=[spec])
             def fn(b):
@@ -273,23 +316,23 @@ def target_ranks(model, examples, config: TrainConfig, limit: int = 0) -> np.nda
     return out
 
 
-def evaluate_examples(steps: DistributedSteps, examples, config: TrainConfig, boosts: bool = False):
+def evaluate_examples(steps: DistributedSteps, examples, config: TrainConfig,
+                      choice: Optional[PosthocChoice] = None):
     """HR@K / MRR@K (%) of the model on `examples`, overall and on the repeat / new labels.
 
-    `boosts=True` (`repeat_mechanism="boost"`): a list, the metrics for each
-    weight of `BOOST_WEIGHTS`.
+    With `choice`: a list, the metrics for each of `choice.values` (the model's weight at 0).
     """
     dist = steps.strategy.distribute_datasets_from_function(
         lambda ctx: eval_batches(steps.model, examples, config, ctx))
     sums = None
     for batch in dist:
-        out = steps.evaluate(batch, dist.element_spec, boosts)
+        out = steps.evaluate(batch, dist.element_spec, choice)
         out = {k: float(v) for k, v in out.items()}
         sums = out if sums is None else {k: sums[k] + out[k] for k in sums}
-    if not boosts:
+    if not choice:
         return ranking_metrics.finalize(sums)
     return [ranking_metrics.finalize({k.split(":", 1)[1]: v for k, v in sums.items() if k.startswith(f"w{i}:")})
-            for i in range(len(BOOST_WEIGHTS))]
+            for i in range(len(choice.values))]
 
 
 def check_resume_config(model_dir: str, config: ExperimentConfig) -> None:
@@ -662,9 +705,10 @@ class Trainer:
     def validate(self):
         """(validation metrics, extra fields of the epoch's row) of the model as it is."""
         tc = self.train_config
-        if self.model.repeat_mechanism == "boost":
-            val, weight = self.pick_boost(tc)
-            return val, {"boost_weight": weight}
+        choice = posthoc_choice(self.config.model)
+        if choice:
+            val, value = self.pick(choice, tc)
+            return val, {choice.field: value}
         return evaluate_examples(self.steps, self.splits.valid, tc), {}
 
     def finish_epoch(self, epoch: int, seconds: float) -> None:
@@ -701,17 +745,18 @@ class Trainer:
                     tf.summary.scalar(f"{split}/{k}", v)
         self.writer.flush()
 
-    def pick_boost(self, tc: TrainConfig):
-        """(validation metrics, weight): the boost weight of `BOOST_WEIGHTS` best on validation
-        `selection_metric` (the smallest on a tie), set in the model."""
-        self.model.repeat.boost.assign(0.0)
-        per_weight = evaluate_examples(self.steps, self.splits.valid, tc, boosts=True)
-        best = max(range(len(BOOST_WEIGHTS)), key=lambda i: (per_weight[i][tc.selection_metric], -i))
-        self.model.repeat.boost.assign(BOOST_WEIGHTS[best])
-        self.log("boost weights on validation " + ", ".join(
-            f"{w:g}: {m[tc.selection_metric]:.2f}" for w, m in zip(BOOST_WEIGHTS, per_weight))
-            + f"; picked {BOOST_WEIGHTS[best]:g}")
-        return per_weight[best], BOOST_WEIGHTS[best]
+    def pick(self, choice: PosthocChoice, tc: TrainConfig):
+        """(validation metrics, value): the value of `choice.values` best on validation `selection_metric`
+        (the smallest on a tie), set in the model (the boost's weight, the repeat floor)."""
+        weight = getattr(self.model.repeat, choice.weight)
+        weight.assign(0.0)
+        per_value = evaluate_examples(self.steps, self.splits.valid, tc, choice)
+        best = max(range(len(choice.values)), key=lambda i: (per_value[i][tc.selection_metric], -i))
+        weight.assign(choice.values[best])
+        self.log(f"{choice.field} on validation " + ", ".join(
+            f"{w:g}: {m[tc.selection_metric]:.2f}" for w, m in zip(choice.values, per_value))
+            + f"; picked {choice.values[best]:g}")
+        return per_value[best], choice.values[best]
 
     def write_result(self) -> dict:
         """The selected epoch's summary; the chief writes it as `result.json`."""

@@ -11,8 +11,9 @@ from tagnn_tf.data import pipeline
 from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, RepeatExplore, history_features, mixture_log_scores,
-                                           node_features, scatter_to_columns)
+from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, REPEAT_FLOORS, RepeatExplore, floored_node_logits,
+                                           floored_scores, history_features, mixture_log_scores, node_features,
+                                           scatter_to_columns)
 from tagnn_tf.models import build_model
 from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
 from tagnn_tf.training.trainer import model_preprocessor
@@ -109,6 +110,71 @@ def test_mixture_log_scores_against_numpy():
     out = mixture_log_scores(tf.constant(z), tf.constant([[2, 4, 0]]), tf.constant([0.0]),
                              tf.constant([[0.0, np.log(3.0), PADDING_LOGIT]], tf.float32))
     np.testing.assert_allclose(np.exp(out.numpy()), expected, rtol=1e-5)
+
+
+def test_the_floor_by_hand():
+    # Nodes with clicks c = [1, 3] (n = 4) and ρ = [0, log 3]: softmax(ρ) = [1/4, 3/4] and c / n = [1/4, 3/4],
+    # so any floor keeps them; ρ = [log 3, 0] (softmax [3/4, 1/4]) with e = 0.5 gives
+    # 0.5 [3/4, 1/4] + 0.5 [1/4, 3/4] = [1/2, 1/2]. Padding stays PADDING_LOGIT.
+    counts = tf.constant([[1.0, 3.0, 0.0]])
+    for logits, e, expected in (([0.0, np.log(3.0)], 0.3, [0.25, 0.75]), ([np.log(3.0), 0.0], 0.5, [0.5, 0.5])):
+        out = floored_node_logits(tf.constant([logits + [PADDING_LOGIT]], tf.float32), counts, e).numpy()
+        np.testing.assert_allclose(np.exp(out[0, :2]), expected, rtol=1e-5)
+        assert out[0, 2] == PADDING_LOGIT
+    # Floor 0: the logits themselves, unnormalised.
+    raw = tf.constant([[5.0, 1.0, PADDING_LOGIT]])
+    assert (floored_node_logits(raw, counts, 0.0).numpy() == raw.numpy()).all()
+
+
+@pytest.mark.parametrize("name", ["tagnn", "narm"])
+def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_scores(name):
+    # `floored_scores` (the trainer's pick, one forward pass) and the model's own floor are one formula; with
+    # floor 0 the model's scores are those of a model without the floor; outside the session nothing moves.
+    _, model = _plain_and_repeat(name)
+    model.repeat.gate_bias.assign(0.4)
+    features, _ = _features(model, SESSIONS, [4, 4, 4])
+    assert float(model.repeat.floor.numpy()) == 0.0 and not model.repeat.floor.trainable
+    zero = model(features, training=False)
+    for floor in REPEAT_FLOORS[1:]:
+        model.repeat.floor.assign(floor)
+        with_floor = model(features, training=False).numpy()
+        np.testing.assert_allclose(with_floor, floored_scores(zero, features["items"], features["node_counts"],
+                                                              floor).numpy(), atol=2e-5)
+        np.testing.assert_allclose(np.exp(with_floor).sum(axis=1), 1.0, rtol=1e-5)
+        items = features["items"].numpy()
+        for b in range(len(items)):
+            inside = item_ids.id_to_column(items[b][items[b] > 0])
+            outside = np.setdiff1d(np.arange(NUM_ITEMS), inside)
+            np.testing.assert_array_equal(with_floor[b, outside], zero.numpy()[b, outside])
+            # Every session item keeps at least sigmoid(g) e c_u / n.
+            clicks = features["node_counts"].numpy()[b][items[b] > 0]
+            gate = np.exp(zero.numpy()[b, inside]).sum()
+            assert (np.exp(with_floor[b, inside]) >= gate * floor * clicks / clicks.sum() * (1 - 1e-5)).all()
+    assert floored_scores(zero, features["items"], features["node_counts"], 0.0) is zero
+    # The rerank signature's scores carry the floor too.
+    model.repeat.floor.assign(0.3)
+    columns, scores = model.rerank(features, NUM_ITEMS) if name == "tagnn" else (None, None)
+    if columns is not None:
+        exact = model(features, training=False).numpy()
+        np.testing.assert_allclose(scores.numpy()[:, :NUM_ITEMS],
+                                   np.take_along_axis(exact, columns.numpy()[:, :NUM_ITEMS], 1), atol=1e-5)
+
+
+def test_a_model_saved_before_the_floor_existed_loads_with_floor_0(tmp_path):
+    # The floor is the layer's last variable: a store without it (an older .keras) fills the others.
+    layer = RepeatExplore(4, seed=1)
+    layer.build((None, None, 4), (None, 4))
+    values = [np.full(v.shape, i + 1.0, np.float32) for i, v in enumerate(layer.weights)]
+    old_store = {str(i): value for i, value in enumerate(values[:-1])}
+    fresh = RepeatExplore(4, seed=2)
+    fresh.build((None, None, 4), (None, 4))
+    fresh.floor.assign(0.3)
+    fresh.load_own_variables(old_store)
+    for weight, value in zip(fresh.weights[:-1], values[:-1]):
+        np.testing.assert_array_equal(weight.numpy(), value)
+    assert fresh.weights[-1] is fresh.floor and float(fresh.floor.numpy()) == 0.0
+    with pytest.raises(ValueError):
+        fresh.load_own_variables({"0": values[0]})
 
 
 def test_node_features_and_scatter_by_hand():
@@ -253,6 +319,8 @@ def test_repeat_explore_layer_refuses_bad_arguments_and_round_trips():
     ({"model": {"repeat_mechanism": "again"}}, "repeat_mechanism"),
     ({"model": {"repeat_mechanism": "boost", "repeat_gate": "history"}}, "repeat_gate"),
     ({"model": {"repeat_mechanism": "repeat_explore", "repeat_gate": "recent"}}, "repeat_gate"),
+    ({"model": {"repeat_mechanism": "boost", "repeat_floor": "validated"}}, "repeat_floor"),
+    ({"model": {"repeat_mechanism": "repeat_explore", "repeat_floor": "0.3"}}, "repeat_floor"),
 ])
 def test_config_refuses_a_repeat_mechanism_where_it_does_not_apply(overrides, fragment):
     with pytest.raises(InputError, match=fragment):

@@ -28,8 +28,8 @@ def _scripted_validation(monkeypatch, values):
     """Each epoch's validation HR@20 is the next of `values` (the test split's metrics stay real)."""
     calls, values = [], list(values)
 
-    def evaluate(steps, examples, config, boosts=False):
-        metrics = REAL_EVALUATE(steps, examples, config, boosts)
+    def evaluate(steps, examples, config, choice=None):
+        metrics = REAL_EVALUATE(steps, examples, config, choice)
         calls.append(1)
         if len(calls) % 2 == 1:  # finish_epoch evaluates validation, then test
             metrics = {**metrics, "hr@20": values.pop(0)}
