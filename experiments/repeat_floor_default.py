@@ -111,19 +111,7 @@ def report_lines(results_dir: str) -> list:
 
 
 if __name__ == "__main__":
-    from absl import app, flags
+    from experiments.repeat_gate_default import main
 
-    flags.DEFINE_string("results_dir", "results", "Holds baselines/<dataset>/tagnn_repeat/try-0 and the history "
-                        "gate's runs (repeat_gate/); the floor's runs and repeat_floor.json go to its repeat_floor/.")
-    flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets to check.")
-    flags.DEFINE_string("data_dir", "../shared/data", "Dataset folders.")
-    FLAGS = flags.FLAGS
-
-    def _main(argv):
-        from tagnn_tf.cli import run_or_exit
-
-        if len(argv) > 1:
-            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        print(run_or_exit(run_check, FLAGS.results_dir, FLAGS.datasets, FLAGS.data_dir))
-
-    app.run(_main)
+    main(run_check, "Holds baselines/<dataset>/tagnn_repeat/try-0 and the history gate's runs (repeat_gate/); "
+         "the floor's runs and repeat_floor.json go to its repeat_floor/.")

@@ -65,11 +65,12 @@ def report_lines(results_dir: str) -> list:
     return lines
 
 
-if __name__ == "__main__":
+def main(run_check: Callable, results_help: str) -> None:
+    """The binary of a check whose `run_check(results_dir, datasets, data_dir)` writes and returns its JSON's
+    path: --results_dir (`results_help`), --datasets, --data_dir."""
     from absl import app, flags
 
-    flags.DEFINE_string("results_dir", "results", "Holds baselines/<dataset>/tagnn_repeat/try-0; the runs and "
-                        "repeat_gate.json go to its repeat_gate/.")
+    flags.DEFINE_string("results_dir", "results", results_help)
     flags.DEFINE_list("datasets", ["yoochoose1_64", "diginetica"], "Datasets to check.")
     flags.DEFINE_string("data_dir", "../shared/data", "Dataset folders.")
     FLAGS = flags.FLAGS
@@ -82,3 +83,8 @@ if __name__ == "__main__":
         print(run_or_exit(run_check, FLAGS.results_dir, FLAGS.datasets, FLAGS.data_dir))
 
     app.run(_main)
+
+
+if __name__ == "__main__":
+    main(run_check, "Holds baselines/<dataset>/tagnn_repeat/try-0; the runs and repeat_gate.json go to its "
+         "repeat_gate/.")

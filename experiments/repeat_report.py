@@ -135,7 +135,9 @@ def forms_lines(results_dir: str) -> List[str]:
 def render(results_dir: str) -> List[str]:
     from experiments.item_norm_default import report_lines as item_norm_lines
     from experiments.lr_schedule_default import report_lines as schedule_lines
+    from experiments.repeat_floor_default import report_lines as floor_lines
     from experiments.repeat_gate_default import report_lines as gate_lines
 
     return (profile_lines(results_dir) + synthetic_lines(results_dir) + forms_lines(results_dir)
-            + schedule_lines(results_dir) + item_norm_lines(results_dir) + gate_lines(results_dir))
+            + schedule_lines(results_dir) + item_norm_lines(results_dir) + gate_lines(results_dir)
+            + floor_lines(results_dir))

@@ -111,6 +111,8 @@ def test_model_flag_and_baseline_section():
     (["--item_norm_scale=-1"], r"`item_norm_scale` must be >= 0 .*Received: item_norm_scale=-1.0"),
     (["--model=stan", "--repeat_gate=history"], "--model=stan does not read --repeat_gate"),
     (["--repeat_mechanism=boost", "--repeat_gate=history"], "the gate of --repeat_mechanism=repeat_explore"),
+    (["--model=stan", "--repeat_floor=validated"], "--model=stan does not read --repeat_floor"),
+    (["--repeat_mechanism=none", "--repeat_floor=validated"], "the floor of --repeat_mechanism=repeat_explore"),
 ])
 def test_flags_the_chosen_model_does_not_read_are_refused(argv, message):
     from absl import flags
@@ -186,34 +188,49 @@ def test_trainers_train_defaults_to_the_validated_schedule_and_a_rerun_keeps_the
     assert parsed("--lr_schedule=paper", model_dir=str(tmp_path)) == "paper"
 
 
-def test_the_repeat_gate_default_is_the_trainers_with_repeat_explore_and_a_rerun_keeps_its_runs(tmp_path):
-    from tagnn_tf.config import TRAINER_REPEAT_GATE
+@pytest.mark.parametrize("field, values", [("repeat_gate", ("history", "session")),
+                                           ("repeat_floor", ("validated", "none"))])
+def test_the_repeat_gate_and_floor_defaults_are_the_trainers_with_repeat_explore_and_a_rerun_keeps_its_runs(
+        tmp_path, field, values):
+    from tagnn_tf import config as config_module
 
     def parsed(*argv, model_dir=""):
-        return _trainer_config(*argv, model_dir=model_dir).model.repeat_gate
+        return getattr(_trainer_config(*argv, model_dir=model_dir).model, field)
 
-    # Measured (experiments.repeat_gate_default): not below the session gate on Diginetica and Yoochoose 1/64.
-    assert TRAINER_REPEAT_GATE == "history"
-    assert parsed() == parsed("--model=narm") == parsed("--model=srgnn") == TRAINER_REPEAT_GATE
-    # Without repeat-explore there is no gate to read anything: the dataclass's.
-    assert parsed("--repeat_mechanism=none") == parsed("--model=stan") == parsed("--padding=official") == "session"
-    assert ModelConfig().repeat_gate == "session"
-    for given in ("history", "session"):
-        assert parsed(f"--repeat_gate={given}") == parsed("--model=gru4rec", f"--repeat_gate={given}") == given
-    for kept in ("history", "session"):
+    # Measured: the history gate not below the session gate on Diginetica and Yoochoose 1/64
+    # (experiments.repeat_gate_default); the floor not below the history gate without it
+    # (experiments.repeat_floor_default).
+    trainer_value = {"repeat_gate": config_module.TRAINER_REPEAT_GATE,
+                     "repeat_floor": config_module.TRAINER_REPEAT_FLOOR}[field]
+    dataclass_value = getattr(ModelConfig(), field)
+    assert (trainer_value, dataclass_value) == values
+    assert parsed() == parsed("--model=narm") == parsed("--model=srgnn") == trainer_value
+    # Without repeat-explore there is no gate or floor: the dataclass's.
+    assert (parsed("--repeat_mechanism=none") == parsed("--model=stan") == parsed("--padding=official")
+            == dataclass_value)
+    for given in values:
+        assert parsed(f"--{field}={given}") == parsed("--model=gru4rec", f"--{field}={given}") == given
+    for kept in values:
         old = tmp_path / f"old-{kept}"
         old.mkdir()
         (old / "config.json").write_text(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore",
-                                                                            repeat_gate=kept)).to_json())
-        # A rerun resumes with its run's gate, whatever the default; the flag still wins.
+                                                                            **{field: kept})).to_json())
+        # A rerun resumes with its run's value, whatever the default; the flag still wins.
         assert parsed(model_dir=str(old)) == kept
-        other = "session" if kept == "history" else "history"
-        assert parsed(f"--repeat_gate={other}", model_dir=str(old)) == other
-        # A rerun with another mechanism: no gate.
-        assert parsed("--repeat_mechanism=boost", model_dir=str(old)) == "session"
-        # A warm start takes the default: the repeat layer is copied weight by weight, and the history weights
-        # start at 0, so a `history` run may start from a `session` run.
-        assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == TRAINER_REPEAT_GATE
+        other = values[1] if kept == values[0] else values[0]
+        assert parsed(f"--{field}={other}", model_dir=str(old)) == other
+        # A rerun with another mechanism: the dataclass's.
+        assert parsed("--repeat_mechanism=boost", model_dir=str(old)) == dataclass_value
+        # A warm start takes the default: the repeat layer's trainable weights are copied one by one (the history
+        # weights start at 0, the floor is picked anew), so either run may start from the other.
+        assert parsed(f"--warm_start_from={old}", model_dir=str(tmp_path / "new")) == trainer_value
+    # A run recorded before the field existed reads as the dataclass's value, and its rerun keeps it.
+    old = tmp_path / "before"
+    old.mkdir()
+    recorded = json.loads(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore")).to_json())
+    del recorded["model"][field]
+    (old / "config.json").write_text(json.dumps(recorded))
+    assert parsed(model_dir=str(old)) == dataclass_value
 
 
 def test_item_norm_scale_is_off_by_default_and_a_rerun_or_a_warm_start_keeps_its_runs(tmp_path):

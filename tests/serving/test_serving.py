@@ -52,16 +52,19 @@ def test_request_cleaning_rules():
 def exported(shared_data, tmp_path_factory, request):
     """An export of a (randomly initialised) Diginetica-sized model, reloaded by the client; the paper's
     model and one with the repeat-explore mixture, its gate reading the session's history (`--repeat_gate=
-    history`), and normalised item vectors (`--item_norm_scale`; every signature and the TFLite model for both)."""
+    history`), a repeat floor picked (`--repeat_floor=validated`), and normalised item vectors
+    (`--item_norm_scale`; every signature and the TFLite model for both)."""
     root = tmp_path_factory.mktemp("serving")
     splits = load_splits(DataConfig(dataset="diginetica", data_dir=shared_data))
     num_items = splits.num_items
     model_config = (ModelConfig() if request.param == "none"
-                    else ModelConfig(repeat_mechanism=request.param, item_norm_scale=8.0, repeat_gate="history"))
+                    else ModelConfig(repeat_mechanism=request.param, item_norm_scale=8.0, repeat_gate="history",
+                                     repeat_floor="validated"))
     model = build_model(model_config, num_items, seed=5)
     if request.param == "repeat_explore":
         model.repeat.gate_bias.assign(0.5)  # both parts of the mixture count
         model.repeat.history_weights.assign([0.3, -2.0])  # and the history moves the gate
+        model.repeat.floor.assign(0.3)  # and the floor moves the session's items
     model_dir = root / "run"
     model_dir.mkdir()
     config = ExperimentConfig(model=model_config,

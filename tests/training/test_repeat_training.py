@@ -10,7 +10,7 @@ import tensorflow as tf
 from tagnn_tf import run_directory
 from tagnn_tf.models import model_builder
 from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS
+from tagnn_tf.layers.repeat_scores import BOOST_WEIGHTS, REPEAT_FLOORS
 from tagnn_tf.data.datasets import load_splits
 from tagnn_tf.training.evaluation import evaluate_run
 from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples, train
@@ -19,9 +19,9 @@ from tagnn_tf.training.trainer import DistributedSteps, evaluate_examples, train
 SMALL = dict(synthetic_num_items=300, synthetic_num_sessions=2500, synthetic_seed=1, synthetic_repeat_share=0.45)
 
 
-def _config(mechanism, name="tagnn", **train):
-    return ExperimentConfig(model=ModelConfig(name=name, repeat_mechanism=mechanism), data=DataConfig(**SMALL),
-                            train=TrainConfig(**{"batch_size": 50, **train}))
+def _config(mechanism, name="tagnn", repeat_floor="none", **train):
+    return ExperimentConfig(model=ModelConfig(name=name, repeat_mechanism=mechanism, repeat_floor=repeat_floor),
+                            data=DataConfig(**SMALL), train=TrainConfig(**{"batch_size": 50, **train}))
 
 
 def _quiet(_):
@@ -30,6 +30,14 @@ def _quiet(_):
 
 def _rows(model_dir):
     return run_directory.read_jsonl(os.path.join(model_dir, "metrics.jsonl"))
+
+
+def _assert_reproduces(model_dir, row):
+    """The run's `best.keras` scores validation and test as its metrics row `row` says."""
+    again = evaluate_run(model_dir, ("val", "test"))
+    for split in ("val", "test"):
+        for k in ("hr@20", "mrr@20", "repeat/hr@20", "new/hr@20"):
+            assert again[split][k] == pytest.approx(row[split][k], abs=1e-3)
 
 
 def test_every_epoch_reports_the_repeat_and_new_subsets(tmp_path):
@@ -89,15 +97,38 @@ def test_the_boost_weight_is_picked_on_validation_and_saved_with_the_model(tmp_p
     best = keras.saving.load_model(os.path.join(model_dir, "best.keras"))
     assert float(best.repeat.boost.numpy()) == row["boost_weight"]
     # The saved model (with its weight) reproduces the logged metrics.
-    again = evaluate_run(model_dir, ("val", "test"))
-    for split in ("val", "test"):
-        for k in ("hr@20", "mrr@20", "repeat/hr@20", "new/hr@20"):
-            assert again[split][k] == pytest.approx(row[split][k], abs=1e-3)
+    _assert_reproduces(model_dir, row)
     # A weight of 0 gives the trained (plain) model's scores; the boost raises the repeat labels.
     best.repeat.boost.assign(0.0)
     steps = DistributedSteps(best, None, tf.distribute.get_strategy(), 0.0)
     zero = evaluate_examples(steps, load_splits(config.data).test, config.train)
     assert row["test"]["repeat/mrr@20"] > zero["repeat/mrr@20"]
+
+
+def test_the_repeat_floor_is_picked_on_validation_saved_with_the_model_and_leaves_training_alone(tmp_path):
+    kwargs = dict(epochs=2, steps_per_epoch=15, train_candidates="sampled", num_negatives=100)
+    without = str(tmp_path / "without")
+    train(_config("repeat_explore", **kwargs), without, log=_quiet)
+    model_dir = str(tmp_path / "floor")
+    config = _config("repeat_explore", repeat_floor="validated", **kwargs)
+    result = train(config, model_dir, log=_quiet)
+    rows, plain_rows = _rows(model_dir), _rows(without)
+    assert all(r["repeat_floor"] in REPEAT_FLOORS for r in rows) and "repeat_floor" not in plain_rows[0]
+    best_row = next(r for r in rows if r["epoch"] == result["selected_epoch"])
+    assert result["repeat_floor"] == best_row["repeat_floor"]
+    # The floor is picked among values that include 0 (the run without it), on the same training.
+    for row, plain_row in zip(rows, plain_rows):
+        assert row["val"]["hr@20"] >= plain_row["val"]["hr@20"]
+    best = keras.saving.load_model(os.path.join(model_dir, "best.keras"))
+    assert float(best.repeat.floor.numpy()) == pytest.approx(best_row["repeat_floor"])
+    _assert_reproduces(model_dir, best_row)
+    # With the floor at 0 the saved model scores as the run without it at that epoch (the loss ignores the floor).
+    best.repeat.floor.assign(0.0)
+    steps = DistributedSteps(best, None, tf.distribute.get_strategy(), 0.0)
+    zero = evaluate_examples(steps, load_splits(config.data).test, config.train)
+    plain_at_epoch = plain_rows[result["selected_epoch"] - 1]["test"]
+    for k in ("hr@20", "mrr@20"):
+        assert zero[k] == pytest.approx(plain_at_epoch[k], abs=1e-3)
 
 
 @pytest.mark.parametrize("name", ["narm", "stamp"])

@@ -6,7 +6,8 @@ set -e
 cd "$(dirname "$0")/../../.."
 for mechanism in none repeat_explore; do
   .venv/bin/python -m trainers.train --dataset=synthetic --synthetic_repeat_share=0.45 --epochs=5 \
-      --repeat_mechanism=$mechanism --repeat_gate=session --model_dir=results/repeat_synthetic/ablation/$mechanism \
+      --repeat_mechanism=$mechanism --repeat_gate=session --repeat_floor=none \
+      --model_dir=results/repeat_synthetic/ablation/$mechanism \
       > results/repeat_synthetic/ablation/$mechanism.log 2>&1
 done
 # A rule method on the same log, for scale (fitted in a second).

@@ -7,7 +7,8 @@
 # validation prefers them (--lr_schedule=validated), and that with normalised item vectors
 # (--item_norm_scale=8), and both with the repeat-explore gate reading the session's history
 # (--repeat_gate=history; the others name RepeatNet's session gate, trainers.train's default before
-# experiments.repeat_gate_default). Rerunning resumes.
+# experiments.repeat_gate_default; all name --repeat_floor=none, its default before
+# experiments.repeat_floor_default). Rerunning resumes.
 set -e
 cd "$(dirname "$0")/../../.."
 out=results/repeat_synthetic/small_log
@@ -28,5 +29,5 @@ for name in tagnn_repeat-official-decay tagnn_repeat-no-decay tagnn_repeat-linea
   esac
   .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=runs/repeat_synthetic_small/data \
       --model_dir=$out/$name --valid_split=time --train_candidates=sampled \
-      --learning_rate=0.002 --l2=0 --epochs=40 --patience=4 $schedule > $out/$name.log 2>&1
+      --learning_rate=0.002 --l2=0 --epochs=40 --patience=4 --repeat_floor=none $schedule > $out/$name.log 2>&1
 done

@@ -14,7 +14,7 @@ for norm in 0 8; do
   .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=runs/repeat_synthetic_small/data \
       --model_dir=$work/$name --valid_split=time --train_candidates=sampled --learning_rate=0.002 --l2=0 \
       --epochs=40 --patience=4 --lr_schedule=validated --item_norm_scale=$norm \
-      --repeat_gate=session > $work/$name.log 2>&1
+      --repeat_gate=session --repeat_floor=none > $work/$name.log 2>&1
 done
 .venv/bin/python -m experiments.repeat_part_diagnostics \
     --run_dirs=$work/tagnn_repeat-validated,$work/tagnn_repeat-validated-item-norm \

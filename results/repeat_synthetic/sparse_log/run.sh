@@ -17,11 +17,19 @@ write_synthetic_dataset('$work/data/' + DATASET, 41000, 76500, 3, 0.45)"
 for mechanism in repeat_explore boost; do
   .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=$work/data \
       --model_dir=$out/$mechanism --repeat_mechanism=$mechanism --valid_split=time \
-      --train_candidates=sampled --epochs=6 > $out/$mechanism.log 2>&1
+      --train_candidates=sampled --epochs=6 --repeat_floor=none > $out/$mechanism.log 2>&1
 done
 wait
 .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=$work/data \
     --model_dir=$out/repeat_explore-session-gate --repeat_mechanism=repeat_explore --repeat_gate=session \
-    --valid_split=time --train_candidates=sampled --epochs=6 > $out/repeat_explore-session-gate.log 2>&1
+    --repeat_floor=none --valid_split=time --train_candidates=sampled --epochs=6 > $out/repeat_explore-session-gate.log 2>&1
 .venv/bin/python -m experiments.repeat_part_diagnostics --run_dirs=$out/repeat_explore,$out/repeat_explore-session-gate \
     --output=$out/repeat_part_diagnostics.json > $out/repeat_part_diagnostics.log 2>&1
+# The same command after `--repeat_floor=validated` became trainers.train's default (the repeat distribution's
+# floor picked on validation), and its paired comparison with the boost and the run before the floor.
+.venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=$work/data \
+    --model_dir=$out/repeat_explore-floor --repeat_mechanism=repeat_explore --valid_split=time \
+    --train_candidates=sampled --epochs=6 > $out/repeat_explore-floor.log 2>&1
+.venv/bin/python -m experiments.compare_run_dirs --reference=$out/boost \
+    --run_dirs=$out/repeat_explore-floor,$out/repeat_explore --output=$out/floor_vs_boost.json \
+    > $out/floor_vs_boost.log 2>&1

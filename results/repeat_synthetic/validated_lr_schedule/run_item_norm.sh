@@ -14,5 +14,5 @@ for name in tagnn_repeat-item-norm tagnn_repeat-item-norm-history-gate; do
   .venv/bin/python -m trainers.train --dataset=synthetic_repeat --data_dir=runs/repeat_synthetic_full/data \
       --model_dir=$out/$name --valid_split=time --train_candidates=sampled --readout=paper \
       --repeat_mechanism=repeat_explore --learning_rate=0.002 --l2=0 --epochs=6 --lr_schedule=validated \
-      --item_norm_scale=8 --repeat_gate=$gate > $out/$name.log 2>&1
+      --item_norm_scale=8 --repeat_gate=$gate --repeat_floor=none > $out/$name.log 2>&1
 done
