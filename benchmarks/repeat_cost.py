@@ -4,8 +4,9 @@
 
 On Diginetica (43k items), in one process: the paper's TAGNN and TAGNN with
 `--repeat_mechanism=repeat_explore` (`repeat_explore:history`: with
-`--repeat_gate=history`; and `boost`, scored like the plain model plus one
-scatter) train on the same in-memory batches of the real shuffled
+`--repeat_gate=history`; `repeat_explore:history:validated`: also with
+`--repeat_floor=validated`, its floor set to 0.3; and `boost`, scored like the
+plain model plus one scatter) train on the same in-memory batches of the real shuffled
 pipeline, with the full softmax and with the sampled one; timed in
 --rounds interleaved rounds of --steps steps (median examples/s of the rounds).
 Each model is then exported (`export.export_savedmodel`'s signatures) and the
@@ -29,23 +30,30 @@ from tagnn_tf.config import DEFAULT_DATA_DIR  # noqa: E402
 
 flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR, "Folder with the dataset folders.")
 flags.DEFINE_string("dataset", "diginetica", "Dataset to measure.")
-flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "repeat_explore:history", "boost"],
-                  "Repeat mechanisms to compare (`mechanism:gate` gives --repeat_gate).")
+flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "repeat_explore:history",
+                                 "repeat_explore:history:validated", "boost"],
+                  "Repeat mechanisms to compare (`mechanism:gate:floor` gives --repeat_gate and --repeat_floor).")
 flags.DEFINE_list("train_candidates", ["full", "sampled"], "Softmaxes to time.")
 flags.DEFINE_integer("steps", 40, "Timed training steps per model and round.")
 flags.DEFINE_integer("warmup", 30, "Untimed training steps per model first.")
 flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds.")
 flags.DEFINE_integer("latency_requests", 200, "Single-session requests timed per model and round.")
+flags.DEFINE_integer("latency_rounds", 0, "Interleaved serving rounds (0: --rounds).")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
 FLAGS = flags.FLAGS
 
 
+# The floor of the `--repeat_floor=validated` entries (the path is the same for any value above 0).
+FLOOR = 0.3
+
+
 def _model_config(variant: str):
-    """The ModelConfig of a `--mechanisms` entry: `mechanism` or `mechanism:gate`."""
+    """The ModelConfig of a `--mechanisms` entry: `mechanism`, `mechanism:gate` or `mechanism:gate:floor`."""
     from tagnn_tf.config import ModelConfig
 
-    mechanism, _, gate = variant.partition(":")
-    return ModelConfig(repeat_mechanism=mechanism, repeat_gate=gate or ModelConfig.repeat_gate)
+    mechanism, gate, floor = (variant.split(":") + ["", ""])[:3]
+    return ModelConfig(repeat_mechanism=mechanism, repeat_gate=gate or ModelConfig.repeat_gate,
+                       repeat_floor=floor or ModelConfig.repeat_floor)
 
 
 def _train_steps(variant: str, candidates: str, splits):
@@ -58,7 +66,10 @@ def _train_steps(variant: str, candidates: str, splits):
     from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
 
     config = TrainConfig(train_candidates=candidates)
-    model = build_model(_model_config(variant), splits.num_items, seed=1)
+    model_config = _model_config(variant)
+    model = build_model(model_config, splits.num_items, seed=1)
+    if model_config.repeat_floor != "none":
+        model.repeat.floor.assign(FLOOR)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
     sampler = (CandidateSampler(label_counts(splits.train.labels, splits.num_items), config.num_negatives,
@@ -105,6 +116,7 @@ def main(argv):
     warm, timed = batches[:FLAGS.warmup], batches[FLAGS.warmup:]
     examples = sum(int(b[1].shape[0]) for b in timed)
     out = {"dataset": FLAGS.dataset, "num_items": splits.num_items, "steps": FLAGS.steps, "rounds": FLAGS.rounds,
+           "latency_rounds": FLAGS.latency_rounds or FLAGS.rounds, "latency_requests": FLAGS.latency_requests,
            "batch_size": 100, "machine": run_directory.machine_info(), "git_commit": run_directory.git_commit(),
            "training": {}, "serving": {}}
     models = {}
@@ -139,7 +151,7 @@ def main(argv):
         for r in requests[:20]:
             fn(session_items=r)
     latencies = {m: [] for m in signatures}
-    for _ in range(FLAGS.rounds):
+    for _ in range(FLAGS.latency_rounds or FLAGS.rounds):
         for mechanism, fn in signatures.items():
             for r in requests:
                 start = time.perf_counter()

@@ -12,9 +12,9 @@ from typing import Optional, Sequence
 
 from tagnn_tf import model_registry
 from tagnn_tf.arguments import (EMBEDDING_UPDATES, FIT_ON, GLOBAL_ATTENTIONS, INPUT_PIPELINES, LOSSES,
-                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS, REPEAT_FLOOR_MODES, REPEAT_GATES,
-                                REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES, TRAIN_CANDIDATES, VALID_SPLITS,
-                                VARIANTS, check_choice, check_positive)
+                                LR_SCHEDULES, METRIC_NAMES, NEGATIVE_SAMPLING, PADDINGS, READOUTS,
+                                REPEAT_FLOOR_MODES, REPEAT_GATES, REPEAT_MECHANISMS, RULE_WEIGHTINGS, STRATEGIES,
+                                TRAIN_CANDIDATES, VALID_SPLITS, VARIANTS, check_choice, check_positive)
 from tagnn_tf.errors import InputError
 
 # The default parent folder of the dataset folders (`DataConfig.data_dir`): the benchmark data beside the repo.

@@ -9,8 +9,7 @@ from absl import flags
 
 from tagnn_tf.config import (BaselineConfig, DataConfig, DistributeConfig, ExperimentConfig, ModelConfig,
                              TrainConfig, TRAINER_LR_SCHEDULE, TRAINER_REPEAT_FLOOR, TRAINER_REPEAT_GATE,
-                             fields_not_read,
-                             trainer_default_repeat)
+                             fields_not_read, trainer_default_repeat)
 from tagnn_tf import model_registry, run_directory
 from tagnn_tf.arguments import FIELD_CHOICES
 from tagnn_tf.errors import InputError
@@ -76,7 +75,8 @@ def config_from_flags(flag_values=flags.FLAGS, model_dir: str = "") -> Experimen
     the mechanism that run was started with (its rerun resumes it); likewise
     `--lr_schedule` (`config.TRAINER_LR_SCHEDULE`), `--repeat_gate` and
     `--repeat_floor` (`config.TRAINER_REPEAT_GATE`, `config.TRAINER_REPEAT_FLOOR`
-    with repeat-explore; a rerun keeps its run's when the mechanism is the same) and `--item_norm_scale`
+    with repeat-explore; a rerun keeps its run's when the mechanism is the same)
+    and `--item_norm_scale`
     (the dataclass's 0), which a new run started with `--warm_start_from` also
     takes from that old run (its weights were learned so).
     """

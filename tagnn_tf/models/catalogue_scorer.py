@@ -103,7 +103,8 @@ class CatalogueScorer(keras.Model):
         if floor != "none" and mechanism != "repeat_explore":
             raise ValueError(f"`repeat_floor` is the repeat_explore mixture's. Received: repeat_floor={floor!r}, "
                              f"repeat_mechanism={mechanism!r}")
-        # `repeat_floor` says whether the trainer picks the floor; the layer always holds it (0 when unpicked).
+        # `repeat_floor` says whether the trainer picks the floor and the scores apply it; the layer always holds
+        # the weight (0 when unpicked), so that any saved repeat-explore model loads.
         self.repeat_mechanism, self.repeat_gate, self.repeat_floor = mechanism, gate, floor
         self.repeat = make_repeat_layer(mechanism, self.hidden_size, seed, gate)
 
@@ -158,8 +159,11 @@ class CatalogueScorer(keras.Model):
         return mixture_log_scores(scores, inputs["items"], *self.with_floor(repeat, inputs))
 
     def with_floor(self, repeat, inputs):
-        """repeat-explore's (gate, node logits) for scoring: the node logits with the layer's floor
-        (`RepeatExplore.floored`; the training loss reads them without)."""
+        """repeat-explore's (gate, node logits) for scoring: with `repeat_floor="validated"` the node logits
+        with the layer's floor (`RepeatExplore.floored`; the training loss reads them without); unchanged
+        otherwise (the graph has no floor operations)."""
+        if self.repeat_floor == "none":
+            return repeat
         gate, node_logits = repeat
         return gate, self.repeat.floored(node_logits, inputs["node_counts"])
 

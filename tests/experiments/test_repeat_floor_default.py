@@ -1,4 +1,4 @@
-"""experiments.repeat_floor_default: the floor's run against the history gate's and the tuning's try 0, and the report."""
+"""experiments.repeat_floor_default: the floor's run against the history gate's and the tuning's try 0; the report."""
 
 import json
 import os

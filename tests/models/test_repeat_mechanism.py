@@ -27,10 +27,11 @@ def _features(model, sessions, labels):
     return next(iter(pipeline.eval_dataset(examples, len(labels), preprocessor=model_preprocessor(model))))
 
 
-def _plain_and_repeat(name):
+def _plain_and_repeat(name, repeat_floor="none"):
     """A plain model and a repeat_explore one whose shared weights are the plain one's."""
     plain = build_model(ModelConfig(name=name), NUM_ITEMS, seed=3)
-    repeat = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore"), NUM_ITEMS, seed=3)
+    repeat = build_model(ModelConfig(name=name, repeat_mechanism="repeat_explore", repeat_floor=repeat_floor),
+                         NUM_ITEMS, seed=3)
     def inner(variable):  # the path below the model's own (auto-numbered) name
         return variable.path.split("/", 1)[1]
 
@@ -130,11 +131,17 @@ def test_the_floor_by_hand():
 def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_scores(name):
     # `floored_scores` (the trainer's pick, one forward pass) and the model's own floor are one formula; with
     # floor 0 the model's scores are those of a model without the floor; outside the session nothing moves.
-    _, model = _plain_and_repeat(name)
-    model.repeat.gate_bias.assign(0.4)
+    _, without = _plain_and_repeat(name)
+    _, model = _plain_and_repeat(name, repeat_floor="validated")
+    for weights in (without, model):
+        weights.repeat.gate_bias.assign(0.4)
     features, _ = _features(model, SESSIONS, [4, 4, 4])
     assert float(model.repeat.floor.numpy()) == 0.0 and not model.repeat.floor.trainable
     zero = model(features, training=False)
+    np.testing.assert_array_equal(zero.numpy(), without(features, training=False).numpy())
+    # Without `repeat_floor="validated"` the scores ignore the weight.
+    without.repeat.floor.assign(0.3)
+    np.testing.assert_array_equal(zero.numpy(), without(features, training=False).numpy())
     for floor in REPEAT_FLOORS[1:]:
         model.repeat.floor.assign(floor)
         with_floor = model(features, training=False).numpy()
