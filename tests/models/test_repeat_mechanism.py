@@ -133,8 +133,9 @@ def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_s
     # floor 0 the model's scores are those of a model without the floor; outside the session nothing moves.
     _, without = _plain_and_repeat(name)
     _, model = _plain_and_repeat(name, repeat_floor="validated")
-    for weights in (without, model):
-        weights.repeat.gate_bias.assign(0.4)
+    model.repeat.gate_bias.assign(0.4)
+    for mine, theirs in zip(without.weights, model.weights, strict=True):  # the same weights, floor 0
+        mine.assign(theirs)
     features, _ = _features(model, SESSIONS, [4, 4, 4])
     assert float(model.repeat.floor.numpy()) == 0.0 and not model.repeat.floor.trainable
     zero = model(features, training=False)
