@@ -87,7 +87,7 @@ def report_lines(results_dir: str) -> list:
     if not os.path.exists(path):
         return []
     datasets = run_directory.read_json(path)["datasets"]
-    rows, _, _ = variant_rows(datasets, "session gate", "run")
+    rows, _, _ = variant_rows(datasets, "session gate", "that run")
     lines = ["## The repeat floor (`python -m experiments.repeat_floor_default`)", "",
              "TAGNN + repeat-explore, the fair tuning's try 0 (`time` split, sampled softmax, 6 epochs, the official "
              "schedule, seed 2020) with the history gate, without (`" + GATE_RUN + "`) and with (`" + RUN_NAME
