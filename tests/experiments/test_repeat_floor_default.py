@@ -49,3 +49,29 @@ def test_report_renders_both_runs_and_the_floor_minus_the_gate_with_its_verdict(
     assert "| 0.1, 0.3 | not below |" in text
     assert "| news | -75.00 [" in text and text.count("| below |") == 1
     assert f"(`config.TRAINER_REPEAT_FLOOR`) is `{TRAINER_REPEAT_FLOOR}`" in text
+
+
+def test_posthoc_floors_score_a_finished_run_and_floor_0_is_the_run_itself(tmp_path):
+    from experiments.repeat_floor_posthoc import score_floors
+    from tagnn_tf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+    from tagnn_tf.layers.repeat_scores import REPEAT_FLOORS
+    from tagnn_tf.training.trainer import train
+
+    data = DataConfig(synthetic_num_items=200, synthetic_num_sessions=600, synthetic_seed=1,
+                      synthetic_repeat_share=0.45)
+    small = TrainConfig(batch_size=50, epochs=1, steps_per_epoch=5)
+    run = str(tmp_path / "run")
+    result = train(ExperimentConfig(model=ModelConfig(repeat_mechanism="repeat_explore"), data=data, train=small),
+                   run, log=lambda _: None)
+    out = str(tmp_path / "floors.json")
+    assert score_floors(run, out, log=lambda _: None) == out
+    record = json.loads(open(out).read())
+    assert record["floors"] == list(REPEAT_FLOORS) and record["run"] == "run"
+    assert len(record["val"]) == len(record["test"]) == len(REPEAT_FLOORS)
+    # Floor 0 is the trained run as it was evaluated.
+    for k in ("hr@20", "mrr@20", "repeat/hr@20", "new/mrr@20"):
+        assert record["test"][0][k] == pytest.approx(result["test"][k], abs=1e-3)
+    plain = str(tmp_path / "plain")
+    train(ExperimentConfig(data=data, train=small), plain, log=lambda _: None)
+    with pytest.raises(InputError, match="repeat-explore's"):
+        score_floors(plain, out)

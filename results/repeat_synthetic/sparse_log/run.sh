@@ -33,3 +33,6 @@ wait
 .venv/bin/python -m experiments.compare_run_dirs --reference=$out/boost \
     --run_dirs=$out/repeat_explore-floor,$out/repeat_explore --output=$out/floor_vs_boost.json \
     > $out/floor_vs_boost.log 2>&1
+# The floor alone: every floor applied after training to the run before it (its weights and schedule as they are).
+.venv/bin/python -m experiments.repeat_floor_posthoc --run_dir=$out/repeat_explore \
+    --output=$out/repeat_explore_floors.json > $out/repeat_explore_floors.log 2>&1
