@@ -12,30 +12,38 @@ reference run's dataset (`config.json`). Writes {"reference", "runs",
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from typing import Callable, Dict, Sequence
 
 from tagnn_tf.errors import InputError
 
 
-def compare(reference: str, run_dirs: Sequence[str], output: str, log: Callable = print) -> str:
-    """Writes the comparison of `run_dirs` with `reference` (run folders) to `output`; returns `output`."""
-    from experiments.measure_uncertainty_lib import difference_text, paired_by_subset
+def paired_runs(folders: Dict[str, str], reference: str, dataset_dir: str) -> dict:
+    """`measure_uncertainty_lib.paired_by_subset` of the finished runs `folders` ({name: run folder}) against
+    the run named `reference`, on the test split of the dataset at `dataset_dir` (all, repeat, new labels)."""
+    from experiments.measure_uncertainty_lib import paired_by_subset
     from tagnn_tf import run_directory
     from tagnn_tf.data.sessions import load_test_examples
+
+    ranks = {}
+    for name, folder in folders.items():
+        ranks[name] = run_directory.read_test_ranks(folder)
+        if ranks[name] is None:
+            raise InputError(f"{folder}: no {run_directory.TEST_RANKS}; is it a finished trainers.train run?")
+    return paired_by_subset(ranks, reference, load_test_examples(dataset_dir).label_repeats())
+
+
+def compare(reference: str, run_dirs: Sequence[str], output: str, log: Callable = print) -> str:
+    """Writes the comparison of `run_dirs` with `reference` (run folders) to `output`; returns `output`."""
+    from experiments.measure_uncertainty_lib import difference_text
+    from tagnn_tf import run_directory
 
     folders = [reference, *run_dirs]
     names = [os.path.basename(os.path.normpath(folder)) for folder in folders]
     if len(set(names)) != len(names) or not run_dirs:
         raise InputError(f"Give a reference and at least one other run, with distinct folder names. Received: "
                          f"{folders}")
-    ranks = {}
-    for name, folder in zip(names, folders):
-        ranks[name] = run_directory.read_test_ranks(folder)
-        if ranks[name] is None:
-            raise InputError(f"{folder}: no {run_directory.TEST_RANKS}; is it a finished trainers.train run?")
     data = run_directory.read_config(reference).data
-    repeats = load_test_examples(os.path.join(data.data_dir, data.dataset)).label_repeats()
-    test = paired_by_subset(ranks, names[0], repeats)
+    test = paired_runs(dict(zip(names, folders)), names[0], os.path.join(data.data_dir, data.dataset))
     for name in names[1:]:
         log(f"{name} minus {names[0]}: test HR@20 / MRR@20 "
             + "; ".join(f"{subset} {difference_text(test[subset]['runs'][name]['minus_reference'])}"

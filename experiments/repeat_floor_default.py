@@ -35,9 +35,8 @@ RUN_NAME = f"{METHOD}-history-gate-floor"
 def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable = print) -> dict:
     """Trains (or resumes) the history gate's runs of `dataset` with and without the floor and compares them
     with the tuning's try 0 and with each other (`floor_minus_gate`: {subset: paired difference})."""
-    from experiments.measure_uncertainty_lib import paired_by_subset
+    from experiments.compare_run_dirs import paired_runs
     from tagnn_tf import run_directory
-    from tagnn_tf.data.sessions import load_test_examples
 
     official, reference = official_try(results_dir, dataset, data_dir)
     gate = dataclasses.replace(official, model=dataclasses.replace(official.model, repeat_gate="history"))
@@ -46,10 +45,8 @@ def check_dataset(results_dir: str, dataset: str, data_dir: str, log: Callable =
                RUN_NAME: os.path.join(results_dir, FLOOR_DIR, dataset, RUN_NAME)}
     entry = measure_runs(results_dir, dataset, data_dir, reference,
                          {GATE_RUN: (gate, folders[GATE_RUN]), RUN_NAME: (floor, folders[RUN_NAME])}, log=log)
-    repeats = load_test_examples(os.path.join(data_dir, dataset)).label_repeats()
-    ranks = {name: run_directory.read_test_ranks(folder) for name, folder in folders.items()}
-    entry["floor_minus_gate"] = {subset: boot["runs"][RUN_NAME]["minus_reference"]
-                                 for subset, boot in paired_by_subset(ranks, GATE_RUN, repeats).items()}
+    entry["floor_minus_gate"] = {subset: boot["runs"][RUN_NAME]["minus_reference"] for subset, boot in
+                                 paired_runs(folders, GATE_RUN, os.path.join(data_dir, dataset)).items()}
     entry["floors_picked"] = [row["repeat_floor"] for row in
                               run_directory.read_jsonl(os.path.join(folders[RUN_NAME], run_directory.METRICS))]
     return entry

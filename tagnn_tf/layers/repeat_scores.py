@@ -48,7 +48,7 @@ model scores (not in its training loss): `P_repeat(u) = (1 - e) softmax_u(ρ)
 that the trainer picks on validation after each epoch from `REPEAT_FLOORS`.
 The learned repeat logits can push a session item below the explore part's
 catalogue; the floor keeps every session item at least at `sigmoid(g) e c_u / n`.
-The floor only moves the session's items: `floored_scores` computes it from
+The floor only moves the session's items: `floor_scorer` computes it from
 the model's floor-0 scores, `sigmoid(g)` being the sum of their probabilities.
 
 Training (`training.sampled_softmax.repeat_explore_loss`) gives each part its
@@ -204,35 +204,42 @@ def floored_node_logits(node_logits, node_counts, floor):
       node_counts: `[batch, U]` clicks per node c_u, 0 for padding.
       floor: e in [0, 1), a scalar.
     """
-    counts = ops.cast(node_counts, "float32")
     floor = ops.cast(floor, "float32")
-    share = counts / ops.maximum(ops.sum(counts, axis=1, keepdims=True), 1.0)
-    mixed = (1.0 - floor) * ops.softmax(node_logits, axis=1) + floor * share
-    floored = ops.where(counts > 0, ops.log(ops.maximum(mixed, 1e-30)), PADDING_LOGIT)
+    mixed = (1.0 - floor) * ops.softmax(node_logits, axis=1) + floor * click_shares(node_counts)
+    floored = ops.where(ops.cast(node_counts, "float32") > 0, ops.log(ops.maximum(mixed, 1e-30)), PADDING_LOGIT)
     return ops.where(floor > 0.0, floored, node_logits)
 
 
-def floored_scores(scores, items, node_counts, floor):
-    """`[batch, N]` the repeat-explore model's floor-0 log scores with the floor `e` (a Python float): at the
-    session's items `log((1 - e) P(i) + e G c_u / n)` with `G = sum_u P(u(i))` (= sigmoid(g)), elsewhere
-    unchanged. Equal to the model's scores with `floor = e` (tested); scores every floor of
-    `REPEAT_FLOORS` from one forward pass.
+def click_shares(node_counts):
+    """`[batch, U]` c_u / n: each node's share of the session's clicks (0 at padding)."""
+    counts = ops.cast(node_counts, "float32")
+    return counts / ops.maximum(ops.sum(counts, axis=1, keepdims=True), 1.0)
+
+
+def floor_scorer(scores, items, node_counts):
+    """A function `e -> [batch, N]`: the repeat-explore model's floor-0 log scores `scores` with the floor `e` (a
+    Python float): at the session's items `log((1 - e) P(i) + e G c_u / n)` with `G = sum_u P(u(i))`
+    (= sigmoid(g)), elsewhere unchanged; `scores` itself for `e = 0`. Equal to the model's scores with
+    `floor = e` (tested). The parts that do not depend on `e` are computed once, so the trainer scores every
+    floor of `REPEAT_FLOORS` from one forward pass.
 
     Args:
       scores: `[batch, N]` `mixture_log_scores` with floor 0.
       items, node_counts: `[batch, U]` the session's node items (0 = padding) and clicks per node.
     """
-    if floor == 0.0:
-        return scores
     real = ops.cast(items, "int32") > 0
     at_nodes = ops.where(real, tf.gather(scores, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1),
                          PADDING_LOGIT)
     node_probabilities = ops.exp(at_nodes)  # 0 at padding
-    gate = ops.sum(node_probabilities, axis=1, keepdims=True)
-    counts = ops.cast(node_counts, "float32")
-    share = counts / ops.maximum(ops.sum(counts, axis=1, keepdims=True), 1.0)
-    mixed = ops.log(ops.maximum((1.0 - floor) * node_probabilities + floor * gate * share, 1e-30))
-    return scores + scatter_to_columns(ops.where(real, mixed - at_nodes, 0.0), items, ops.shape(scores)[1])
+    floor_unit = ops.sum(node_probabilities, axis=1, keepdims=True) * click_shares(node_counts)  # G c_u / n
+
+    def with_floor(floor: float):
+        if floor == 0.0:
+            return scores
+        mixed = ops.log(ops.maximum((1.0 - floor) * node_probabilities + floor * floor_unit, 1e-30))
+        return scores + scatter_to_columns(ops.where(real, mixed - at_nodes, 0.0), items, ops.shape(scores)[1])
+
+    return with_floor
 
 
 @keras.saving.register_keras_serializable(package="tagnn_tf")

@@ -36,7 +36,7 @@ from tagnn_tf.data.session_stream import SessionStream
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.data.synthetic import popularity_baseline
 from tagnn_tf.errors import InputError
-from tagnn_tf.layers.repeat_scores import (BOOST_WEIGHTS, REPEAT_FLOORS, RepeatBoost, floored_scores,
+from tagnn_tf.layers.repeat_scores import (BOOST_WEIGHTS, REPEAT_FLOORS, RepeatBoost, floor_scorer,
                                            scatter_to_columns)
 from tagnn_tf.layers.session_preprocessor import SessionPreprocessor
 from tagnn_tf.models.model_builder import build_model, needs_click_alias
@@ -86,30 +86,30 @@ class PosthocChoice:
       field: its key in the epoch's metrics row and `result.json` (`boost_weight`, `repeat_floor`).
       weight: the repeat layer's attribute holding it.
       values: the values tried (the first, 0, is the model without it).
-      apply: `(scores [batch, N] with the weight at 0, features, value) -> [batch, N]` the model's scores
-        with the weight at `value`.
+      scorer: `(scores [batch, N] with the weight at 0, features) -> (value -> [batch, N])`, the model's
+        scores with the weight at `value` (what does not depend on the value computed once per batch).
     """
 
     field: str
     weight: str
     values: tuple
-    apply: Callable
+    scorer: Callable
 
 
-def _boosted(scores, features, weight):
-    """`scores` plus `weight * log(1 + clicks)` at the session's items."""
+def _boost_scorer(scores, features):
+    """`weight -> scores + weight * log(1 + clicks)` at the session's items."""
     unit = scatter_to_columns(RepeatBoost.unit_scores(features["node_counts"]), features["items"],
                               tf.shape(scores)[1])
-    return scores + weight * unit
+    return lambda weight: scores + weight * unit
 
 
-def _floored(scores, features, floor):
-    """`scores` with the repeat floor `floor` (`repeat_scores.floored_scores`)."""
-    return floored_scores(scores, features["items"], features["node_counts"], floor)
+def _floor_scorer(scores, features):
+    """`floor -> scores` with the repeat floor (`repeat_scores.floor_scorer`)."""
+    return floor_scorer(scores, features["items"], features["node_counts"])
 
 
-BOOST_CHOICE = PosthocChoice("boost_weight", "boost", BOOST_WEIGHTS, _boosted)
-FLOOR_CHOICE = PosthocChoice("repeat_floor", "floor", REPEAT_FLOORS, _floored)
+BOOST_CHOICE = PosthocChoice("boost_weight", "boost", BOOST_WEIGHTS, _boost_scorer)
+FLOOR_CHOICE = PosthocChoice("repeat_floor", "floor", REPEAT_FLOORS, _floor_scorer)
 
 
 def posthoc_choice(model_config) -> Optional[PosthocChoice]:
@@ -226,14 +226,14 @@ class DistributedSteps:
         """The replica function of rank sums for every value of `choice`, keyed `w{i}:`.
 
         The model's scores are computed once with the weight at 0 (the caller
-        sets it first); `choice.apply` gives each value's scores from them.
+        sets it first); `choice.scorer` gives each value's scores from them.
         """
         def fn(features, labels):
-            scores = self.model(features, training=False)
+            scored = choice.scorer(self.model(features, training=False), features)
             repeats = ranking_metrics.label_repeats(features["items"], labels)
             out = {}
             for i, value in enumerate(choice.values):
-                ranks = ranking_metrics.target_ranks(choice.apply(scores, features, value), labels)
+                ranks = ranking_metrics.target_ranks(scored(value), labels)
                 out.update({f"w{i}:{k}": v for k, v in ranking_metrics.rank_sums(ranks, repeats=repeats).items()})
             return out
         return fn

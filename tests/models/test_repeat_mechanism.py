@@ -12,7 +12,7 @@ from tagnn_tf.layers.session_graph import densify
 from tagnn_tf.data.sessions import SessionExamples
 from tagnn_tf.errors import InputError
 from tagnn_tf.layers.repeat_scores import (PADDING_LOGIT, REPEAT_FLOORS, RepeatExplore, floored_node_logits,
-                                           floored_scores, history_features, mixture_log_scores, node_features,
+                                           floor_scorer, history_features, mixture_log_scores, node_features,
                                            scatter_to_columns)
 from tagnn_tf.models import build_model
 from tagnn_tf.training.sampled_softmax import CandidateSampler, repeat_explore_loss
@@ -129,7 +129,7 @@ def test_the_floor_by_hand():
 
 @pytest.mark.parametrize("name", ["tagnn", "narm"])
 def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_scores(name):
-    # `floored_scores` (the trainer's pick, one forward pass) and the model's own floor are one formula; with
+    # `floor_scorer` (the trainer's pick, one forward pass) and the model's own floor are one formula; with
     # floor 0 the model's scores are those of a model without the floor; outside the session nothing moves.
     _, without = _plain_and_repeat(name)
     _, model = _plain_and_repeat(name, repeat_floor="validated")
@@ -139,6 +139,7 @@ def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_s
     features, _ = _features(model, SESSIONS, [4, 4, 4])
     assert float(model.repeat.floor.numpy()) == 0.0 and not model.repeat.floor.trainable
     zero = model(features, training=False)
+    scored = floor_scorer(zero, features["items"], features["node_counts"])
     np.testing.assert_array_equal(zero.numpy(), without(features, training=False).numpy())
     # Without `repeat_floor="validated"` the scores ignore the weight.
     without.repeat.floor.assign(0.3)
@@ -146,8 +147,7 @@ def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_s
     for floor in REPEAT_FLOORS[1:]:
         model.repeat.floor.assign(floor)
         with_floor = model(features, training=False).numpy()
-        np.testing.assert_allclose(with_floor, floored_scores(zero, features["items"], features["node_counts"],
-                                                              floor).numpy(), atol=2e-5)
+        np.testing.assert_allclose(with_floor, scored(floor).numpy(), atol=2e-5)
         np.testing.assert_allclose(np.exp(with_floor).sum(axis=1), 1.0, rtol=1e-5)
         items = features["items"].numpy()
         for b in range(len(items)):
@@ -158,7 +158,7 @@ def test_the_models_scores_with_a_floor_equal_the_floor_applied_to_its_floor_0_s
             clicks = features["node_counts"].numpy()[b][items[b] > 0]
             gate = np.exp(zero.numpy()[b, inside]).sum()
             assert (np.exp(with_floor[b, inside]) >= gate * floor * clicks / clicks.sum() * (1 - 1e-5)).all()
-    assert floored_scores(zero, features["items"], features["node_counts"], 0.0) is zero
+    assert scored(0.0) is zero
     # The rerank signature's scores carry the floor too.
     model.repeat.floor.assign(0.3)
     columns, scores = model.rerank(features, NUM_ITEMS) if name == "tagnn" else (None, None)
