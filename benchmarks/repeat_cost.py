@@ -11,7 +11,9 @@ pipeline, with the full softmax and with the sampled one; timed in
 --rounds interleaved rounds of --steps steps (median examples/s of the rounds).
 Each model is then exported (`export.export_savedmodel`'s signatures) and the
 `by_index` signature is timed on single real test sessions (`[1, length]`,
-as a client sends them), interleaved likewise: p50 / p99 latency. The ratios
+as a client sends them): each request goes to every model in turn (the order
+rotating), --latency_rounds times; p50 / p99 latency. `--train_candidates=`
+(empty) times serving only, with untrained models. The ratios
 `repeat / plain` are the figures the issue's target (within 10%) reads.
 """
 
@@ -33,7 +35,8 @@ flags.DEFINE_string("dataset", "diginetica", "Dataset to measure.")
 flags.DEFINE_list("mechanisms", ["none", "repeat_explore", "repeat_explore:history",
                                  "repeat_explore:history:validated", "boost"],
                   "Repeat mechanisms to compare (`mechanism:gate:floor` gives --repeat_gate and --repeat_floor).")
-flags.DEFINE_list("train_candidates", ["full", "sampled"], "Softmaxes to time.")
+flags.DEFINE_list("train_candidates", ["full", "sampled"],
+                  "Softmaxes to time; empty (`--train_candidates=`): serving only, with untrained models.")
 flags.DEFINE_integer("steps", 40, "Timed training steps per model and round.")
 flags.DEFINE_integer("warmup", 30, "Untimed training steps per model first.")
 flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds.")
@@ -56,20 +59,27 @@ def _model_config(variant: str):
                        repeat_floor=floor or ModelConfig.repeat_floor)
 
 
+def _fresh_model(variant: str, splits):
+    """A new model of a `--mechanisms` entry (seed 1), its floor (if any) set to `FLOOR`."""
+    from tagnn_tf.models import build_model
+
+    model_config = _model_config(variant)
+    model = build_model(model_config, splits.num_items, seed=1)
+    if model_config.repeat_floor != "none":
+        model.repeat.floor.assign(FLOOR)
+    return model
+
+
 def _train_steps(variant: str, candidates: str, splits):
     """A compiled training step of a fresh model: `step(batch) -> loss`."""
     import tensorflow as tf
 
     from tagnn_tf.config import TrainConfig
-    from tagnn_tf.models import build_model
     from tagnn_tf.training.sampled_softmax import CandidateSampler, label_counts
     from tagnn_tf.training.trainer import DistributedSteps, make_optimizer
 
     config = TrainConfig(train_candidates=candidates)
-    model_config = _model_config(variant)
-    model = build_model(model_config, splits.num_items, seed=1)
-    if model_config.repeat_floor != "none":
-        model.repeat.floor.assign(FLOOR)
+    model = _fresh_model(variant, splits)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
     sampler = (CandidateSampler(label_counts(splits.train.labels, splits.num_items), config.num_negatives,
@@ -141,6 +151,8 @@ def main(argv):
                                        for m, r in rates.items()}
         print(candidates, out["training"][candidates], flush=True)
 
+    if not models:  # --train_candidates= (empty): serving only, the models untrained
+        models = {m: _fresh_model(m, splits) for m in FLAGS.mechanisms}
     # Serving: single real test sessions, as a client sends them.
     test = splits.test
     picks = np.random.default_rng(0).choice(len(test), FLAGS.latency_requests, replace=False)
@@ -151,11 +163,13 @@ def main(argv):
         for r in requests[:20]:
             fn(session_items=r)
     latencies = {m: [] for m in signatures}
-    for _ in range(FLAGS.latency_rounds or FLAGS.rounds):
-        for mechanism, fn in signatures.items():
-            for r in requests:
+    names = list(signatures)
+    for round_ in range(FLAGS.latency_rounds or FLAGS.rounds):
+        for i, r in enumerate(requests):  # each request to every model in turn, the order rotating
+            shift = (i + round_) % len(names)
+            for mechanism in names[shift:] + names[:shift]:
                 start = time.perf_counter()
-                fn(session_items=r)["top_k_ids"].numpy()
+                signatures[mechanism](session_items=r)["top_k_ids"].numpy()
                 latencies[mechanism].append(1000 * (time.perf_counter() - start))
     plain = float(np.percentile(latencies["none"], 50))
     out["serving"] = {m: {"latency_p50_ms": round(float(np.percentile(v, 50)), 3),

@@ -72,6 +72,7 @@ from keras import ops
 from tagnn_tf import item_ids
 from tagnn_tf.arguments import REPEAT_GATES, check_choice, check_positive
 from tagnn_tf.layers.initializers import uniform_init
+from tagnn_tf.layers.tensor_ops import matmul_last
 
 # The boost weights `a` the trainer tries on validation (`--repeat_mechanism=boost`).
 BOOST_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
@@ -176,17 +177,18 @@ class RepeatExplore(keras.layers.Layer):
         return floored_node_logits(node_logits, node_counts, self.floor)
 
     def call(self, nodes, session, node_counts, node_recency, last_node, own_scores=None):
+        # 2-D GEMMs and multiply-sums, not einsums: at serving's batch of 1 a batched or einsum GEMM of these
+        # small, request-shaped operands cost several times the whole layer (benchmarks/repeat_cost.py).
         features = node_features(node_counts, node_recency, last_node)  # [b, U, 3]
-        hidden = ops.tanh(ops.einsum("bud,dh->buh", nodes, self.node_kernel)
-                          + ops.expand_dims(ops.matmul(session, self.session_kernel), 1)
-                          + ops.einsum("buf,fh->buh", features, self.feature_kernel) + self.hidden_bias)
-        logits = (ops.einsum("buh,h->bu", hidden, self.score_vector)
-                  + ops.einsum("buf,f->bu", features, self.feature_weights))
+        node_part = matmul_last(ops.concatenate([nodes, ops.cast(features, nodes.dtype)], axis=-1),
+                                ops.concatenate([self.node_kernel, self.feature_kernel], axis=0))  # W_n x_u + W_f φ_u
+        hidden = ops.tanh(node_part + ops.expand_dims(ops.matmul(session, self.session_kernel) + self.hidden_bias, 1))
+        logits = ops.sum(hidden * self.score_vector, axis=-1) + ops.sum(features * self.feature_weights, axis=-1)
         if own_scores is not None:
             logits = logits + self.explore_scale * ops.stop_gradient(ops.cast(own_scores, logits.dtype))
-        gate = ops.einsum("bw,w->b", session, self.gate_vector) + self.gate_bias
+        gate = ops.sum(session * self.gate_vector, axis=-1) + self.gate_bias
         if self.gate == "history":
-            gate = gate + ops.einsum("bf,f->b", history_features(node_counts), self.history_weights)
+            gate = gate + ops.sum(history_features(node_counts) * self.history_weights, axis=-1)
         return gate, ops.where(ops.cast(node_counts, "float32") > 0, logits, PADDING_LOGIT)
 
     def get_config(self):
@@ -205,7 +207,8 @@ def floored_node_logits(node_logits, node_counts, floor):
       floor: e in [0, 1), a scalar.
     """
     floor = ops.cast(floor, "float32")
-    mixed = (1.0 - floor) * ops.softmax(node_logits, axis=1) + floor * click_shares(node_counts)
+    # exp(log_softmax): oneDNN's softmax of a `[1, U]` request costs several times more.
+    mixed = (1.0 - floor) * ops.exp(ops.log_softmax(node_logits, axis=1)) + floor * click_shares(node_counts)
     floored = ops.where(ops.cast(node_counts, "float32") > 0, ops.log(ops.maximum(mixed, 1e-30)), PADDING_LOGIT)
     return ops.where(floor > 0.0, floored, node_logits)
 
@@ -268,8 +271,9 @@ def log_sigmoid(x):
 
 def repeat_log_probabilities(gate, node_logits):
     """(log sigmoid(-g) `[batch]`, log (sigmoid(g) softmax_u(ρ)) `[batch, U]`): the mixture's two weights."""
-    log_repeat = ops.expand_dims(log_sigmoid(gate), 1) + ops.log_softmax(node_logits, axis=1)
-    return log_sigmoid(-gate), log_repeat
+    log_explore_weight = log_sigmoid(-gate)
+    # log sigmoid(g) = log sigmoid(-g) + g: one log-sigmoid for both weights.
+    return log_explore_weight, ops.expand_dims(log_explore_weight + gate, 1) + ops.log_softmax(node_logits, axis=1)
 
 
 def mixture_log_scores(explore, items, gate, node_logits):
@@ -277,19 +281,25 @@ def mixture_log_scores(explore, items, gate, node_logits):
     log softmax_u(ρ)` at the session's items, `log sigmoid(-g) + z_i - log sum_{j outside} exp(z_j)`
     at the others.
 
+    The session's columns are overwritten twice (`PADDING_LOGIT`, so that one
+    fused log-softmax over the catalogue normalises over the items outside the
+    session exactly; then the repeat part) at the real nodes only, so no
+    column is written twice. This is the form that costs least at serving's
+    batch of 1 (a separate log-sum-exp or additive scatters of `[batch, N]`
+    cost twice as much; `benchmarks/repeat_cost.py`).
+
     Args:
       explore: z `[batch, N]` explore scores of the whole catalogue.
       items: int `[batch, U]` the session's node items (0 = padding).
       gate, node_logits: `RepeatExplore`'s outputs.
     """
-    real = ops.cast(items, "int32") > 0
-    num_items = ops.shape(explore)[1]
-    outside = ops.logsumexp(explore + scatter_to_columns(ops.where(real, PADDING_LOGIT, 0.0), items, num_items),
-                            axis=1)  # [b]: the session's columns drop out
+    nodes = tf.where(ops.cast(items, "int32") > 0)  # [k, 2] (row, node) of the real nodes
+    indices = ops.stack([ops.cast(nodes[:, 0], "int32"), tf.gather_nd(item_columns(items), nodes)], axis=1)
+    outside = tf.tensor_scatter_nd_update(ops.cast(explore, "float32"), indices,
+                                          ops.full(ops.shape(indices)[:1], PADDING_LOGIT, "float32"))
     log_explore_weight, log_repeat = repeat_log_probabilities(gate, node_logits)
-    log_explore = explore + ops.expand_dims(log_explore_weight - outside, 1)  # [b, N]
-    at_nodes = tf.gather(log_explore, ops.maximum(item_columns(items), 0), axis=1, batch_dims=1)  # [b, U]
-    return log_explore + scatter_to_columns(ops.where(real, log_repeat - at_nodes, 0.0), items, num_items)
+    log_explore = ops.log_softmax(outside, axis=1) + ops.expand_dims(log_explore_weight, 1)
+    return tf.tensor_scatter_nd_update(log_explore, indices, tf.gather_nd(log_repeat, nodes))
 
 
 def mixture_log_scores_at(explore, columns, items, gate, node_logits, log_normaliser, own_explore):
