@@ -13,7 +13,10 @@ Each model is then exported (`export.export_savedmodel`'s signatures) and the
 `by_index` signature is timed on single real test sessions (`[1, length]`,
 as a client sends them): each request goes to every model in turn (the order
 rotating), --latency_rounds times; p50 / p99 latency. `--train_candidates=`
-(empty) times serving only, with untrained models. The ratios
+(empty) times serving only, with untrained models; `--profile_requests=200` also
+lists each model's costliest kernels under TensorFlow's profiler (`serving_ops`:
+kernel µs per request, summed over both executor threads, and those of the
+operations the plain model lacks). The ratios
 `repeat / plain` are the figures the issue's target (within 10%) reads.
 """
 
@@ -42,6 +45,10 @@ flags.DEFINE_integer("warmup", 30, "Untimed training steps per model first.")
 flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds.")
 flags.DEFINE_integer("latency_requests", 200, "Single-session requests timed per model and round.")
 flags.DEFINE_integer("latency_rounds", 0, "Interleaved serving rounds (0: --rounds).")
+flags.DEFINE_integer("profile_requests", 0,
+                     "> 0: also run this many requests per model under TensorFlow's profiler and write each "
+                     "model's costliest operations (µs per request) into the JSON (`serving_ops`).")
+flags.DEFINE_integer("profile_top", 25, "Operations listed per model with --profile_requests.")
 flags.DEFINE_string("json_out", None, "Write the figures here as JSON.")
 FLAGS = flags.FLAGS
 
@@ -105,6 +112,50 @@ def _export(model, splits, root: str, name: str, variant: str):
     model.save(os.path.join(run, "best.keras"))
     path = export_savedmodel(run, os.path.join(root, name + "_export"), max_session_length=50, log=lambda *_: None)
     return tf.saved_model.load(path).signatures["by_index"]
+
+
+def _op_name(event_name: str) -> str:
+    """A profiler event's `scope/op:type` without the call prefix and Keras' instance numbers (`tagnn_1_1`)."""
+    import re
+
+    return re.sub(r"(?<=[a-z])(_[0-9]+)+(?=/)", "", event_name.replace("StatefulPartitionedCall/", ""))
+
+
+def _profile_ops(fn, requests, logdir: str) -> dict:
+    """`op -> µs per request`: the kernel time of each operation the executor ran for `requests`."""
+    import collections
+    import glob
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    tf.profiler.experimental.start(logdir)
+    for r in requests:
+        fn(session_items=r)["top_k_ids"].numpy()
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    with open(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
+        space.ParseFromString(f.read())
+    total = collections.Counter()
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if ":" in name and not name.startswith("ExecutorState"):  # `scope/op:type` kernels only
+                    total[_op_name(name)] += event.duration_ps / 1e6 / len(requests)
+    return dict(total)
+
+
+def _op_table(ops: dict, plain: dict, top: int) -> dict:
+    """The JSON of one model's profile: totals, its costliest operations, and those the plain model lacks."""
+    extra = {k: v for k, v in ops.items() if k not in plain}
+    return {"kernel_us_per_request": round(sum(ops.values()), 1),
+            "extra_kernel_us_per_request": round(sum(extra.values()), 1),
+            "top": [[k, round(v, 2)] for k, v in sorted(ops.items(), key=lambda x: -x[1])[:top]],
+            "top_extra": [[k, round(v, 2)] for k, v in sorted(extra.items(), key=lambda x: -x[1])[:top]]}
 
 
 def main(argv):
@@ -177,6 +228,15 @@ def main(argv):
                           "p50_ratio_to_plain": round(float(np.percentile(v, 50)) / plain, 3)}
                       for m, v in latencies.items()}
     print("serving", out["serving"], flush=True)
+    if FLAGS.profile_requests:
+        profiled = {m: _profile_ops(fn, requests[:FLAGS.profile_requests], os.path.join(root, "profile_" + str(i)))
+                    for i, (m, fn) in enumerate(signatures.items())}
+        out["serving_ops"] = {m: _op_table(v, profiled["none"], FLAGS.profile_top) for m, v in profiled.items()}
+        for m, v in out["serving_ops"].items():
+            print(f"{m}: kernels {v['kernel_us_per_request']} µs per request, "
+                  f"{v['extra_kernel_us_per_request']} in operations the plain model lacks", flush=True)
+            for name, us in v["top_extra"][:10]:
+                print(f"  {us:8.2f}  {name}", flush=True)
     out["peak_rss_gb"] = round(measure.peak_rss_gb(), 2)
     measure.write_json(FLAGS.json_out, out)
 
