@@ -113,6 +113,16 @@ def test_mixture_log_scores_against_numpy():
     np.testing.assert_allclose(np.exp(out.numpy()), expected, rtol=1e-5)
 
 
+def test_mixture_log_scores_at_column_0_beside_padding_and_for_a_row_without_nodes():
+    # N = 3, z = 0 everywhere. Row 0: nodes [item 1, item 3] (columns 0 and 2) and a padding node;
+    # g = log 3 (p = 3/4), ρ = [log 2, 0] -> P_repeat = [2/3, 1/3]: columns 0, 2 = 3/4 [2/3, 1/3] = [1/2, 1/4],
+    # column 1 is the only item outside: 1/4. Row 1 has no real node: explore mode over all three,
+    # 1/3 each, times sigmoid(-g) = 1/4 (a row the served model reports as empty).
+    out = mixture_log_scores(tf.zeros((2, 3)), tf.constant([[1, 3, 0], [0, 0, 0]]), tf.constant([np.log(3.0)] * 2, tf.float32),
+                             tf.constant([[np.log(2.0), 0.0, PADDING_LOGIT], [PADDING_LOGIT] * 3], tf.float32))
+    np.testing.assert_allclose(np.exp(out.numpy()), [[0.5, 0.25, 0.25], [1 / 12] * 3], rtol=1e-5)
+
+
 def test_the_floor_by_hand():
     # Nodes with clicks c = [1, 3] (n = 4) and ρ = [0, log 3]: softmax(ρ) = [1/4, 3/4] and c / n = [1/4, 3/4],
     # so any floor keeps them; ρ = [log 3, 0] (softmax [3/4, 1/4]) with e = 0.5 gives
