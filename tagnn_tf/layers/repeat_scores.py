@@ -177,8 +177,9 @@ class RepeatExplore(keras.layers.Layer):
         return floored_node_logits(node_logits, node_counts, self.floor)
 
     def call(self, nodes, session, node_counts, node_recency, last_node, own_scores=None):
-        # 2-D GEMMs and multiply-sums, not einsums: at serving's batch of 1 a batched or einsum GEMM of these
-        # small, request-shaped operands cost several times the whole layer (benchmarks/repeat_cost.py).
+        # 2-D GEMMs and multiply-sums, not einsums: oneDNN runs an einsum or a 3-D x 2-D matmul of these small,
+        # request-shaped operands as a batched GEMM that costs more than the rest of the layer at serving's
+        # batch of 1 (benchmarks/README.md, "What the repeat mechanism costs").
         features = node_features(node_counts, node_recency, last_node)  # [b, U, 3]
         node_part = matmul_last(ops.concatenate([nodes, ops.cast(features, nodes.dtype)], axis=-1),
                                 ops.concatenate([self.node_kernel, self.feature_kernel], axis=0))  # W_n x_u + W_f φ_u
@@ -281,12 +282,12 @@ def mixture_log_scores(explore, items, gate, node_logits):
     log softmax_u(ρ)` at the session's items, `log sigmoid(-g) + z_i - log sum_{j outside} exp(z_j)`
     at the others.
 
-    The session's columns are overwritten twice (`PADDING_LOGIT`, so that one
+    The session's columns are overwritten, first with `PADDING_LOGIT` (so one
     fused log-softmax over the catalogue normalises over the items outside the
-    session exactly; then the repeat part) at the real nodes only, so no
-    column is written twice. This is the form that costs least at serving's
-    batch of 1 (a separate log-sum-exp or additive scatters of `[batch, N]`
-    cost twice as much; `benchmarks/repeat_cost.py`).
+    session exactly), then with the repeat part. Only real nodes are written,
+    so no column receives two values. At serving's batch of 1 this costs about
+    half of a separate log-sum-exp over the catalogue with additive scatters
+    (`benchmarks/README.md`, "What the repeat mechanism costs").
 
     Args:
       explore: z `[batch, N]` explore scores of the whole catalogue.
